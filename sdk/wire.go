@@ -124,3 +124,119 @@ type VerifyResult struct {
 	BreakAt      uint64 `json:"breakAt,omitempty"`
 	Reason       string `json:"reason,omitempty"`
 }
+
+// SchemaList is the answer of GET /v1/schemas.
+type SchemaList struct {
+	Schemas []Schema `json:"schemas"`
+}
+
+// SnapshotRequest is the body of PUT /v1/streams/{stream}/snapshot. Type, when
+// set, names the event type whose schema declares the snapshot's PII fields.
+type SnapshotRequest struct {
+	Version uint64          `json:"version"`
+	Type    string          `json:"type,omitempty"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// Snapshot is the answer of GET /v1/streams/{stream}/snapshot. Its PII fields
+// are resolved like an event's.
+type Snapshot struct {
+	Stream  string          `json:"stream"`
+	Version uint64          `json:"version"`
+	Type    string          `json:"type,omitempty"`
+	Data    json.RawMessage `json:"data"`
+	SavedAt time.Time       `json:"savedAt"`
+	PII     []PIIField      `json:"pii,omitempty"`
+}
+
+// ExportValue is one value held for a subject, in an export.
+type ExportValue struct {
+	Class     string          `json:"class"`
+	Value     json.RawMessage `json:"value"`
+	State     string          `json:"state,omitempty"`
+	CreatedAt time.Time       `json:"createdAt,omitempty"`
+}
+
+// ExportEventRef names one event that references a subject, without values.
+type ExportEventRef struct {
+	Stream     string    `json:"stream"`
+	Version    uint64    `json:"version"`
+	Position   uint64    `json:"position,omitempty"`
+	Type       string    `json:"type"`
+	RecordedAt time.Time `json:"recordedAt"`
+	Paths      []string  `json:"paths"`
+}
+
+// SubjectExport is the answer of GET /v1/subjects/{subject}/export:
+// everything held about a subject (GDPR Art. 15 and 20).
+type SubjectExport struct {
+	Subject   string           `json:"subject"`
+	Erased    bool             `json:"erased"`
+	ErasureID string           `json:"erasureId,omitempty"`
+	Values    []ExportValue    `json:"values"`
+	Events    []ExportEventRef `json:"events"`
+}
+
+// AuditRecord is one access to personal data: who, what, when and why. It
+// never holds a value.
+type AuditRecord struct {
+	ID        string    `json:"id,omitempty"`
+	Position  uint64    `json:"position,omitempty"`
+	Time      time.Time `json:"time"`
+	Principal string    `json:"principal"`
+	Roles     []string  `json:"roles,omitempty"`
+	Action    string    `json:"action"`
+	Purpose   string    `json:"purpose,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	Stream    string    `json:"stream,omitempty"`
+	Version   uint64    `json:"version,omitempty"`
+	Paths     []string  `json:"paths,omitempty"`
+	Effect    string    `json:"effect,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	RequestID string    `json:"requestId,omitempty"`
+}
+
+// AuditPage is the answer of GET /v1/audit. Query parameters: subject,
+// principal, action, from (position, inclusive), limit. Next, when not zero,
+// is the from of the next page.
+type AuditPage struct {
+	Records []AuditRecord `json:"records"`
+	Next    uint64        `json:"next,omitempty"`
+}
+
+// Server-Sent Events of GET /v1/subscribe: each event is written as
+//
+//	id: <position>
+//	event: event
+//	data: <one Event as JSON on one line>
+//
+// Heartbeats are comment lines (": ping"). A client resumes by sending the
+// last id it saw in Last-Event-ID; the server then starts after it.
+const (
+	// SSEEventName is the "event:" field of an event message.
+	SSEEventName = "event"
+	// HeaderPurpose carries the purpose of a read.
+	HeaderPurpose = "X-Purpose"
+	// HeaderLastEventID carries the last position a subscriber saw.
+	HeaderLastEventID = "Last-Event-ID"
+	// HeaderRequestID carries the request ID, echoed by the server.
+	HeaderRequestID = "X-Request-Id"
+	// ContentTypeProblem is the media type of error bodies.
+	ContentTypeProblem = "application/problem+json"
+)
+
+// Problem codes: the stable "code" of a Problem.
+const (
+	CodeBadRequest      = "bad_request"
+	CodeInvalidJSON     = "invalid_json"
+	CodeInvalidPointer  = "invalid_pointer"
+	CodeUnauthenticated = "unauthenticated"
+	CodeDenied          = "denied"
+	CodeNotFound        = "not_found"
+	CodeConflict        = "version_conflict"
+	CodeErased          = "subject_erased"
+	CodeTooLarge        = "too_large"
+	CodeLeak            = "pii_leak"
+	CodeUnavailable     = "vault_unavailable"
+	CodeInternal        = "internal"
+)
