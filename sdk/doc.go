@@ -1,0 +1,45 @@
+// Package sdk is the Go client of the piivault sidecar's HTTP API, and the
+// home of its wire types (wire.go), which the server encodes and this client
+// decodes.
+//
+// # Quickstart
+//
+//	c, err := sdk.New("http://127.0.0.1:8200", sdk.WithToken(token), sdk.WithPurpose("support"))
+//	_, err = c.PutSchema(ctx, "CustomerRegistered", sdk.Schema{
+//		Subject: "/customerId",
+//		Fields:  []sdk.SchemaField{{Path: "/email", Class: "email"}},
+//	})
+//	res, err := c.Append(ctx, "customer-42", sdk.NoStream, sdk.EventInput{Type: "CustomerRegistered", Data: data})
+//	for ev, err := range c.ReadStream(ctx, "customer-42", sdk.ReadOptions{}) { ... }
+//
+// # Roles and purposes
+//
+// A Client carries a bearer token and a default purpose (the X-Purpose header
+// of reads). WithToken and WithPurpose on a Client return a copy that shares
+// the connection pool, so one process can act as several principals cheaply.
+//
+// # Errors
+//
+// Every failed call returns an error that works with errors.Is against the
+// sentinels of errors.go (ErrConflict, ErrErased, ErrDenied, ...) and with
+// errors.As against *APIError, which carries the HTTP status, the problem's
+// stable code and its detail. A version conflict also carries the stream's
+// actual version.
+//
+// # Retries
+//
+// Only calls that are safe to repeat are retried, with exponential backoff and
+// jitter: reads, schema puts (idempotent by event type), and appends whose
+// every event carries an ID (the log never appends an event ID twice). An
+// append without IDs is sent once. Retries stop on context cancellation and
+// on 4xx answers other than 429.
+//
+// # Iterators
+//
+// ReadStream, ReadAll and Subscribe return iter.Seq2[Event, error]. The read
+// iterators fetch pages on demand and stop at the end of the log; breaking out
+// of the loop stops fetching. Subscribe never ends on its own: after a dropped
+// connection it reconnects with Last-Event-ID set to the last position it
+// yielded, so the caller sees every event once, in order, until ctx is done or
+// the server refuses (for example 401 or 403), when it yields the error.
+package sdk

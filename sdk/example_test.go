@@ -1,0 +1,152 @@
+package sdk_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/piivault/piivault/sdk"
+)
+
+// This example is the quickstart: declare which fields of an event type are
+// personal data, append an event, read it as support (revealed) and as
+// analytics (tokenized), erase the customer, and read again (placeholder).
+// It runs against an in-memory stand-in of the sidecar; point sdk.New at
+// http://127.0.0.1:8200 to run it against `piivault serve --dev`.
+func Example() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx := context.Background()
+
+	c, err := sdk.New(srv.URL, sdk.WithToken("dev-root-token"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// 1. Declare the PII of an event type: whose data it is, and which fields.
+	_, err = c.PutSchema(ctx, "CustomerRegistered", sdk.Schema{
+		Subject: "/customerId",
+		Fields:  []sdk.SchemaField{{Path: "/email", Class: "email"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// 2. Append the first event of a new stream. The event keeps a token;
+	// the e-mail address goes to the vault.
+	res, err := c.Append(ctx, "customer-42", sdk.NoStream, sdk.EventInput{
+		Type: "CustomerRegistered",
+		Data: json.RawMessage(`{"customerId":"cust-42","email":"ada@example.com","plan":"pro"}`),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("appended version", res.LastVersion, "at position", res.LastPosition)
+
+	// 3. Read as support (revealed) and as analytics (tokenized).
+	show := func(c *sdk.Client) {
+		for ev, err := range c.ReadStream(ctx, "customer-42", sdk.ReadOptions{}) {
+			if err != nil {
+				log.Fatal(err)
+			}
+			var d struct{ Email string }
+			_ = json.Unmarshal(ev.Data, &d)
+			fmt.Printf("v%d %s email=%s (%s)\n", ev.Version, ev.Type, d.Email, ev.PII[0].State)
+		}
+	}
+	show(c.WithPurpose("support"))
+	show(c.WithPurpose("analytics"))
+
+	// 4. Erase the customer, then read again.
+	er, err := c.Erase(ctx, "cust-42", sdk.ErasureRequest{Reason: "customer request", Ticket: "GDPR-1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("erasure", er.Status)
+	show(c.WithPurpose("support"))
+
+	// Output:
+	// appended version 1 at position 1
+	// v1 CustomerRegistered email=ada@example.com (revealed)
+	// v1 CustomerRegistered email=pv1:cust-42:1 (tokenized)
+	// erasure erased
+	// v1 CustomerRegistered email=[deleted under GDPR] (erased)
+}
+
+// Optimistic concurrency: an append at a stale version fails with an error
+// that matches sdk.ErrConflict and carries the stream's actual version.
+func ExampleClient_Append_conflict() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("t"))
+
+	ev := sdk.EventInput{Type: "NoteAdded", Data: json.RawMessage(`{"text":"hi"}`)}
+	if _, err := c.Append(ctx, "order-7", sdk.NoStream, ev); err != nil {
+		log.Fatal(err)
+	}
+	_, err := c.Append(ctx, "order-7", sdk.NoStream, ev) // someone else created it first
+	var apiErr *sdk.APIError
+	if errors.Is(err, sdk.ErrConflict) && errors.As(err, &apiErr) {
+		fmt.Println("conflict: status", apiErr.Status, "code", apiErr.Code, "actual version", *apiErr.ActualVersion)
+	}
+	// Retry at the version the server reported.
+	res, err := c.Append(ctx, "order-7", sdk.ExpectedVersion(*apiErr.ActualVersion), ev)
+	fmt.Println("appended version", res.LastVersion, err)
+
+	// Output:
+	// conflict: status 409 code version_conflict actual version 1
+	// appended version 2 <nil>
+}
+
+// ReadAll pages through every stream in global order; the loop may stop at
+// any time.
+func ExampleClient_ReadAll() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("t"), sdk.WithPageSize(2))
+	for i, stream := range []string{"a", "b", "a", "c", "b"} {
+		_, _ = c.Append(ctx, stream, sdk.Any, sdk.EventInput{Type: "Tick", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	for ev, err := range c.ReadAll(ctx, sdk.ReadOptions{From: 2}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ev.Position, ev.Stream, ev.Version)
+	}
+	// Output:
+	// 2 b 1
+	// 3 a 2
+	// 4 c 1
+	// 5 b 2
+}
+
+// Subscribe yields past events, then live ones; after a dropped connection
+// it resumes from the last position it yielded.
+func ExampleClient_Subscribe() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("t"))
+
+	_, _ = c.Append(ctx, "s", sdk.Any, sdk.EventInput{Type: "Past", Data: json.RawMessage(`{}`)})
+	n := 0
+	for ev, err := range c.Subscribe(ctx, sdk.SubscribeOptions{From: 1}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ev.Position, ev.Type)
+		if n++; n == 1 {
+			_, _ = c.Append(ctx, "s", sdk.Any, sdk.EventInput{Type: "Live", Data: json.RawMessage(`{}`)})
+		} else {
+			break
+		}
+	}
+	// Output:
+	// 1 Past
+	// 2 Live
+}
