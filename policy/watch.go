@@ -1,0 +1,99 @@
+package policy
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// watch starts a goroutine that reloads the policy when a file under
+// PolicyDir or BundlePath changes. fsnotify is not recursive, so every
+// folder below is added, and folders created later are added as they
+// appear. Bursts of events are coalesced for Options.Debounce.
+func (e *Engine) watch(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	addTree := func(root string) error {
+		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return w.Add(p)
+			}
+			return nil
+		})
+	}
+	var bundleFile string
+	if e.opts.PolicyDir != "" {
+		if err := addTree(e.opts.PolicyDir); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	if bp := e.opts.BundlePath; bp != "" {
+		fi, err := os.Stat(bp)
+		switch {
+		case err != nil:
+			w.Close()
+			return err
+		case fi.IsDir():
+			err = addTree(bp)
+		default:
+			// Watch the folder: a bundle file is usually replaced by a
+			// rename, which a watch on the file itself would lose.
+			bundleFile = filepath.Clean(bp)
+			err = w.Add(filepath.Dir(bp))
+		}
+		if err != nil {
+			w.Close()
+			return err
+		}
+	}
+
+	e.watchWG.Add(1)
+	go func() {
+		defer e.watchWG.Done()
+		defer w.Close()
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if bundleFile != "" && filepath.Dir(ev.Name) == filepath.Dir(bundleFile) && filepath.Clean(ev.Name) != bundleFile {
+					continue // a neighbour of the bundle file
+				}
+				if ev.Has(fsnotify.Create) {
+					if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+						_ = addTree(ev.Name)
+					}
+				}
+				timer.Reset(e.opts.Debounce)
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				e.log.Warn("policy watcher error", slog.String(logKeyError, err.Error()))
+			case <-timer.C:
+				if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
+					// Reload logged the reason already.
+					continue
+				}
+			}
+		}
+	}()
+	return nil
+}
