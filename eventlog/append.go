@@ -1,0 +1,457 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/eventlog/internal/keys"
+)
+
+// MaxNameLen is the longest stream name or event type, in bytes.
+const MaxNameLen = 256
+
+// Append appends events to a user stream, all or nothing, if the stream is
+// at the expected version. Stream names starting with "$" are reserved:
+// use AppendSystem.
+//
+// Re-appending events whose IDs were all appended before, to the same
+// stream in the same order, appends nothing and returns the original result;
+// if only some were, it returns ErrIdempotencyOverlap.
+//
+// Append returns after the events are synced to disk. If ctx ends first,
+// Append returns ctx.Err() and the events may or may not be appended;
+// retrying with the same IDs is safe.
+func (l *Log) Append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
+	if err := validStream(stream); err != nil {
+		return AppendResult{}, err
+	}
+	if stream[0] == '$' {
+		return AppendResult{}, fmt.Errorf("append to %q: use AppendSystem: %w", stream, ErrReservedStream)
+	}
+	return l.append(ctx, stream, expected, events)
+}
+
+// AppendSystem is Append for the reserved "$" streams ($schemas, $audit,
+// $erasures, ...). It rejects every other stream name.
+func (l *Log) AppendSystem(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
+	if err := validStream(stream); err != nil {
+		return AppendResult{}, err
+	}
+	if stream[0] != '$' {
+		return AppendResult{}, fmt.Errorf("append system event to %q: not a $ stream: %w", stream, ErrReservedStream)
+	}
+	return l.append(ctx, stream, expected, events)
+}
+
+func validName(what, s string, sentinel error) error {
+	if len(s) == 0 || len(s) > MaxNameLen {
+		return fmt.Errorf("%s has %d bytes, want 1 to %d: %w", what, len(s), MaxNameLen, sentinel)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not UTF-8: %w", what, sentinel)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%s holds a control character: %w", what, sentinel)
+		}
+	}
+	return nil
+}
+
+func validStream(s string) error { return validName("stream name", s, ErrInvalidStream) }
+
+func validType(s string) error { return validName("event type", s, ErrInvalid) }
+
+// appendReq is one append on its way to the writer.
+type appendReq struct {
+	stream   string
+	expected ExpectedVersion
+	events   []EventData
+	given    []bool // the caller gave the ID (so it may be a retry)
+	anyGiven bool
+	txnSize  int64 // Badger's estimate of the transaction bytes this append adds
+	txnCount int64
+	res      chan appendResp
+}
+
+type appendResp struct {
+	res AppendResult
+	err error
+}
+
+func (l *Log) append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return AppendResult{}, err
+	}
+	req, err := l.newRequest(stream, expected, events)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return AppendResult{}, ErrClosed
+	}
+	select {
+	case l.reqs <- req:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return AppendResult{}, ctx.Err()
+	}
+	l.mu.RUnlock()
+	select {
+	case r := <-req.res:
+		return r.res, r.err
+	case <-ctx.Done():
+		return AppendResult{}, ctx.Err()
+	}
+}
+
+// newRequest validates an append and copies its events, so the caller may
+// reuse its buffers as soon as Append returns, even on cancellation.
+func (l *Log) newRequest(stream string, expected ExpectedVersion, events []EventData) (*appendReq, error) {
+	if expected < Any {
+		return nil, fmt.Errorf("append to %q: expected version %d: %w", stream, expected, ErrInvalid)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("append to %q: no events: %w", stream, ErrInvalid)
+	}
+	if len(events) > l.opts.MaxBatchEvents {
+		return nil, fmt.Errorf("append to %q: %d events, limit %d: %w", stream, len(events), l.opts.MaxBatchEvents, ErrBatchTooLarge)
+	}
+	req := &appendReq{
+		stream:   stream,
+		expected: expected,
+		events:   make([]EventData, len(events)),
+		given:    make([]bool, len(events)),
+		res:      make(chan appendResp, 1),
+	}
+	var seen map[uuid.UUID]struct{}
+	if len(events) > 1 {
+		seen = make(map[uuid.UUID]struct{}, len(events))
+	}
+	total := 0
+	for i, e := range events {
+		if err := validType(e.Type); err != nil {
+			return nil, fmt.Errorf("append to %q: event %d: %w", stream, i, err)
+		}
+		size := len(e.Type) + len(e.Data) + len(e.Metadata)
+		if size > l.opts.MaxEventSize {
+			return nil, fmt.Errorf("append to %q: event %d has %d bytes, limit %d: %w", stream, i, size, l.opts.MaxEventSize, ErrEventTooLarge)
+		}
+		total += size
+		if total > l.opts.MaxBatchBytes {
+			return nil, fmt.Errorf("append to %q: batch exceeds %d bytes: %w", stream, l.opts.MaxBatchBytes, ErrBatchTooLarge)
+		}
+		if !json.Valid(e.Data) {
+			return nil, fmt.Errorf("append to %q: event %d data: %w", stream, i, ErrInvalidJSON)
+		}
+		if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+			return nil, fmt.Errorf("append to %q: event %d metadata: %w", stream, i, ErrInvalidJSON)
+		}
+		if e.ID == uuid.Nil {
+			e.ID = uuid.New()
+		} else {
+			req.given[i] = true
+			req.anyGiven = true
+		}
+		if seen != nil {
+			if _, dup := seen[e.ID]; dup {
+				return nil, fmt.Errorf("append to %q: event %d repeats ID %s: %w", stream, i, e.ID, ErrInvalid)
+			}
+			seen[e.ID] = struct{}{}
+		}
+		e.Data = append(json.RawMessage(nil), e.Data...)
+		if len(e.Metadata) > 0 {
+			e.Metadata = append(json.RawMessage(nil), e.Metadata...)
+		} else {
+			e.Metadata = nil
+		}
+		req.events[i] = e
+		req.txnSize += l.entrySize(9, recordSize(len(stream), len(e.Type), len(e.Data), len(e.Metadata))) +
+			l.entrySize(1+2+len(stream)+8, 8) +
+			l.entrySize(17, 16+len(stream)) +
+			l.entrySize(1+2+len(e.Type)+8, 0)
+		req.txnCount += 4
+	}
+	return req, nil
+}
+
+// entrySize is Badger's own estimate of an entry in a transaction
+// (Entry.estimateSizeAndSetThreshold plus the 10 bytes Txn.checkSize adds).
+func (l *Log) entrySize(keyLen, valLen int) int64 {
+	v := int64(valLen)
+	if v >= l.opts.ValueThreshold {
+		v = 12 // a value pointer
+	}
+	return int64(keyLen) + v + 2 + 10
+}
+
+// writerState is owned by the writer goroutine.
+type writerState struct {
+	nextPos  uint64
+	lastHash [32]byte
+	lastTime int64
+	versions map[string]uint64 // cache of stream versions; bounded
+	buf      []byte
+}
+
+const maxCachedStreams = 1 << 14
+
+// writer gathers queued appends into groups, commits each group as one
+// synced Badger transaction, then acknowledges every append in it.
+func (l *Log) writer() {
+	defer close(l.writerDone)
+	l.w.nextPos = max(l.w.nextPos, 1)
+	l.w.versions = make(map[string]uint64)
+	var carry *appendReq
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			r, ok := <-l.reqs
+			if !ok {
+				return
+			}
+			first = r
+		}
+		group := []*appendReq{first}
+		n, size, count := len(first.events), first.txnSize, first.txnCount
+	gather:
+		for n < l.opts.MaxGroupEvents {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break gather
+				}
+				if n+len(r.events) > l.opts.MaxGroupEvents || size+r.txnSize >= l.maxTxnSize*9/10 || count+r.txnCount >= l.maxTxnCount*9/10 {
+					carry = r
+					break gather
+				}
+				group = append(group, r)
+				n, size, count = n+len(r.events), size+r.txnSize, count+r.txnCount
+			default:
+				break gather
+			}
+		}
+		l.commitGroup(group)
+	}
+}
+
+// idLoc is where an event ID was appended.
+type idLoc struct {
+	pos, version uint64
+	stream       string
+}
+
+func (l *Log) commitGroup(group []*appendReq) {
+	saved := l.w
+	rtxn := l.db.NewTransaction(false)
+	defer rtxn.Discard()
+	wtxn := l.db.NewTransaction(true)
+	defer wtxn.Discard()
+
+	now := time.Now().UnixNano()
+	groupVersions := make(map[string]uint64)
+	groupIDs := make(map[uuid.UUID]idLoc)
+	resps := make([]appendResp, len(group))
+	committed := 0
+	var fatal error
+	for i, r := range group {
+		res, wrote, err := l.prepare(rtxn, wtxn, r, now, groupVersions, groupIDs)
+		resps[i] = appendResp{res, err}
+		if err != nil && !isRequestError(err) {
+			fatal = err
+			break
+		}
+		if wrote {
+			committed++
+		}
+	}
+	if fatal == nil && committed > 0 {
+		fatal = wtxn.Commit()
+		if fatal != nil {
+			fatal = fmt.Errorf("append: commit: %w", fatal)
+		}
+	}
+	if fatal != nil {
+		l.logger.Error("eventlog group commit failed", attrErr, fatal)
+		l.w = saved
+		clear(l.w.versions)
+		for i := range resps {
+			if resps[i].err == nil || !isRequestError(resps[i].err) {
+				resps[i] = appendResp{err: fatal}
+			}
+		}
+	} else {
+		if len(l.w.versions)+len(groupVersions) > maxCachedStreams {
+			clear(l.w.versions)
+		}
+		for s, v := range groupVersions {
+			l.w.versions[s] = v
+		}
+		if committed > 0 {
+			l.publish(l.w.nextPos - 1)
+		}
+	}
+	for i, r := range group {
+		r.res <- resps[i]
+	}
+}
+
+// errRequest marks an error that fails one append and not its group.
+type errRequest struct{ error }
+
+func (e errRequest) Unwrap() error { return e.error }
+
+func isRequestError(err error) bool {
+	var e errRequest
+	return errors.As(err, &e)
+}
+
+// prepare checks one append against the log as of this group and, if it
+// passes, adds its entries to wtxn and advances the writer state.
+// Request errors come back wrapped in errRequest.
+func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, groupVersions map[string]uint64, groupIDs map[uuid.UUID]idLoc) (AppendResult, bool, error) {
+	if r.anyGiven {
+		res, done, err := l.idempotent(rtxn, r, groupIDs)
+		if err != nil || done {
+			return res, false, err
+		}
+	}
+	cur, ok := groupVersions[r.stream]
+	if !ok {
+		var err error
+		if cur, err = l.streamVersion(rtxn, r.stream); err != nil {
+			return AppendResult{}, false, err
+		}
+	}
+	if (r.expected == NoStream && cur != 0) || (r.expected > 0 && uint64(r.expected) != cur) {
+		return AppendResult{}, false, errRequest{&ConflictError{Stream: r.stream, Expected: r.expected, Actual: cur}}
+	}
+	res := AppendResult{FirstVersion: cur + 1, FirstPosition: l.w.nextPos}
+	for _, e := range r.events {
+		cur++
+		pos := l.w.nextPos
+		t := max(now, l.w.lastTime)
+		rec := record{
+			Position: pos, Version: cur, RecordedAt: t, ID: e.ID, PrevHash: l.w.lastHash,
+			Stream: r.stream, Type: e.Type, Data: e.Data, Metadata: e.Metadata,
+		}
+		val := encodeRecord(make([]byte, 0, recordSize(len(rec.Stream), len(rec.Type), len(rec.Data), len(rec.Metadata))), &rec)
+		for _, kv := range [...][2][]byte{
+			{keys.Event(pos), val},
+			{keys.Stream(r.stream, cur), keys.U64(pos)},
+			{keys.ID(e.ID), keys.IDValue(pos, cur, r.stream)},
+			{keys.Type(e.Type, pos), nil},
+		} {
+			if err := wtxn.Set(kv[0], kv[1]); err != nil {
+				return AppendResult{}, false, fmt.Errorf("append: stage entry: %w", err)
+			}
+		}
+		if r.anyGiven {
+			groupIDs[e.ID] = idLoc{pos: pos, version: cur, stream: r.stream}
+		}
+		l.w.nextPos++
+		l.w.lastHash = rec.Hash
+		l.w.lastTime = t
+	}
+	groupVersions[r.stream] = cur
+	res.LastVersion = cur
+	res.LastPosition = l.w.nextPos - 1
+	return res, true, nil
+}
+
+// idempotent looks the append's given IDs up. done reports an exact retry,
+// whose original result is res.
+func (l *Log) idempotent(rtxn *badger.Txn, r *appendReq, groupIDs map[uuid.UUID]idLoc) (res AppendResult, done bool, err error) {
+	found := 0
+	locs := make([]idLoc, len(r.events))
+	for i, e := range r.events {
+		if !r.given[i] {
+			continue
+		}
+		if loc, ok := groupIDs[e.ID]; ok {
+			locs[i] = loc
+			found++
+			continue
+		}
+		item, err := rtxn.Get(keys.ID(e.ID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return res, false, fmt.Errorf("append: look up event ID: %w", err)
+		}
+		err = item.Value(func(v []byte) error {
+			pos, ver, s, err := keys.ParseIDValue(v)
+			locs[i] = idLoc{pos: pos, version: ver, stream: s}
+			return err
+		})
+		if err != nil {
+			return res, false, fmt.Errorf("append: read event ID: %w", err)
+		}
+		found++
+	}
+	if found == 0 {
+		return res, false, nil
+	}
+	if found != len(r.events) {
+		return res, false, errRequest{fmt.Errorf("append to %q: %d of %d event IDs were appended before: %w", r.stream, found, len(r.events), ErrIdempotencyOverlap)}
+	}
+	for i, loc := range locs {
+		if loc.stream != r.stream || loc.version != locs[0].version+uint64(i) || loc.pos != locs[0].pos+uint64(i) {
+			return res, false, errRequest{fmt.Errorf("append to %q: event IDs were appended before in another stream or order: %w", r.stream, ErrIdempotencyOverlap)}
+		}
+	}
+	return AppendResult{
+		FirstVersion: locs[0].version, LastVersion: locs[len(locs)-1].version,
+		FirstPosition: locs[0].pos, LastPosition: locs[len(locs)-1].pos,
+	}, true, nil
+}
+
+// streamVersion returns a stream's current version (0 if it has no events),
+// from the writer's cache or from disk.
+func (l *Log) streamVersion(rtxn *badger.Txn, stream string) (uint64, error) {
+	if v, ok := l.w.versions[stream]; ok {
+		return v, nil
+	}
+	v, _, err := lastInStream(rtxn, stream)
+	if err != nil {
+		return 0, fmt.Errorf("append: stream version: %w", err)
+	}
+	return v, nil
+}
+
+// lastInStream returns a stream's last version and its position, zeros if
+// the stream has no events.
+func lastInStream(txn *badger.Txn, stream string) (version, pos uint64, err error) {
+	prefix := keys.StreamPrefix(stream)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	it.Seek(keys.SeekLast(prefix))
+	if !it.Valid() {
+		return 0, 0, nil
+	}
+	_, version, err = keys.ParseStream(it.Item().Key())
+	if err != nil {
+		return 0, 0, fmt.Errorf("stream key: %w", ErrCorrupt)
+	}
+	err = it.Item().Value(func(v []byte) error {
+		var perr error
+		pos, perr = keys.ParseU64(v)
+		return perr
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("stream key value: %w", ErrCorrupt)
+	}
+	return version, pos, nil
+}

@@ -1,0 +1,112 @@
+// Package eventlog is piivault's append-only event log: streams with
+// versions, one global order, idempotent appends, a hash chain, snapshots
+// and subscriptions, stored in one Badger database. It knows nothing of PII,
+// HTTP or policy: the redaction package puts only tokens in it.
+//
+// # Model
+//
+// An event belongs to a stream (a name of 1 to 256 bytes of UTF-8 without
+// control characters). The first event of a stream has version 1 and
+// versions have no gaps. Every event also gets a global position: 1 for the
+// first event of the log, strictly increasing, without gaps. RecordedAt is
+// UTC and never decreases along positions (the writer takes the maximum of
+// the clock and the previous event's time).
+//
+// Streams whose names start with "$" ($schemas, $audit, $erasures) belong to
+// the system: Append rejects them, AppendSystem accepts only them. Reads see
+// every stream.
+//
+// There is no update and no delete, of an event or of a stream, anywhere in
+// the API.
+//
+// # Appends
+//
+// Append is all or nothing and checks an ExpectedVersion: Any, NoStream (0)
+// or an exact version N. A failed check returns a *ConflictError carrying the
+// actual version (errors.Is(err, ErrConflict)). Events carry a UUID; a caller
+// that sets IDs can retry safely: if every ID of an append was appended
+// before, to the same stream in the same order, the original AppendResult
+// comes back and nothing is appended; if only some were, the append fails
+// with ErrIdempotencyOverlap.
+//
+// Input is validated before it reaches the writer (sizes, names, JSON), so
+// bad input changes nothing.
+//
+// # Group commit and durability
+//
+// One writer goroutine owns the tail of the log. Appenders validate their
+// events in their own goroutine and queue them; the writer takes everything
+// queued (up to Options.MaxGroupEvents and Badger's transaction limits),
+// checks each append against the state as of the appends before it in the
+// same group, writes all of them in ONE Badger transaction and commits it
+// with SyncWrites, i.e. one msync of the write-ahead log and one of the value
+// log per group. Only then does it acknowledge every append in the group.
+// An append that fails its checks fails alone; a commit that fails fails the
+// whole group and the writer restores its state from before the group.
+//
+// Concurrent appenders therefore share fsyncs: 64 appenders of one event
+// cost about one fsync per 64 events, while a single appender still waits
+// for its own.
+//
+// # Hash chain
+//
+// Each record holds the SHA-256 hash of the previous record and its own
+// hash over its canonical encoding (record.go: fixed-width big-endian
+// fields, length-prefixed strings). Verify walks the chain from position 1
+// and returns the head (position, hash) or the first break: a missing
+// position, a record that does not decode, a hash that does not match its
+// bytes, or a broken link. The chain makes tampering evident; it does not
+// prevent an attacker who can write the files from rewriting the whole
+// chain: anchor the head hash elsewhere for that.
+//
+// # Reads and subscriptions
+//
+// ReadStream and ReadAll are range scans over Badger keys: the stream index
+// for one stream, the event keys for all, and the per-type index for a type
+// filter (merged in position order), never a scan of the whole log.
+//
+// A Subscription is pull-based: Next reads the next batch from disk by
+// position (Options.SubscriptionBatch events at a time) and, once caught up,
+// waits for the next commit. Catch-up and live use the same code path, so
+// there is no gap or duplicate at the switch; a slow subscriber holds one
+// batch and never slows writers down.
+//
+// # Key layout and format version
+//
+// internal/keys holds the key layout, with a format version that Open
+// checks; record.go holds the record codec. Both have fuzz tests.
+//
+// # Badger tuning
+//
+// Badger's defaults are tuned for a database server, not a sidecar. The
+// choices here (DefaultOptions, badgerOptions) and why:
+//
+//   - SyncWrites is always on: an append is acknowledged only after it is
+//     on disk. Group commit, not weaker durability, provides the throughput.
+//   - ValueThreshold 256 bytes: an event record (about 130 bytes of header
+//     plus data) is written once, to the value log, and the LSM tree holds
+//     only keys and 12-byte value pointers. This keeps the LSM tree small,
+//     so compaction rewrites keys, not event bodies (write amplification),
+//     SST files mapped into memory stay small (resident memory), and a
+//     16 MiB append fits in one transaction, whose size Badger bounds at 15%
+//     of MemTableSize counting pointers, not values.
+//   - MemTableSize 16 MiB (default 64 MiB) and NumMemtables 2 (default 5):
+//     memtables are the largest fixed memory cost; the write-ahead log of a
+//     memtable is a file mapped at twice this size, and each synced commit
+//     msyncs it, so a smaller memtable also means less to sync.
+//   - ValueLogFileSize 64 MiB (default 1 GiB): a value-log file is written
+//     through a mapping; a full file is unmapped and remapped read-only, so
+//     the file being written bounds the dirty resident pages.
+//   - BlockCacheSize 16 MiB (default 256 MiB) and IndexCacheSize 16 MiB
+//     (default 0 = all indexes in memory): bounded caches; blocks hold only
+//     keys and pointers here.
+//   - NumCompactors 2 (two cores), conflict detection off (one writer),
+//     metrics off.
+//   - Badger's logger is routed into the injected slog.Logger at
+//     Options.BadgerLogLevel (default Warn): Badger is chatty at Info.
+//
+// # Caveats
+//
+// Open takes an exclusive lock on the directory: one process at a time.
+// Snapshots are kept per version and not pruned.
+package eventlog

@@ -1,0 +1,175 @@
+// Package keys is the one place that knows the eventlog's Badger key layout.
+//
+// Every key starts with a one-byte prefix naming its kind. Integers are
+// big-endian so that Badger's byte order is numeric order, and variable
+// strings carry a two-byte length so that no name is a prefix of another
+// name's keys ("ab" and "abc" never share a range).
+//
+//	0x00 "format"                          -> format version (uint32)
+//	0x01 pos(8)                            -> event record (see record.go in eventlog)
+//	0x02 len(2) stream version(8)          -> pos(8)                  stream index
+//	0x03 id(16)                            -> pos(8) version(8) stream  idempotency index
+//	0x04 len(2) type pos(8)                -> empty                   event-type index
+//	0x05 len(2) stream version(8)          -> snapshot record
+//
+// FormatVersion changes whenever this layout or a record codec changes; Open
+// refuses a directory written with another version.
+package keys
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// FormatVersion is the on-disk format this package and the record codec write.
+const FormatVersion uint32 = 1
+
+// Key kinds.
+const (
+	PrefixMeta     byte = 0x00
+	PrefixEvent    byte = 0x01
+	PrefixStream   byte = 0x02
+	PrefixID       byte = 0x03
+	PrefixType     byte = 0x04
+	PrefixSnapshot byte = 0x05
+)
+
+// MaxNameLen is the longest stream name or event type a key can carry.
+const MaxNameLen = 1<<16 - 1
+
+// ErrMalformed is returned by the Parse functions for a key of the wrong
+// kind or length.
+var ErrMalformed = errors.New("keys: malformed key")
+
+// Format is the key of the format-version record.
+func Format() []byte { return []byte{PrefixMeta, 'f', 'o', 'r', 'm', 'a', 't'} }
+
+// EventPrefix is the prefix of all event keys, in position order.
+func EventPrefix() []byte { return []byte{PrefixEvent} }
+
+// Event is the key of the event at a global position.
+func Event(pos uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = PrefixEvent
+	binary.BigEndian.PutUint64(k[1:], pos)
+	return k
+}
+
+// ParseEvent returns the position of an event key.
+func ParseEvent(k []byte) (uint64, error) {
+	if len(k) != 9 || k[0] != PrefixEvent {
+		return 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+func named(prefix byte, name string, n uint64) []byte {
+	k := make([]byte, 0, 1+2+len(name)+8)
+	k = append(k, prefix)
+	k = binary.BigEndian.AppendUint16(k, uint16(len(name)))
+	k = append(k, name...)
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+func namedPrefix(prefix byte, name string) []byte {
+	k := make([]byte, 0, 1+2+len(name))
+	k = append(k, prefix)
+	k = binary.BigEndian.AppendUint16(k, uint16(len(name)))
+	return append(k, name...)
+}
+
+func parseNamed(prefix byte, k []byte) (string, uint64, error) {
+	if len(k) < 1+2+8 || k[0] != prefix {
+		return "", 0, ErrMalformed
+	}
+	n := int(binary.BigEndian.Uint16(k[1:3]))
+	if len(k) != 1+2+n+8 {
+		return "", 0, ErrMalformed
+	}
+	return string(k[3 : 3+n]), binary.BigEndian.Uint64(k[3+n:]), nil
+}
+
+// Stream is the key of a stream's event at a version; its value is the
+// event's position.
+func Stream(stream string, version uint64) []byte { return named(PrefixStream, stream, version) }
+
+// StreamPrefix is the prefix of all of a stream's index keys, in version order.
+func StreamPrefix(stream string) []byte { return namedPrefix(PrefixStream, stream) }
+
+// ParseStream returns the stream and version of a stream index key.
+func ParseStream(k []byte) (stream string, version uint64, err error) {
+	return parseNamed(PrefixStream, k)
+}
+
+// ID is the key of the idempotency record of an event ID.
+func ID(id [16]byte) []byte {
+	k := make([]byte, 17)
+	k[0] = PrefixID
+	copy(k[1:], id[:])
+	return k
+}
+
+// ParseID returns the event ID of an idempotency key.
+func ParseID(k []byte) ([16]byte, error) {
+	var id [16]byte
+	if len(k) != 17 || k[0] != PrefixID {
+		return id, ErrMalformed
+	}
+	copy(id[:], k[1:])
+	return id, nil
+}
+
+// IDValue encodes where an event ID was appended.
+func IDValue(pos, version uint64, stream string) []byte {
+	v := make([]byte, 0, 16+len(stream))
+	v = binary.BigEndian.AppendUint64(v, pos)
+	v = binary.BigEndian.AppendUint64(v, version)
+	return append(v, stream...)
+}
+
+// ParseIDValue decodes IDValue.
+func ParseIDValue(v []byte) (pos, version uint64, stream string, err error) {
+	if len(v) < 16 {
+		return 0, 0, "", ErrMalformed
+	}
+	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), string(v[16:]), nil
+}
+
+// Type is the key of the event-type index entry of the event at pos.
+func Type(typ string, pos uint64) []byte { return named(PrefixType, typ, pos) }
+
+// TypePrefix is the prefix of an event type's index keys, in position order.
+func TypePrefix(typ string) []byte { return namedPrefix(PrefixType, typ) }
+
+// ParseType returns the type and position of a type index key.
+func ParseType(k []byte) (typ string, pos uint64, err error) { return parseNamed(PrefixType, k) }
+
+// Snapshot is the key of a stream's snapshot at a version.
+func Snapshot(stream string, version uint64) []byte { return named(PrefixSnapshot, stream, version) }
+
+// SnapshotPrefix is the prefix of a stream's snapshots, in version order.
+func SnapshotPrefix(stream string) []byte { return namedPrefix(PrefixSnapshot, stream) }
+
+// ParseSnapshot returns the stream and version of a snapshot key.
+func ParseSnapshot(k []byte) (stream string, version uint64, err error) {
+	return parseNamed(PrefixSnapshot, k)
+}
+
+// U64 encodes a big-endian uint64 value.
+func U64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// ParseU64 decodes U64.
+func ParseU64(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// SeekLast is the key to seek a reverse iterator to, to land on the last key
+// that starts with prefix (every key under prefix sorts before it).
+func SeekLast(prefix []byte) []byte {
+	k := make([]byte, len(prefix), len(prefix)+9)
+	copy(k, prefix)
+	return append(k, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+}

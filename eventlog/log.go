@@ -1,0 +1,318 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/eventlog/internal/keys"
+)
+
+// ExpectedVersion is the optimistic-concurrency condition of an append:
+// Any, NoStream, or an exact version N > 0 the stream must be at.
+type ExpectedVersion int64
+
+const (
+	// Any appends whatever the stream's version.
+	Any ExpectedVersion = -1
+	// NoStream appends only if the stream has no events yet.
+	NoStream ExpectedVersion = 0
+)
+
+func (v ExpectedVersion) String() string {
+	switch {
+	case v == Any:
+		return "any"
+	case v == NoStream:
+		return "no stream"
+	default:
+		return strconv.FormatInt(int64(v), 10)
+	}
+}
+
+// EventData is an event to append. A zero ID makes the log assign
+// uuid.New(); give an ID to make retries idempotent.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     json.RawMessage
+	Metadata json.RawMessage
+}
+
+// Event is an appended event.
+type Event struct {
+	ID         uuid.UUID
+	Stream     string
+	Version    uint64 // 1 for the first event of a stream
+	Position   uint64 // global position, 1 for the first event of the log
+	Type       string
+	Data       json.RawMessage
+	Metadata   json.RawMessage // nil if the event had none
+	RecordedAt time.Time       // UTC; never decreases along positions
+}
+
+// AppendResult tells where an append's events landed.
+type AppendResult struct {
+	FirstVersion, LastVersion   uint64
+	FirstPosition, LastPosition uint64
+}
+
+// Direction is the order of ReadStream.
+type Direction int
+
+const (
+	// Forward reads versions upward from the start version.
+	Forward Direction = iota
+	// Backward reads versions downward from the start version.
+	Backward
+)
+
+// Filter selects events in ReadAll. A zero Filter selects every event.
+type Filter struct {
+	// Types, if not empty, keeps only events of these types.
+	Types []string
+}
+
+// StreamInfo describes a stream.
+type StreamInfo struct {
+	Stream        string
+	Version       uint64 // current (last) version
+	FirstPosition uint64 // position of version 1
+	LastPosition  uint64 // position of the current version
+}
+
+// Snapshot is a stream's state as some reader computed it at a version.
+type Snapshot struct {
+	Stream  string
+	Version uint64
+	Data    json.RawMessage
+	SavedAt time.Time
+}
+
+// VerifyResult is the outcome of walking the hash chain.
+type VerifyResult struct {
+	OK           bool
+	HeadPosition uint64   // last position verified
+	HeadHash     [32]byte // its hash (zero if the log is empty)
+	BreakAt      uint64   // first position that failed, 0 if OK
+	Reason       string   // why it failed, empty if OK
+}
+
+// DefaultReadLimit is used by reads given a limit <= 0.
+const DefaultReadLimit = 1000
+
+// slog attribute keys.
+const (
+	attrComponent = "component"
+	attrDir       = "dir"
+	attrHead      = "head"
+	attrErr       = "err"
+)
+
+// Log is an append-only event log stored in one Badger database.
+// Its methods are safe for concurrent use.
+type Log struct {
+	db     *badger.DB
+	opts   Options
+	logger *slog.Logger
+
+	maxTxnSize  int64
+	maxTxnCount int64
+
+	// mu guards closed. Reads hold it shared for their duration, so Close
+	// waits for them before closing Badger.
+	mu     sync.RWMutex
+	closed bool
+	done   chan struct{} // closed by Close: wakes subscribers
+
+	reqs       chan *appendReq
+	writerDone chan struct{}
+
+	head     atomic.Uint64
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after every commit
+
+	// Owned by the writer goroutine.
+	w writerState
+}
+
+// Open opens (creating if needed) the log in dir.
+func Open(dir string, opts Options) (*Log, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open eventlog: %w", err)
+	}
+	db, err := badger.Open(badgerOptions(dir, opts, logger))
+	if err != nil {
+		return nil, fmt.Errorf("open eventlog: %w", err)
+	}
+	l := &Log{
+		db:          db,
+		opts:        opts,
+		logger:      logger,
+		maxTxnSize:  db.MaxBatchSize(),
+		maxTxnCount: db.MaxBatchCount(),
+		done:        make(chan struct{}),
+		reqs:        make(chan *appendReq, 1024),
+		writerDone:  make(chan struct{}),
+		notify:      make(chan struct{}),
+	}
+	if err := l.checkLimits(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := l.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go l.writer()
+	logger.Debug("eventlog opened", attrDir, dir, attrHead, l.head.Load())
+	return l, nil
+}
+
+// checkLimits makes sure the largest append the options allow fits in one
+// Badger transaction, so an append can never be split.
+func (l *Log) checkLimits() error {
+	perEvent := int64(0)
+	nameLen := 256
+	for _, k := range []int{9, 1 + 2 + nameLen + 8, 17, 1 + 2 + nameLen + 8} {
+		perEvent += int64(k) + l.opts.ValueThreshold + 12
+	}
+	need := perEvent * int64(l.opts.MaxBatchEvents)
+	if need >= l.maxTxnSize || int64(4*l.opts.MaxBatchEvents) >= l.maxTxnCount {
+		return fmt.Errorf("open eventlog: MaxBatchEvents %d needs up to %d bytes per transaction but Badger allows %d (raise MemTableSize or lower ValueThreshold): %w",
+			l.opts.MaxBatchEvents, need, l.maxTxnSize, ErrInvalid)
+	}
+	return nil
+}
+
+// load checks the format version and reads the head of the chain.
+func (l *Log) load() error {
+	return l.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keys.Format())
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: keys.EventPrefix()})
+			it.Rewind()
+			any := it.Valid()
+			it.Close()
+			if any {
+				return fmt.Errorf("open eventlog: events without a format version: %w", ErrCorrupt)
+			}
+			return txn.Set(keys.Format(), keys.U64(uint64(keys.FormatVersion)))
+		case err != nil:
+			return fmt.Errorf("open eventlog: %w", err)
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("open eventlog: %w", err)
+		}
+		if n, err := keys.ParseU64(v); err != nil || n != uint64(keys.FormatVersion) {
+			return fmt.Errorf("open eventlog: unsupported format version %x (this build reads %d): %w", v, keys.FormatVersion, ErrCorrupt)
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: keys.EventPrefix(), Reverse: true})
+		defer it.Close()
+		it.Seek(keys.SeekLast(keys.EventPrefix()))
+		if !it.Valid() {
+			return nil
+		}
+		pos, err := keys.ParseEvent(it.Item().Key())
+		if err != nil {
+			return fmt.Errorf("open eventlog: last event key: %w", ErrCorrupt)
+		}
+		var rec record
+		err = it.Item().Value(func(b []byte) error {
+			var derr error
+			rec, derr = decodeRecord(b, false)
+			return derr
+		})
+		if err != nil {
+			return fmt.Errorf("open eventlog: head record %d: %w", pos, err)
+		}
+		if rec.Position != pos {
+			return fmt.Errorf("open eventlog: head record at key %d says position %d: %w", pos, rec.Position, ErrCorrupt)
+		}
+		l.w.nextPos = pos + 1
+		l.w.lastHash = rec.Hash
+		l.w.lastTime = rec.RecordedAt
+		l.head.Store(pos)
+		return nil
+	})
+}
+
+// Close stops accepting appends, commits those already queued, waits for
+// reads in progress and closes the database. Subscriptions return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	close(l.reqs)
+	close(l.done)
+	l.mu.Unlock()
+	<-l.writerDone
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("close eventlog: %w", err)
+	}
+	return nil
+}
+
+// Head returns the last global position, 0 if the log is empty.
+func (l *Log) Head(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	return l.head.Load(), nil
+}
+
+// acquire takes the read lock for an operation, or reports ErrClosed.
+func (l *Log) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// published returns the channel closed at the next commit.
+func (l *Log) published() <-chan struct{} {
+	l.notifyMu.Lock()
+	defer l.notifyMu.Unlock()
+	return l.notify
+}
+
+func (l *Log) publish(head uint64) {
+	l.head.Store(head)
+	l.notifyMu.Lock()
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.notifyMu.Unlock()
+}
