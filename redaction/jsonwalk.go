@@ -1,0 +1,308 @@
+package redaction
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// This file is the one place that knows JSON bytes. It walks a document once,
+// without decoding it into maps, and reports the byte spans of the values
+// that pointers address and of the scalar leaves outside them. Splicing
+// replacements into those spans keeps every other byte of the document as
+// the client sent it.
+
+var errBadJSON = errors.New("malformed JSON")
+
+// span is the byte range [start, end) of one value in a document.
+type span struct{ start, end int }
+
+// walker walks one document. onMatch is called for every value addressed by
+// a pointer (the outermost wins: it is not descended into); onLeaf, if set,
+// for every string or number leaf that no pointer addresses.
+type walker struct {
+	b       []byte
+	ptrs    []Pointer
+	path    []string
+	onMatch func(ptr int, path []string, v span) error
+	onLeaf  func(path []string, v span, isString bool) error
+}
+
+func (w *walker) run() error {
+	all := make([]int, len(w.ptrs))
+	for i := range all {
+		all[i] = i
+	}
+	i := skipWS(w.b, 0)
+	end, err := w.value(i, all)
+	if err != nil {
+		return err
+	}
+	if skipWS(w.b, end) != len(w.b) {
+		return errBadJSON
+	}
+	return nil
+}
+
+// value walks the value at i with the pointers in active, all of which matched
+// the path so far; it returns the end of the value.
+func (w *walker) value(i int, active []int) (int, error) {
+	depth := len(w.path)
+	for _, p := range active {
+		if len(w.ptrs[p].segs) == depth {
+			end, err := skipValue(w.b, i)
+			if err != nil {
+				return 0, err
+			}
+			if w.onMatch != nil {
+				if err := w.onMatch(p, w.path, span{i, end}); err != nil {
+					return 0, err
+				}
+			}
+			return end, nil
+		}
+	}
+	if len(active) == 0 && w.onLeaf == nil {
+		return skipValue(w.b, i)
+	}
+	if i >= len(w.b) {
+		return 0, errBadJSON
+	}
+	switch w.b[i] {
+	case '{':
+		return w.object(i, active)
+	case '[':
+		return w.array(i, active)
+	case '"':
+		end, err := skipString(w.b, i)
+		if err == nil && w.onLeaf != nil {
+			err = w.onLeaf(w.path, span{i, end}, true)
+		}
+		return end, err
+	default:
+		end, err := skipValue(w.b, i)
+		if err == nil && w.onLeaf != nil && w.b[i] != 't' && w.b[i] != 'f' && w.b[i] != 'n' {
+			err = w.onLeaf(w.path, span{i, end}, false)
+		}
+		return end, err
+	}
+}
+
+func (w *walker) narrow(active []int, key string, isIndex bool) []int {
+	if len(active) == 0 {
+		return nil
+	}
+	depth := len(w.path)
+	var next []int
+	for _, p := range active {
+		ptr := &w.ptrs[p]
+		if ptr.isWild(depth) || ptr.segs[depth] == key {
+			next = append(next, p)
+		}
+	}
+	_ = isIndex
+	return next
+}
+
+func (w *walker) object(i int, active []int) (int, error) {
+	i = skipWS(w.b, i+1)
+	if i < len(w.b) && w.b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(w.b) || w.b[i] != '"' {
+			return 0, errBadJSON
+		}
+		kend, err := skipString(w.b, i)
+		if err != nil {
+			return 0, err
+		}
+		key, err := decodeString(w.b[i:kend])
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(w.b, kend)
+		if i >= len(w.b) || w.b[i] != ':' {
+			return 0, errBadJSON
+		}
+		i = skipWS(w.b, i+1)
+		next := w.narrow(active, key, false)
+		w.path = append(w.path, key)
+		i, err = w.value(i, next)
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(w.b, i)
+		if i >= len(w.b) {
+			return 0, errBadJSON
+		}
+		if w.b[i] == '}' {
+			return i + 1, nil
+		}
+		if w.b[i] != ',' {
+			return 0, errBadJSON
+		}
+		i = skipWS(w.b, i+1)
+	}
+}
+
+func (w *walker) array(i int, active []int) (int, error) {
+	i = skipWS(w.b, i+1)
+	if i < len(w.b) && w.b[i] == ']' {
+		return i + 1, nil
+	}
+	for n := 0; ; n++ {
+		key := strconv.Itoa(n)
+		next := w.narrow(active, key, true)
+		w.path = append(w.path, key)
+		var err error
+		i, err = w.value(i, next)
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(w.b, i)
+		if i >= len(w.b) {
+			return 0, errBadJSON
+		}
+		if w.b[i] == ']' {
+			return i + 1, nil
+		}
+		if w.b[i] != ',' {
+			return 0, errBadJSON
+		}
+		i = skipWS(w.b, i+1)
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the end of the string starting at b[i] == '"'.
+func skipString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errBadJSON
+}
+
+// skipValue returns the end of the value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errBadJSON
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e, err := skipString(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, errBadJSON
+	default:
+		j := i
+		for j < len(b) {
+			c := b[j]
+			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				break
+			}
+			j++
+		}
+		if j == i {
+			return 0, errBadJSON
+		}
+		return j, nil
+	}
+}
+
+// decodeString decodes a JSON string literal including its quotes.
+func decodeString(lit []byte) (string, error) {
+	if len(lit) < 2 {
+		return "", errBadJSON
+	}
+	inner := lit[1 : len(lit)-1]
+	plain := true
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(inner), nil
+	}
+	var s string
+	if err := json.Unmarshal(lit, &s); err != nil {
+		return "", errBadJSON
+	}
+	return s, nil
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			lit, _ := json.Marshal(s)
+			return append(dst, lit...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// edit replaces one span of a document.
+type edit struct {
+	at   span
+	with []byte
+}
+
+// splice applies edits (sorted by start, not overlapping) to doc.
+func splice(doc []byte, edits []edit) []byte {
+	if len(edits) == 0 {
+		return doc
+	}
+	n := len(doc)
+	for _, e := range edits {
+		n += len(e.with) - (e.at.end - e.at.start)
+	}
+	out := make([]byte, 0, n)
+	last := 0
+	for _, e := range edits {
+		out = append(out, doc[last:e.at.start]...)
+		out = append(out, e.with...)
+		last = e.at.end
+	}
+	return append(out, doc[last:]...)
+}
