@@ -1,0 +1,384 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Environment variables, one per setting.
+const (
+	EnvConfig       = "PIIVAULT_CONFIG"
+	EnvListen       = "PIIVAULT_LISTEN"
+	EnvData         = "PIIVAULT_DATA"
+	EnvDevRootToken = "PIIVAULT_DEV_ROOT_TOKEN"
+	EnvVaultBackend = "PIIVAULT_VAULT_BACKEND"
+	EnvPolicyDir    = "PIIVAULT_POLICY_DIR"
+	EnvLogLevel     = "PIIVAULT_LOG_LEVEL"
+	EnvLogFormat    = "PIIVAULT_LOG_FORMAT"
+	EnvKEKFile      = "PIIVAULT_KEK_FILE"
+	EnvTokensFile   = "PIIVAULT_TOKENS_FILE"
+	EnvShutdown     = "PIIVAULT_SHUTDOWN_TIMEOUT"
+
+	EnvHashiCorpAddr         = "PIIVAULT_HASHICORP_ADDR"
+	EnvHashiCorpAuth         = "PIIVAULT_HASHICORP_AUTH"
+	EnvHashiCorpToken        = "PIIVAULT_HASHICORP_TOKEN"
+	EnvHashiCorpRoleID       = "PIIVAULT_HASHICORP_ROLE_ID"
+	EnvHashiCorpSecretID     = "PIIVAULT_HASHICORP_SECRET_ID"
+	EnvHashiCorpK8sRole      = "PIIVAULT_HASHICORP_K8S_ROLE"
+	EnvHashiCorpKVMount      = "PIIVAULT_HASHICORP_KV_MOUNT"
+	EnvHashiCorpTransitMount = "PIIVAULT_HASHICORP_TRANSIT_MOUNT"
+	EnvHashiCorpTransitKey   = "PIIVAULT_HASHICORP_TRANSIT_KEY"
+)
+
+// Backends of the vault.
+const (
+	BackendEmbedded  = "embedded"
+	BackendHashiCorp = "hashicorp"
+)
+
+// Auth methods of HashiCorp Vault.
+const (
+	AuthToken      = "token"
+	AuthAppRole    = "approle"
+	AuthKubernetes = "kubernetes"
+)
+
+// Defaults.
+const (
+	DefaultListen = "127.0.0.1:8200"
+	DefaultData   = "./piivault-data"
+)
+
+// Config is the sidecar's configuration after all sources were merged.
+type Config struct {
+	Listen string
+	Data   string
+	// Dev is --dev: embedded vault, generated KEK, dev root token.
+	Dev bool
+	// DevRootToken is PIIVAULT_DEV_ROOT_TOKEN; only used with Dev. It is
+	// deliberately not a file key: a root token does not belong in a file.
+	DevRootToken    string
+	VaultBackend    string
+	HashiCorp       HashiCorp
+	PolicyDir       string // empty: the shipped default policy
+	LogLevel        string // debug, info, warn, error
+	LogFormat       string // json, text
+	KEKFile         string // empty: <data>/kek.key
+	TokensFile      string // empty: <data>/tokens.yaml
+	ShutdownTimeout time.Duration
+
+	// Origin says where each key's value came from ("default", "file
+	// F", "env X", "flag --f"), for messages.
+	Origin map[string]string
+}
+
+// HashiCorp is the HashiCorp Vault backend's settings.
+type HashiCorp struct {
+	Addr, Auth, Token, RoleID, SecretID, K8sRole string
+	KVMount, TransitMount, TransitKey            string
+}
+
+// Default returns the configuration with nothing set.
+func Default() Config {
+	return Config{
+		Listen:          DefaultListen,
+		Data:            DefaultData,
+		VaultBackend:    BackendEmbedded,
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: 30 * time.Second,
+		HashiCorp: HashiCorp{
+			Auth: AuthToken, KVMount: "secret", TransitMount: "transit", TransitKey: "piivault",
+		},
+		Origin: map[string]string{},
+	}
+}
+
+// Setting is one configuration key and its sources.
+type Setting struct {
+	Key  string // dotted YAML key
+	Env  string
+	Flag string // without dashes; empty when there is no flag
+	Help string
+	// Secret settings are never printed.
+	Secret bool
+	field  func(*Config) *string
+}
+
+// Settings lists every setting, in the order the reference documents them.
+var Settings = []Setting{
+	{Key: "listen", Env: EnvListen, Flag: "listen", Help: "address to listen on, host:port", field: func(c *Config) *string { return &c.Listen }},
+	{Key: "data", Env: EnvData, Flag: "data", Help: "data folder (event log, embedded vault, key, tokens)", field: func(c *Config) *string { return &c.Data }},
+	{Key: "vault.backend", Env: EnvVaultBackend, Flag: "vault-backend", Help: "embedded or hashicorp", field: func(c *Config) *string { return &c.VaultBackend }},
+	{Key: "policy.dir", Env: EnvPolicyDir, Flag: "policy-dir", Help: "folder of .rego policies replacing the shipped default", field: func(c *Config) *string { return &c.PolicyDir }},
+	{Key: "log.level", Env: EnvLogLevel, Flag: "log-level", Help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
+	{Key: "log.format", Env: EnvLogFormat, Flag: "log-format", Help: "json or text", field: func(c *Config) *string { return &c.LogFormat }},
+	{Key: "tokensFile", Env: EnvTokensFile, Flag: "tokens-file", Help: "bearer tokens file (SHA-256 hashes only); default <data>/tokens.yaml", field: func(c *Config) *string { return &c.TokensFile }},
+	{Key: "kekFile", Env: EnvKEKFile, Flag: "kek-file", Help: "local key-encryption key file (embedded vault); default <data>/kek.key", field: func(c *Config) *string { return &c.KEKFile }},
+	{Key: "shutdownTimeout", Env: EnvShutdown, Flag: "shutdown-timeout", Help: "how long a graceful shutdown waits for in-flight requests, e.g. 30s"},
+	{Key: "vault.hashicorp.addr", Env: EnvHashiCorpAddr, Help: "HashiCorp Vault address, e.g. https://vault:8200", field: func(c *Config) *string { return &c.HashiCorp.Addr }},
+	{Key: "vault.hashicorp.auth", Env: EnvHashiCorpAuth, Help: "token, approle or kubernetes", field: func(c *Config) *string { return &c.HashiCorp.Auth }},
+	{Key: "vault.hashicorp.token", Env: EnvHashiCorpToken, Help: "Vault token (auth token)", Secret: true, field: func(c *Config) *string { return &c.HashiCorp.Token }},
+	{Key: "vault.hashicorp.roleId", Env: EnvHashiCorpRoleID, Help: "AppRole role ID (auth approle)", field: func(c *Config) *string { return &c.HashiCorp.RoleID }},
+	{Key: "vault.hashicorp.secretId", Env: EnvHashiCorpSecretID, Help: "AppRole secret ID (auth approle)", Secret: true, field: func(c *Config) *string { return &c.HashiCorp.SecretID }},
+	{Key: "vault.hashicorp.k8sRole", Env: EnvHashiCorpK8sRole, Help: "Kubernetes auth role (auth kubernetes)", field: func(c *Config) *string { return &c.HashiCorp.K8sRole }},
+	{Key: "vault.hashicorp.kvMount", Env: EnvHashiCorpKVMount, Help: "KV v2 mount holding the values", field: func(c *Config) *string { return &c.HashiCorp.KVMount }},
+	{Key: "vault.hashicorp.transitMount", Env: EnvHashiCorpTransitMount, Help: "Transit mount wrapping the data keys", field: func(c *Config) *string { return &c.HashiCorp.TransitMount }},
+	{Key: "vault.hashicorp.transitKey", Env: EnvHashiCorpTransitKey, Help: "Transit key name", field: func(c *Config) *string { return &c.HashiCorp.TransitKey }},
+}
+
+// Sources is the input of Load.
+type Sources struct {
+	// Getenv reads the environment (os.Getenv in main, a map in tests).
+	Getenv func(string) string
+	// ConfigFile is the value of --config, if given; else PIIVAULT_CONFIG.
+	ConfigFile string
+	// Flags holds the flags set on the command line, by flag name
+	// (without dashes).
+	Flags map[string]string
+	// Dev is --dev.
+	Dev bool
+}
+
+// Load merges the sources, fills derived defaults and validates.
+func Load(src Sources) (Config, error) {
+	getenv := src.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	c := Default()
+	c.Dev = src.Dev
+	for _, s := range Settings {
+		c.Origin[s.Key] = "default"
+	}
+	file := src.ConfigFile
+	if file == "" {
+		file = getenv(EnvConfig)
+	}
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: read config file: %w", err)
+		}
+		values, err := parseFile(raw)
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: config file %s: %w", ErrInvalid, file, err)
+		}
+		for k, v := range values {
+			if err := c.set(k, v, "file "+file); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	for _, s := range Settings {
+		if v := getenv(s.Env); v != "" {
+			if err := c.set(s.Key, v, "env "+s.Env); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	for _, s := range Settings {
+		if v, ok := src.Flags[s.Flag]; ok && s.Flag != "" {
+			if err := c.set(s.Key, v, "flag --"+s.Flag); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	c.DevRootToken = getenv(EnvDevRootToken)
+	if c.KEKFile == "" {
+		c.KEKFile = filepath.Join(c.Data, "kek.key")
+	}
+	if c.TokensFile == "" {
+		c.TokensFile = filepath.Join(c.Data, "tokens.yaml")
+	}
+	return c, c.Validate()
+}
+
+func lookup(key string) (Setting, bool) {
+	for _, s := range Settings {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+func (c *Config) set(key, value, origin string) error {
+	s, ok := lookup(key)
+	if !ok {
+		return fmt.Errorf("%w: unknown key %q in %s (known keys: %s)", ErrInvalid, key, origin, strings.Join(Keys(), ", "))
+	}
+	c.Origin[key] = origin
+	if key == "shutdownTimeout" {
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 {
+			return c.bad(key, value, "must be a positive duration such as 30s")
+		}
+		c.ShutdownTimeout = d
+		return nil
+	}
+	*s.field(c) = value
+	return nil
+}
+
+// Keys returns every dotted key, sorted.
+func Keys() []string {
+	keys := make([]string, 0, len(Settings))
+	for _, s := range Settings {
+		keys = append(keys, s.Key)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// bad builds a validation error naming the key, its value (unless secret)
+// and its origin.
+func (c *Config) bad(key, value, why string) error {
+	s, _ := lookup(key)
+	shown := strconv.Quote(value)
+	if s.Secret {
+		shown = "(secret)"
+	}
+	return fmt.Errorf("%w: %s = %s (from %s): %s", ErrInvalid, key, shown, c.Origin[key], why)
+}
+
+// Validate checks every setting and names the first bad key.
+func (c *Config) Validate() error {
+	if c.Origin == nil {
+		c.Origin = map[string]string{}
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		return c.bad("listen", c.Listen, "must be host:port, e.g. 127.0.0.1:8200")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return c.bad("listen", c.Listen, "port must be a number from 0 to 65535")
+	}
+	if strings.TrimSpace(c.Data) == "" {
+		return c.bad("data", c.Data, "must name a folder")
+	}
+	switch c.VaultBackend {
+	case BackendEmbedded:
+	case BackendHashiCorp:
+		if c.Dev {
+			return c.bad("vault.backend", c.VaultBackend, "--dev always uses the embedded vault; drop --dev or the hashicorp backend")
+		}
+		if err := c.validateHashiCorp(); err != nil {
+			return err
+		}
+	default:
+		return c.bad("vault.backend", c.VaultBackend, "must be embedded or hashicorp")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return c.bad("log.level", c.LogLevel, "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return c.bad("log.format", c.LogFormat, "must be json or text")
+	}
+	if c.PolicyDir != "" {
+		if st, err := os.Stat(c.PolicyDir); err != nil || !st.IsDir() {
+			return c.bad("policy.dir", c.PolicyDir, "must be an existing folder of .rego files")
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		return c.bad("shutdownTimeout", c.ShutdownTimeout.String(), "must be positive")
+	}
+	return nil
+}
+
+func (c *Config) validateHashiCorp() error {
+	h := c.HashiCorp
+	if h.Addr == "" {
+		return c.bad("vault.hashicorp.addr", h.Addr, "is required with vault.backend hashicorp")
+	}
+	if !strings.HasPrefix(h.Addr, "http://") && !strings.HasPrefix(h.Addr, "https://") {
+		return c.bad("vault.hashicorp.addr", h.Addr, "must start with http:// or https://")
+	}
+	switch h.Auth {
+	case AuthToken:
+		if h.Token == "" {
+			return c.bad("vault.hashicorp.token", "", "is required with vault.hashicorp.auth token")
+		}
+	case AuthAppRole:
+		if h.RoleID == "" {
+			return c.bad("vault.hashicorp.roleId", "", "is required with vault.hashicorp.auth approle")
+		}
+		if h.SecretID == "" {
+			return c.bad("vault.hashicorp.secretId", "", "is required with vault.hashicorp.auth approle")
+		}
+	case AuthKubernetes:
+		if h.K8sRole == "" {
+			return c.bad("vault.hashicorp.k8sRole", "", "is required with vault.hashicorp.auth kubernetes")
+		}
+	default:
+		return c.bad("vault.hashicorp.auth", h.Auth, "must be token, approle or kubernetes")
+	}
+	for key, v := range map[string]string{"vault.hashicorp.kvMount": h.KVMount, "vault.hashicorp.transitMount": h.TransitMount, "vault.hashicorp.transitKey": h.TransitKey} {
+		if v == "" || strings.ContainsAny(v, " ") {
+			return c.bad(key, v, "must be a non-empty name without spaces")
+		}
+	}
+	return nil
+}
+
+// parseFile flattens a YAML (or JSON, a subset of YAML) mapping to dotted
+// keys with scalar values.
+func parseFile(raw []byte) (map[string]string, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return map[string]string{}, nil // an empty file sets nothing
+		}
+		return nil, err
+	}
+	out := map[string]string{}
+	if len(root.Content) == 0 {
+		return out, nil
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("line %d: want a mapping of keys", doc.Line)
+	}
+	var walk func(prefix string, n *yaml.Node) error
+	walk = func(prefix string, n *yaml.Node) error {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := k.Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			switch v.Kind {
+			case yaml.MappingNode:
+				if err := walk(key, v); err != nil {
+					return err
+				}
+			case yaml.ScalarNode:
+				if _, ok := lookup(key); !ok {
+					return fmt.Errorf("line %d: unknown key %q (known keys: %s)", k.Line, key, strings.Join(Keys(), ", "))
+				}
+				if v.Tag == "!!null" {
+					continue
+				}
+				out[key] = v.Value
+			default:
+				return fmt.Errorf("line %d: key %q: want a single value", k.Line, key)
+			}
+		}
+		return nil
+	}
+	return out, walk("", doc)
+}

@@ -1,0 +1,173 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "c.yaml", "listen: 127.0.0.1:1111\ndata: /file\nlog:\n  level: warn\nvault:\n  hashicorp:\n    kvMount: kv-file\n")
+	tests := []struct {
+		name       string
+		src        Sources
+		listen     string
+		data       string
+		level      string
+		listenFrom string
+	}{
+		{"defaults", Sources{}, DefaultListen, DefaultData, "info", "default"},
+		{"file", Sources{ConfigFile: file}, "127.0.0.1:1111", "/file", "warn", "file " + file},
+		{"file from env", Sources{Getenv: env(map[string]string{EnvConfig: file})}, "127.0.0.1:1111", "/file", "warn", "file " + file},
+		{"env beats file", Sources{ConfigFile: file, Getenv: env(map[string]string{EnvListen: "127.0.0.1:2222", EnvLogLevel: "debug"})}, "127.0.0.1:2222", "/file", "debug", "env " + EnvListen},
+		{"flag beats env", Sources{ConfigFile: file, Getenv: env(map[string]string{EnvListen: "127.0.0.1:2222"}), Flags: map[string]string{"listen": "127.0.0.1:3333", "data": "/flag"}}, "127.0.0.1:3333", "/flag", "warn", "flag --listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Listen != tt.listen || c.Data != tt.data || c.LogLevel != tt.level {
+				t.Errorf("Load = listen %q data %q level %q, want %q %q %q", c.Listen, c.Data, c.LogLevel, tt.listen, tt.data, tt.level)
+			}
+			if c.Origin["listen"] != tt.listenFrom {
+				t.Errorf("Origin[listen] = %q, want %q", c.Origin["listen"], tt.listenFrom)
+			}
+			if want := filepath.Join(c.Data, "kek.key"); c.KEKFile != want {
+				t.Errorf("KEKFile = %q, want %q", c.KEKFile, want)
+			}
+		})
+	}
+}
+
+func TestHashiCorpFromEnv(t *testing.T) {
+	c, err := Load(Sources{Getenv: env(map[string]string{
+		EnvVaultBackend: "hashicorp", EnvHashiCorpAddr: "http://127.0.0.1:8201", EnvHashiCorpToken: "root",
+		EnvHashiCorpTransitKey: "k2",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.HashiCorp
+	if h.Addr != "http://127.0.0.1:8201" || h.Token != "root" || h.Auth != AuthToken || h.KVMount != "secret" || h.TransitMount != "transit" || h.TransitKey != "k2" {
+		t.Errorf("HashiCorp = %+v", h)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		src  Sources
+		want []string // substrings of the error
+	}{
+		{"bad backend from env", Sources{Getenv: env(map[string]string{EnvVaultBackend: "vualt"})}, []string{"vault.backend", `"vualt"`, "env PIIVAULT_VAULT_BACKEND", "embedded or hashicorp"}},
+		{"bad listen flag", Sources{Flags: map[string]string{"listen": "8200"}}, []string{"listen", "flag --listen", "host:port"}},
+		{"bad port", Sources{Flags: map[string]string{"listen": "127.0.0.1:99999"}}, []string{"listen", "port"}},
+		{"bad level", Sources{Getenv: env(map[string]string{EnvLogLevel: "loud"})}, []string{"log.level"}},
+		{"hashicorp without addr", Sources{Flags: map[string]string{"vault-backend": "hashicorp"}}, []string{"vault.hashicorp.addr", "required"}},
+		{"hashicorp token is secret", Sources{Getenv: env(map[string]string{EnvVaultBackend: "hashicorp", EnvHashiCorpAddr: "http://v:8200", EnvHashiCorpAuth: "approle", EnvHashiCorpRoleID: "r"})}, []string{"vault.hashicorp.secretId"}},
+		{"hashicorp bad auth", Sources{Getenv: env(map[string]string{EnvVaultBackend: "hashicorp", EnvHashiCorpAddr: "http://v:8200", EnvHashiCorpAuth: "ldap"})}, []string{"vault.hashicorp.auth", "ldap"}},
+		{"dev with hashicorp", Sources{Dev: true, Flags: map[string]string{"vault-backend": "hashicorp"}}, []string{"vault.backend", "--dev"}},
+		{"missing policy dir", Sources{Flags: map[string]string{"policy-dir": "/no/such/dir"}}, []string{"policy.dir"}},
+		{"bad shutdown", Sources{Getenv: env(map[string]string{EnvShutdown: "soon"})}, []string{"shutdownTimeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.src)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Load err = %v, want ErrInvalid", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Load err = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	_, err := Load(Sources{Getenv: env(map[string]string{EnvVaultBackend: "hashicorp", EnvHashiCorpAddr: "ftp://v", EnvHashiCorpToken: "s3cr3t-canary"})})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t-canary") {
+		t.Errorf("Load err = %v, want an error without the token", err)
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"unknown key", "listen: 127.0.0.1:1\nvault:\n  backnd: embedded\n", `unknown key "vault.backnd"`},
+		{"list value", "listen: [a, b]\n", `key "listen": want a single value`},
+		{"not a mapping", "- a\n- b\n", "want a mapping"},
+		{"bad yaml", "listen: : :\n\t", "config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(Sources{ConfigFile: writeFile(t, "c.yaml", tt.body)})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFileJSONAndEmpty(t *testing.T) {
+	c, err := Load(Sources{ConfigFile: writeFile(t, "c.json", `{"listen":"127.0.0.1:4444","shutdownTimeout":"5s","vault":{"backend":"embedded"}}`)})
+	if err != nil || c.Listen != "127.0.0.1:4444" || c.ShutdownTimeout != 5*time.Second {
+		t.Errorf("Load(json) = %+v, %v", c, err)
+	}
+	if _, err := Load(Sources{ConfigFile: writeFile(t, "e.yaml", "")}); err != nil {
+		t.Errorf("Load(empty file) = %v, want nil", err)
+	}
+	if _, err := Load(Sources{ConfigFile: "/no/such/file.yaml"}); err == nil {
+		t.Error("Load(missing file) = nil, want error")
+	}
+}
+
+func TestEverySettingHasEnvAndKey(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Settings {
+		if s.Key == "" || !strings.HasPrefix(s.Env, "PIIVAULT_") || s.Help == "" {
+			t.Errorf("setting %+v: want key, PIIVAULT_ env and help", s)
+		}
+		if seen[s.Env] || seen[s.Key] {
+			t.Errorf("setting %q duplicated", s.Key)
+		}
+		seen[s.Env], seen[s.Key] = true, true
+		if s.field == nil && s.Key != "shutdownTimeout" {
+			t.Errorf("setting %q has no field", s.Key)
+		}
+	}
+}
+
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte("listen: 127.0.0.1:1\nvault:\n  backend: embedded\n"))
+	f.Add([]byte(`{"log":{"level":"warn"}}`))
+	f.Add([]byte("a: &x {b: *x}\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := parseFile(raw)
+		if err != nil {
+			return
+		}
+		for k := range m {
+			if _, ok := lookup(k); !ok {
+				t.Errorf("parseFile returned unknown key %q", k)
+			}
+		}
+	})
+}
