@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -180,10 +181,38 @@ func (e *Engine) compile(ctx context.Context) (*state, error) {
 		}
 		*p.dst = pq
 	}
+	if err := st.probe(ctx); err != nil {
+		return nil, err
+	}
 	if !st.deps.nondeterministic {
 		st.cache = newCache(e.opts.CacheSize)
 	}
 	return st, nil
+}
+
+// probe evaluates both queries on a few inputs and refuses the policy if one
+// of them fails to evaluate. Rego reports some mistakes only at evaluation,
+// two complete rules with different values (a "conflict") being the usual
+// one; catching it here keeps the previous policy rather than installing one
+// that errors on every request. An undefined answer is not refused: an
+// operator's policy may legitimately leave a probe undefined (it is then a
+// deny with ErrBadDecision at request time).
+func (st *state) probe(ctx context.Context) error {
+	for _, a := range []Action{ActionAppend, ActionRead, ActionSubscribe, ActionErase, ActionExport, ActionAudit, ActionAdmin} {
+		for _, roles := range [][]string{nil, {"piivault-probe"}, {"service", "support", "billing", "analytics", "dpo", "admin"}} {
+			in := Input{
+				Principal: Principal{ID: "piivault-probe", Roles: roles},
+				Action:    a,
+				Resource:  Resource{Stream: "probe", EventType: "Probe", Subject: "probe", Path: "/probe", Class: "email"},
+			}
+			for _, kind := range []Kind{KindRequest, KindField} {
+				if _, err := st.eval(ctx, kind, &in); err != nil && !errors.Is(err, ErrBadDecision) {
+					return fmt.Errorf("%w: %s probe for action %s: %v", ErrInvalidPolicy, kind, a, err)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // revision hashes the sources so logs and decision records name the policy
