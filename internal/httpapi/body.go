@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/piivault/piivault/sdk"
+)
+
+// readBody reads the whole body, at most limit bytes. Reading all of it,
+// rather than decoding from the stream, is what makes the limit hold for a
+// valid object followed by a gigabyte of anything.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, ErrUnsupportedMediaType
+		}
+	}
+	if r.ContentLength > limit {
+		return nil, ErrBodyTooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, ErrBodyTooLarge
+		}
+		return nil, badRequest(sdk.CodeBadRequest, "request body could not be read")
+	}
+	return b, nil
+}
+
+// decodeJSON reads the body into dst: exactly one JSON value, no unknown
+// fields, nothing but white space after it. Errors name offsets, fields and
+// expected types, never the request's values.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	b, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return unmarshalStrict(b, dst)
+}
+
+func unmarshalStrict(b []byte, dst any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return badRequest(sdk.CodeInvalidJSON, "request body is empty, want a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest(sdk.CodeInvalidJSON, "request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a bad request whose detail quotes
+// no input: encoding/json's own messages can quote a character or a key.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return badRequest(sdk.CodeInvalidJSON, "malformed JSON at byte offset %d", se.Offset)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return badRequest(sdk.CodeInvalidJSON, "field %s: want %s, got JSON %s", safeField(field), te.Type, jsonKind(te.Value))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return badRequest(sdk.CodeInvalidJSON, "truncated JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return badRequest(sdk.CodeInvalidJSON, "unknown field %s", safeField(strings.TrimPrefix(err.Error(), "json: unknown field ")))
+	default:
+		return badRequest(sdk.CodeInvalidJSON, "malformed JSON")
+	}
+}
+
+// safeField keeps a field name only when it looks like one of our own
+// identifiers, so a key that happens to hold personal data is not echoed.
+func safeField(f string) string {
+	f = strings.Trim(f, `"`)
+	if len(f) > 64 {
+		return "(unnamed field)"
+	}
+	for _, r := range f {
+		if !(r == '.' || r == '_' || r == '[' || r == ']' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "(unnamed field)"
+		}
+	}
+	return strconv.Quote(f)
+}
+
+// queryUint parses an optional unsigned query parameter.
+func queryUint(r *http.Request, name string, def uint64) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, badRequest(sdk.CodeBadRequest, "query parameter %s: want a non-negative integer", name)
+	}
+	return n, nil
+}
+
+// pageLimit parses ?limit=, defaulting and clamping it.
+func pageLimit(r *http.Request, def, max int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, badRequest(sdk.CodeBadRequest, "query parameter limit: want a positive integer")
+	}
+	if n > max {
+		n = max
+	}
+	return n, nil
+}
+
+// jsonKind keeps the kind of a JSON value from an UnmarshalTypeError:
+// encoding/json writes "number 42", and the 42 may be personal data.
+func jsonKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	return kind
+}

@@ -1,0 +1,54 @@
+// Package httpapi is piivault's HTTP API: a gin router over the redaction
+// service, with authentication, per-route authorization through OPA,
+// problem+json errors, limits, metrics, structured logs and an OpenAPI
+// document.
+//
+// # Routes and authorization
+//
+// Every route is declared once in the route table (routes.go) together with
+// the policy.Action it needs and the policy.Resource it names. The table is
+// the only way a handler is registered, and registration wraps each handler
+// in the authentication and authorization middleware, so a route that does
+// not ask the policy cannot exist. A test walks gin's registered routes and
+// fails if one is not in the table, and another checks the table against
+// openapi.json in both directions. The operational routes (/healthz,
+// /readyz, /metrics, /openapi.json) are marked public explicitly; they
+// carry no personal data.
+//
+// # Authentication
+//
+// A request authenticates with "Authorization: Bearer <token>". The
+// configuration holds only SHA-256 digests of the tokens (see HashToken);
+// the presented token is hashed and compared against every digest in
+// constant time. The dev root token maps to policy.Principal{Root: true}.
+// Optionally, a TLS client certificate verified by the server's
+// tls.Config (ClientAuth VerifyClientCertIfGiven or stricter) maps to a
+// principal by its URI SAN (a SPIFFE ID) or, failing that, its subject CN.
+//
+// # Errors
+//
+// Every error answer is application/problem+json (RFC 9457) with a stable
+// machine-readable "code". One function, problemFor, maps the sentinel
+// errors of eventlog, vault, policy, redaction and this package to status
+// and code; handlers never pick a status themselves.
+//
+// # Limits
+//
+// Request bodies are read through http.MaxBytesReader and the whole body
+// must be one JSON value: a valid object followed by more bytes is
+// rejected, so the size limit cannot be dodged by trailing data. Page sizes
+// are clamped to Options.MaxPageSize. NewHTTPServer sets header, read and
+// idle timeouts; the write timeout is left to handlers because the SSE
+// subscription is long-lived. SSE sends a comment heartbeat every
+// Options.HeartbeatInterval, and the goroutine that pulls from the
+// subscription ends with the request.
+//
+// # Personal data
+//
+// Nothing this package logs or counts carries a personal value or a subject
+// ID: logs name the route template (never the raw path, which holds
+// subject IDs and stream names) and metrics labels are route templates,
+// methods, status codes, actions and outcomes. Problem details are built
+// from this package's own words or from the packages' errors, which by the
+// team's rule never hold a value.
+package httpapi

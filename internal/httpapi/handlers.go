@@ -1,0 +1,321 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/sdk"
+)
+
+func callerOf(c *gin.Context) Caller {
+	p, _ := principalOf(c)
+	return Caller{Principal: p, Purpose: purposeOf(c), RequestID: requestID(c)}
+}
+
+func (s *Server) decode(c *gin.Context, dst any) bool {
+	if err := decodeJSON(c.Writer, c.Request, s.opts.MaxBodyBytes, dst); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) putSchema(c *gin.Context) {
+	eventType := c.Param("eventType")
+	var sc sdk.Schema
+	if !s.decode(c, &sc) {
+		return
+	}
+	if sc.EventType != "" && sc.EventType != eventType {
+		s.fail(c, badRequest(sdk.CodeBadRequest, "eventType in the body differs from the path"))
+		return
+	}
+	sc.EventType = eventType
+	out, err := s.core.PutSchema(c.Request.Context(), callerOf(c), eventType, sc)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getSchema(c *gin.Context) {
+	out, err := s.core.GetSchema(c.Request.Context(), callerOf(c), c.Param("eventType"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listSchemas(c *gin.Context) {
+	out, err := s.core.ListSchemas(c.Request.Context(), callerOf(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if out == nil {
+		out = []sdk.Schema{}
+	}
+	c.JSON(http.StatusOK, sdk.SchemaList{Schemas: out})
+}
+
+func (s *Server) appendEvents(c *gin.Context) {
+	var req sdk.AppendRequest
+	if !s.decode(c, &req) {
+		return
+	}
+	if err := validateAppend(&req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, err := s.core.Append(c.Request.Context(), callerOf(c), c.Param("stream"), req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.metrics.eventsAppended.Add(float64(len(req.Events)))
+	s.metrics.appendBatches.Observe(float64(len(req.Events)))
+	c.JSON(http.StatusCreated, res)
+}
+
+// validateAppend checks the shape the wire types cannot: at least one
+// event, a type and a data object on each, IDs that are UUIDs.
+func validateAppend(req *sdk.AppendRequest) error {
+	if len(req.Events) == 0 {
+		return badRequest(sdk.CodeBadRequest, "events: want at least one event")
+	}
+	for i, ev := range req.Events {
+		if strings.TrimSpace(ev.Type) == "" {
+			return badRequest(sdk.CodeBadRequest, "events[%d].type: required", i)
+		}
+		if !isJSONObject(ev.Data) {
+			return badRequest(sdk.CodeBadRequest, "events[%d].data: want a JSON object", i)
+		}
+		if len(ev.Metadata) > 0 && string(ev.Metadata) != "null" && !isJSONObject(ev.Metadata) {
+			return badRequest(sdk.CodeBadRequest, "events[%d].metadata: want a JSON object", i)
+		}
+		if ev.ID != "" {
+			if _, err := uuid.Parse(ev.ID); err != nil {
+				return badRequest(sdk.CodeBadRequest, "events[%d].id: want a UUID", i)
+			}
+		}
+	}
+	return nil
+}
+
+// isJSONObject reports whether raw (already valid JSON, decoded by
+// encoding/json) is an object.
+func isJSONObject(raw []byte) bool {
+	for _, b := range raw {
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (s *Server) readRequest(c *gin.Context, backwardAllowed bool) (ReadRequest, error) {
+	var rr ReadRequest
+	var err error
+	if rr.From, err = queryUint(c.Request, "from", 0); err != nil {
+		return rr, err
+	}
+	if rr.Limit, err = pageLimit(c.Request, s.opts.DefaultPageSize, s.opts.MaxPageSize); err != nil {
+		return rr, err
+	}
+	switch d := c.Query("direction"); d {
+	case "", "forward":
+	case "backward":
+		if !backwardAllowed {
+			return rr, badRequest(sdk.CodeBadRequest, "query parameter direction: only forward is supported here")
+		}
+		rr.Backward = true
+	default:
+		return rr, badRequest(sdk.CodeBadRequest, "query parameter direction: want forward or backward")
+	}
+	return rr, nil
+}
+
+func (s *Server) readStream(c *gin.Context) {
+	rr, err := s.readRequest(c, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	evs, err := s.core.ReadStream(c.Request.Context(), callerOf(c), c.Param("stream"), rr)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.writeEvents(c, evs)
+}
+
+func (s *Server) readAll(c *gin.Context) {
+	rr, err := s.readRequest(c, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	rr.Types = c.QueryArray("type")
+	evs, err := s.core.ReadAll(c.Request.Context(), callerOf(c), rr)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.writeEvents(c, evs)
+}
+
+func (s *Server) writeEvents(c *gin.Context, evs []sdk.Event) {
+	if evs == nil {
+		evs = []sdk.Event{}
+	}
+	for i := range evs {
+		s.countFields(evs[i].PII)
+		if evs[i].PII == nil {
+			evs[i].PII = []sdk.PIIField{}
+		}
+	}
+	s.metrics.eventsRead.Add(float64(len(evs)))
+	c.JSON(http.StatusOK, sdk.EventsPage{Events: evs})
+}
+
+func (s *Server) countFields(fs []sdk.PIIField) {
+	for _, f := range fs {
+		s.metrics.piiFields.WithLabelValues(stateLabel(f.State)).Inc()
+	}
+}
+
+// stateLabel keeps the label set closed even if a service invents a state.
+func stateLabel(st string) string {
+	switch st {
+	case sdk.StateRevealed, sdk.StateMasked, sdk.StateTokenized, sdk.StateErased,
+		sdk.StateDenied, sdk.StateUnavailable, sdk.StateExpired:
+		return st
+	}
+	return "other"
+}
+
+func (s *Server) putSnapshot(c *gin.Context) {
+	var req sdk.SnapshotRequest
+	if !s.decode(c, &req) {
+		return
+	}
+	if req.Version == 0 {
+		s.fail(c, badRequest(sdk.CodeBadRequest, "version: want a stream version of at least 1"))
+		return
+	}
+	if len(req.Data) == 0 || string(req.Data) == "null" {
+		s.fail(c, badRequest(sdk.CodeBadRequest, "data: required"))
+		return
+	}
+	if err := s.core.SaveSnapshot(c.Request.Context(), callerOf(c), c.Param("stream"), req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) getSnapshot(c *gin.Context) {
+	snap, err := s.core.LoadSnapshot(c.Request.Context(), callerOf(c), c.Param("stream"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.countFields(snap.PII)
+	c.JSON(http.StatusOK, snap)
+}
+
+func (s *Server) erase(c *gin.Context) {
+	var req sdk.ErasureRequest
+	// The body is optional: an erasure needs only the subject.
+	if c.Request.ContentLength != 0 {
+		b, err := readBody(c.Writer, c.Request, s.opts.MaxBodyBytes)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(strings.TrimSpace(string(b))) > 0 {
+			if err := unmarshalStrict(b, &req); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
+	}
+	out, err := s.core.Erase(c.Request.Context(), callerOf(c), c.Param("subject"), req)
+	s.metrics.erasures.WithLabelValues(outcome(err)).Inc()
+	s.metrics.vaultOps.WithLabelValues("erase", outcome(err)).Inc()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if out.ErasureID != "" {
+		c.Header("Location", "/v1/erasures/"+url.PathEscape(out.ErasureID))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getErasure(c *gin.Context) {
+	out, err := s.core.GetErasure(c.Request.Context(), callerOf(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) export(c *gin.Context) {
+	out, err := s.core.Export(c.Request.Context(), callerOf(c), c.Param("subject"))
+	s.metrics.vaultOps.WithLabelValues("export", outcome(err)).Inc()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if out.Values == nil {
+		out.Values = []sdk.ExportValue{}
+	}
+	if out.Events == nil {
+		out.Events = []sdk.ExportEventRef{}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) audit(c *gin.Context) {
+	q := AuditQuery{Subject: c.Query("subject"), Principal: c.Query("principal"), Action: c.Query("action")}
+	var err error
+	if q.From, err = queryUint(c.Request, "from", 0); err == nil {
+		q.Limit, err = pageLimit(c.Request, s.opts.DefaultPageSize, s.opts.MaxPageSize)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	page, err := s.core.Audit(c.Request.Context(), callerOf(c), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if page.Records == nil {
+		page.Records = []sdk.AuditRecord{}
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) verify(c *gin.Context) {
+	res, err := s.core.Verify(c.Request.Context(), callerOf(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}

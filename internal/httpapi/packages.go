@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/sdk"
+)
+
+// More problem codes for the packages' errors.
+const (
+	codeInvalidEvent     = "invalid_event"
+	codeAuditUnavailable = "audit_unavailable"
+)
+
+// problemForPackages is the part of problemFor for the errors of eventlog
+// and redaction. It is called only from problemFor.
+func problemForPackages(err error) (sdk.Problem, bool) {
+	p := func(status int, code, detail string) (sdk.Problem, bool) {
+		return sdk.Problem{Status: status, Title: http.StatusText(status), Code: code, Detail: detail}, true
+	}
+	var (
+		conflict *eventlog.ConflictError
+		leak     *redaction.LeakError
+		schema   *redaction.SchemaError
+		event    *redaction.EventError
+	)
+	switch {
+	case errors.As(err, &conflict):
+		pr, _ := p(http.StatusConflict, sdk.CodeConflict, "the stream is at another version than expected")
+		actual := conflict.Actual
+		pr.ActualVersion = &actual
+		return pr, true
+	case errors.Is(err, eventlog.ErrIdempotencyOverlap):
+		return p(http.StatusConflict, codeIdempotencyConflict, "some, not all, of the event IDs were appended before")
+	case errors.Is(err, eventlog.ErrEventTooLarge), errors.Is(err, eventlog.ErrBatchTooLarge):
+		return p(http.StatusRequestEntityTooLarge, sdk.CodeTooLarge, err.Error())
+	case errors.Is(err, eventlog.ErrStreamNotFound), errors.Is(err, eventlog.ErrNoSnapshot),
+		errors.Is(err, redaction.ErrSchemaNotFound):
+		return p(http.StatusNotFound, sdk.CodeNotFound, err.Error())
+	case errors.Is(err, eventlog.ErrInvalidJSON):
+		return p(http.StatusBadRequest, sdk.CodeInvalidJSON, err.Error())
+	case errors.Is(err, eventlog.ErrInvalidStream), errors.Is(err, eventlog.ErrReservedStream),
+		errors.Is(err, eventlog.ErrInvalid):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
+	case errors.Is(err, eventlog.ErrClosed), errors.Is(err, redaction.ErrClosed):
+		return p(http.StatusServiceUnavailable, codeUnavailable, "the service is shutting down")
+	case errors.Is(err, eventlog.ErrCorrupt):
+		return p(http.StatusInternalServerError, sdk.CodeInternal, "internal error")
+
+	case errors.As(err, &leak):
+		pr, _ := p(http.StatusUnprocessableEntity, sdk.CodeLeak, err.Error())
+		pr.Path = leak.Path
+		return pr, true
+	case errors.As(err, &schema):
+		code := sdk.CodeBadRequest
+		if strings.Contains(schema.Reason, redaction.ErrInvalidPointer.Error()) {
+			code = sdk.CodeInvalidPointer
+		}
+		return p(http.StatusBadRequest, code, err.Error())
+	case errors.Is(err, redaction.ErrInvalidPointer):
+		return p(http.StatusBadRequest, sdk.CodeInvalidPointer, err.Error())
+	case errors.As(err, &event):
+		pr, _ := p(http.StatusBadRequest, codeInvalidEvent, err.Error())
+		pr.Path = event.Path
+		return pr, true
+	case errors.Is(err, redaction.ErrInvalidEvent), errors.Is(err, redaction.ErrInvalidSchema),
+		errors.Is(err, redaction.ErrInvalid):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
+	case errors.Is(err, redaction.ErrDenied):
+		return p(http.StatusForbidden, sdk.CodeDenied, err.Error())
+	case errors.Is(err, redaction.ErrVaultUnavailable):
+		return p(http.StatusServiceUnavailable, sdk.CodeUnavailable, "the vault is unavailable")
+	case errors.Is(err, redaction.ErrAudit):
+		return p(http.StatusServiceUnavailable, codeAuditUnavailable, "the audit record could not be written; nothing was returned")
+	}
+	return sdk.Problem{}, false
+}

@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/sdk"
+	"github.com/piivault/piivault/vault"
+)
+
+// Problem codes this package adds to the ones in sdk/wire.go.
+const (
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeIdempotencyConflict  = "idempotency_conflict"
+	codeUnavailable          = "unavailable"
+	codeNotImplemented       = "not_implemented"
+)
+
+// problemFor is the one place that maps an error to an HTTP status and a
+// stable problem code. Details of 5xx answers are generic: the error goes
+// to the server log, not to the client.
+func problemFor(err error) sdk.Problem {
+	p := func(status int, code, detail string) sdk.Problem {
+		return sdk.Problem{Status: status, Title: http.StatusText(status), Code: code, Detail: detail}
+	}
+	var (
+		in     *inputError
+		denied *DeniedError
+	)
+	switch {
+	case errors.As(err, &in):
+		return p(http.StatusBadRequest, in.code, in.detail)
+	case errors.Is(err, ErrBadRequest):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, "bad request")
+	case errors.Is(err, ErrUnauthenticated):
+		return p(http.StatusUnauthorized, sdk.CodeUnauthenticated, "a valid bearer token or client certificate is required")
+	case errors.As(err, &denied):
+		return p(http.StatusForbidden, sdk.CodeDenied, denied.Reason)
+	case errors.Is(err, ErrRouteNotFound):
+		return p(http.StatusNotFound, sdk.CodeNotFound, "no such route")
+	case errors.Is(err, ErrMethodNotAllowed):
+		return p(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route")
+	case errors.Is(err, ErrBodyTooLarge):
+		return p(http.StatusRequestEntityTooLarge, sdk.CodeTooLarge, "request body too large")
+	case errors.Is(err, ErrUnsupportedMediaType):
+		return p(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "request body must be application/json")
+	case errors.Is(err, ErrNotImplemented):
+		return p(http.StatusNotImplemented, codeNotImplemented, "not implemented by this server")
+	case errors.Is(err, ErrNotReady):
+		return p(http.StatusServiceUnavailable, codeUnavailable, "not ready")
+
+	case errors.Is(err, vault.ErrErased):
+		return p(http.StatusConflict, sdk.CodeErased, "the subject was erased")
+	case errors.Is(err, vault.ErrUnavailable), errors.Is(err, vault.ErrClosed):
+		return p(http.StatusServiceUnavailable, sdk.CodeUnavailable, "the vault is unavailable")
+	case errors.Is(err, vault.ErrInvalid):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
+
+	case errors.Is(err, policy.ErrInvalidInput):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
+	case errors.Is(err, policy.ErrClosed):
+		return p(http.StatusServiceUnavailable, codeUnavailable, "the policy engine is closed")
+	}
+	if p, ok := problemForPackages(err); ok {
+		return p
+	}
+	return p(http.StatusInternalServerError, sdk.CodeInternal, "internal error")
+}
+
+// fail writes err as a problem and stops the chain.
+func (s *Server) fail(c *gin.Context, err error) {
+	pr := problemFor(err)
+	pr.Instance = requestID(c)
+	s.metrics.problems.WithLabelValues(pr.Code).Inc()
+	if pr.Status >= 500 {
+		// Package errors carry no values by the team's rule; still only
+		// 5xx are logged with their text, where an operator needs it.
+		s.log.ErrorContext(c.Request.Context(), "request failed",
+			slog.String(keyRequestID, pr.Instance), slog.String(keyCode, pr.Code), slog.String(keyError, err.Error()))
+	}
+	if pr.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="piivault"`)
+	}
+	c.Header("Content-Type", sdk.ContentTypeProblem)
+	c.Header("Cache-Control", "no-store")
+	c.Error(err) //nolint:errcheck // recorded for the access log
+	c.AbortWithStatusJSON(pr.Status, pr)
+}

@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/piivault/piivault/policy"
+)
+
+// route is one entry of the route table: the only way a handler is
+// registered. A non-public route always names the policy action it needs;
+// register refuses one that does not.
+type route struct {
+	method string
+	path   string // gin syntax: /v1/streams/:stream/events
+	// action is what the policy is asked before the handler runs.
+	action policy.Action
+	// resource names what the request touches, from the path only: the body
+	// is not read before the policy said yes.
+	resource func(c *gin.Context) policy.Resource
+	// public routes skip authentication and authorization. Only the
+	// operational endpoints are public, and they carry no personal data.
+	public  bool
+	handler gin.HandlerFunc
+}
+
+// Stream name the $all reads and the subscription ask the policy about.
+const streamAll = "$all"
+
+func byStream(c *gin.Context) policy.Resource  { return policy.Resource{Stream: c.Param("stream")} }
+func bySubject(c *gin.Context) policy.Resource { return policy.Resource{Subject: c.Param("subject")} }
+func byType(c *gin.Context) policy.Resource    { return policy.Resource{EventType: c.Param("eventType")} }
+func allStreams(*gin.Context) policy.Resource  { return policy.Resource{Stream: streamAll} }
+func noResource(*gin.Context) policy.Resource  { return policy.Resource{} }
+
+// routeTable is the HTTP contract. Keep it in the order of the contract
+// table in ARCHITECTURE.md, and keep openapi.json in step (a test checks).
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: http.MethodPut, path: "/v1/schemas/:eventType", action: policy.ActionAdmin, resource: byType, handler: s.putSchema},
+		{method: http.MethodGet, path: "/v1/schemas", action: policy.ActionRead, resource: noResource, handler: s.listSchemas},
+		{method: http.MethodGet, path: "/v1/schemas/:eventType", action: policy.ActionRead, resource: byType, handler: s.getSchema},
+
+		{method: http.MethodPost, path: "/v1/streams/:stream/events", action: policy.ActionAppend, resource: byStream, handler: s.appendEvents},
+		{method: http.MethodGet, path: "/v1/streams/:stream/events", action: policy.ActionRead, resource: byStream, handler: s.readStream},
+		{method: http.MethodGet, path: "/v1/events", action: policy.ActionRead, resource: allStreams, handler: s.readAll},
+		{method: http.MethodGet, path: "/v1/subscribe", action: policy.ActionSubscribe, resource: allStreams, handler: s.subscribe},
+
+		{method: http.MethodPut, path: "/v1/streams/:stream/snapshot", action: policy.ActionAppend, resource: byStream, handler: s.putSnapshot},
+		{method: http.MethodGet, path: "/v1/streams/:stream/snapshot", action: policy.ActionRead, resource: byStream, handler: s.getSnapshot},
+
+		{method: http.MethodPost, path: "/v1/subjects/:subject/erasure", action: policy.ActionErase, resource: bySubject, handler: s.erase},
+		{method: http.MethodGet, path: "/v1/erasures/:id", action: policy.ActionErase, resource: noResource, handler: s.getErasure},
+		{method: http.MethodGet, path: "/v1/subjects/:subject/export", action: policy.ActionExport, resource: bySubject, handler: s.export},
+		{method: http.MethodGet, path: "/v1/audit", action: policy.ActionAudit, resource: auditResource, handler: s.audit},
+		{method: http.MethodGet, path: "/v1/log/verify", action: policy.ActionAdmin, resource: noResource, handler: s.verify},
+
+		{method: http.MethodGet, path: "/healthz", public: true, handler: s.healthz},
+		{method: http.MethodGet, path: "/readyz", public: true, handler: s.readyz},
+		{method: http.MethodGet, path: "/metrics", public: true, handler: s.metricsHandler()},
+		{method: http.MethodGet, path: "/openapi.json", public: true, handler: s.openapi},
+	}
+}
+
+// auditResource lets a policy scope audit reads to a subject.
+func auditResource(c *gin.Context) policy.Resource {
+	return policy.Resource{Subject: c.Query("subject")}
+}
+
+// register installs the table. A route that is neither public nor names a
+// valid action is a programming error and panics at construction, so it
+// can never serve.
+func (s *Server) register(routes []route) {
+	for _, rt := range routes {
+		if !rt.public && (!rt.action.Valid() || rt.resource == nil) {
+			panic("httpapi: route " + rt.method + " " + rt.path + " has no policy action")
+		}
+		chain := []gin.HandlerFunc{}
+		if !rt.public {
+			chain = append(chain, s.authenticate, s.authorize(rt.action, rt.resource))
+		}
+		chain = append(chain, rt.handler)
+		s.engine.Handle(rt.method, rt.path, chain...)
+	}
+	s.routes = routes
+}

@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Server is the HTTP API. It is an http.Handler; NewHTTPServer wraps it in
+// an http.Server with the configured timeouts.
+type Server struct {
+	core    service
+	pol     authorizer
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	engine  *gin.Engine
+	routes  []route
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// ginMode is set once: gin keeps its mode in package state, and debug mode
+// prints every route to stdout.
+var ginMode sync.Once
+
+func newServer(core service, pol authorizer, opts Options) *Server {
+	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+	opts = opts.withDefaults()
+	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry)}
+
+	e := gin.New()
+	// Paths hold stream names and subject IDs that may be escaped; match on
+	// the raw path and unescape the parameters.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
+	// An API answers, it does not redirect.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	// No proxy is trusted: ClientIP is the peer address.
+	_ = e.SetTrustedProxies(nil)
+	e.Use(s.observe, s.recover)
+	e.NoRoute(func(c *gin.Context) { s.fail(c, ErrRouteNotFound) })
+	e.NoMethod(func(c *gin.Context) { s.fail(c, ErrMethodNotAllowed) })
+	s.engine = e
+	s.register(s.routeTable())
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// NewHTTPServer returns an http.Server for h on addr with the header, read
+// and idle timeouts and header size limit of opts. It sets no
+// WriteTimeout: SSE subscriptions are long-lived, and every other handler
+// is bounded by its request's work.
+func NewHTTPServer(addr string, h http.Handler, opts Options) *http.Server {
+	opts = opts.withDefaults()
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       opts.ReadTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		MaxHeaderBytes:    opts.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// HTTPServer is NewHTTPServer(addr, s, the server's options).
+func (s *Server) HTTPServer(addr string) *http.Server { return NewHTTPServer(addr, s, s.opts) }
+
+// recover turns a handler panic into a 500 problem without the panic value
+// in the answer; the log gets the route, not the value, because a panic
+// message may quote data.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(c.Request.Context(), "handler panic",
+				slog.String(keyRequestID, requestID(c)), slog.String(keyRoute, c.FullPath()))
+			if !c.Writer.Written() {
+				s.fail(c, errPanic)
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}

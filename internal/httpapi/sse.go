@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/piivault/piivault/sdk"
+)
+
+// sseWriteTimeout bounds one write to a subscriber, so a client that stops
+// reading cannot hold the handler forever.
+const sseWriteTimeout = 30 * time.Second
+
+type nextResult struct {
+	ev  sdk.Event
+	err error
+}
+
+// subscribe serves GET /v1/subscribe as Server-Sent Events. It starts at
+// ?from= (inclusive, default 1) or, when the client resumes, right after
+// Last-Event-ID. Catch-up and live delivery are one pull loop over the log
+// subscription, so there is neither a gap nor a duplicate between them.
+func (s *Server) subscribe(c *gin.Context) {
+	from, err := queryUint(c.Request, "from", 1)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if last := c.GetHeader(sdk.HeaderLastEventID); last != "" {
+		n, err := strconv.ParseUint(last, 10, 64)
+		if err != nil {
+			s.fail(c, badRequest(sdk.CodeBadRequest, "header %s: want a position", sdk.HeaderLastEventID))
+			return
+		}
+		from = n + 1
+	}
+	if from == 0 {
+		from = 1
+	}
+
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	defer cancel()
+	sub, err := s.core.Subscribe(ctx, callerOf(c), from)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.metrics.subscriptions.Inc()
+	defer s.metrics.subscriptions.Dec()
+
+	// One goroutine pulls from the subscription; this one writes and sends
+	// heartbeats. The puller ends when ctx ends, and it is waited for
+	// before the subscription is closed.
+	results := make(chan nextResult)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, err := sub.Next(ctx)
+			select {
+			case results <- nextResult{ev, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-done
+		sub.Close()
+	}()
+
+	w := c.Writer
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// A first comment puts the headers on the wire at once.
+	if !s.sseWrite(rc, w, []byte(": ok\n\n")) {
+		return
+	}
+
+	tick := time.NewTicker(s.opts.HeartbeatInterval)
+	defer tick.Stop()
+	var last uint64 = from - 1
+	var buf bytes.Buffer
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if !s.sseWrite(rc, w, []byte(": ping\n\n")) {
+				return
+			}
+			s.observeLag(ctx, last)
+		case r := <-results:
+			if r.err != nil {
+				if ctx.Err() == nil && !errors.Is(r.err, context.Canceled) {
+					s.log.WarnContext(ctx, "subscription ended",
+						slog.String(keyRequestID, requestID(c)), slog.String(keyCode, problemFor(r.err).Code))
+					pr := problemFor(r.err)
+					b, _ := json.Marshal(pr)
+					s.sseWrite(rc, w, append(append([]byte("event: error\ndata: "), b...), '\n', '\n'))
+				}
+				return
+			}
+			buf.Reset()
+			if err := writeSSEEvent(&buf, r.ev); err != nil {
+				s.log.ErrorContext(ctx, "encode event", slog.String(keyRequestID, requestID(c)))
+				return
+			}
+			if !s.sseWrite(rc, w, buf.Bytes()) {
+				return
+			}
+			s.countFields(r.ev.PII)
+			s.metrics.eventsRead.Inc()
+			last = r.ev.Position
+		}
+	}
+}
+
+func writeSSEEvent(buf *bytes.Buffer, ev sdk.Event) error {
+	if ev.PII == nil {
+		ev.PII = []sdk.PIIField{}
+	}
+	b, err := json.Marshal(ev) // compact: one line, as SSE data needs
+	if err != nil {
+		return err
+	}
+	buf.WriteString("id: ")
+	buf.WriteString(strconv.FormatUint(ev.Position, 10))
+	buf.WriteString("\nevent: ")
+	buf.WriteString(sdk.SSEEventName)
+	buf.WriteString("\ndata: ")
+	buf.Write(b)
+	buf.WriteString("\n\n")
+	return nil
+}
+
+// sseWrite writes and flushes one message under a write deadline; false
+// means the client is gone.
+func (s *Server) sseWrite(rc *http.ResponseController, w gin.ResponseWriter, b []byte) bool {
+	_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	if _, err := w.Write(b); err != nil {
+		return false
+	}
+	if err := rc.Flush(); err != nil {
+		return false
+	}
+	return true
+}
+
+// observeLag samples how far the subscriber is behind the head.
+func (s *Server) observeLag(ctx context.Context, last uint64) {
+	head, err := s.core.Head(ctx)
+	if err != nil || head < last {
+		return
+	}
+	s.metrics.subscriptionLag.Observe(float64(head - last))
+}
