@@ -1,0 +1,308 @@
+package redaction
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/vault"
+)
+
+// EventInput is one event to append.
+type EventInput struct {
+	// ID makes retries idempotent; zero: the log assigns one.
+	ID       uuid.UUID
+	Type     string
+	Data     json.RawMessage
+	Metadata json.RawMessage
+}
+
+// eventSubjectReferenced is the type of the per-subject index events.
+const eventSubjectReferenced = "SubjectReferenced"
+
+// subjectRef is the body of a SubjectReferenced event: where one event
+// refers to a subject. Paths and classes, never values.
+type subjectRef struct {
+	Stream   string   `json:"stream"`
+	Version  uint64   `json:"version"`
+	Position uint64   `json:"position"`
+	Type     string   `json:"type"`
+	Paths    []string `json:"paths"`
+	Classes  []Class  `json:"classes"`
+}
+
+// prepared is one event on its way to the log.
+type prepared struct {
+	in      EventInput
+	schema  *Schema
+	res     extractResult
+	first   int // index of its first value in the batch's entries
+	data    []byte
+	meta    []byte
+	metaRec storedMeta
+}
+
+// Append redacts and appends events to stream, all or nothing. For every
+// event it validates the schema's subject pointers, runs the leak guard over
+// undeclared data and metadata, moves every declared value to the vault in
+// one Put for the whole batch, and appends events holding tokens only. If the
+// log append fails the new vault values are deleted again (or, if that fails
+// too, by the sweeper). Needs action append on the stream.
+func (s *Service) Append(ctx context.Context, a Access, stream string, expected eventlog.ExpectedVersion, events []EventInput) (eventlog.AppendResult, error) {
+	var zero eventlog.AppendResult
+	if err := s.authorize(ctx, a, policy.ActionAppend, policy.Resource{Stream: stream}); err != nil {
+		return zero, err
+	}
+	if len(events) == 0 {
+		return zero, fmt.Errorf("append: %w: no events", ErrInvalid)
+	}
+	if strings.HasPrefix(stream, "$") {
+		return zero, fmt.Errorf("append: %w", eventlog.ErrReservedStream)
+	}
+	preps := make([]prepared, len(events))
+	var entries []vault.Entry
+	anyID := false
+	for i, ev := range events {
+		p := &preps[i]
+		p.in = ev
+		if ev.ID != uuid.Nil {
+			anyID = true
+		}
+		if !json.Valid(ev.Data) {
+			return zero, &EventError{Index: i, Type: ev.Type, Reason: "data is not valid JSON"}
+		}
+		if len(ev.Metadata) > 0 && !json.Valid(ev.Metadata) {
+			return zero, &EventError{Index: i, Type: ev.Type, Metadata: true, Reason: "metadata is not valid JSON"}
+		}
+		p.schema = s.currentSchema(ev.Type)
+		x := extractor{schema: p.schema, guard: s.opts.DefaultLeakGuard}
+		if p.schema != nil && p.schema.LeakGuard != "" {
+			x.guard = p.schema.LeakGuard
+		}
+		if p.schema == nil {
+			x.fallback = s.opts.UnattributedSubject(stream, ev.Type)
+		}
+		res, err := x.extract(i, ev.Type, ev.Data, ev.Metadata)
+		if err != nil {
+			return zero, err
+		}
+		for _, v := range res.values {
+			if err := checkSubject(v.subject); err != nil {
+				return zero, &EventError{Index: i, Type: ev.Type, Path: v.path, Metadata: v.metadata, Reason: err.Error()}
+			}
+		}
+		p.res = res
+		p.first = len(entries)
+		for _, v := range res.values {
+			src := ev.Data
+			if v.metadata {
+				src = ev.Metadata
+			}
+			raw := bytes.Clone(src[v.at.start:v.at.end])
+			entries = append(entries, vault.Entry{Subject: v.subject, Class: string(v.class), Value: vault.NewPII(raw)})
+		}
+	}
+
+	var tokens []vault.Token
+	if len(entries) > 0 {
+		var err error
+		tokens, err = s.store.Put(ctx, entries)
+		if err != nil {
+			return zero, vaultWriteError("append", err)
+		}
+		if len(tokens) != len(entries) {
+			s.deleteOrphans(tokens)
+			return zero, fmt.Errorf("append: vault returned %d tokens for %d values: %w", len(tokens), len(entries), ErrVaultUnavailable)
+		}
+	}
+
+	out := make([]eventlog.EventData, len(preps))
+	for i := range preps {
+		p := &preps[i]
+		var dataEdits, metaEdits []edit
+		for j, v := range p.res.values {
+			lit := appendJSONString(nil, string(tokens[p.first+j]))
+			if v.metadata {
+				metaEdits = append(metaEdits, edit{at: v.at, with: lit})
+			} else {
+				dataEdits = append(dataEdits, edit{at: v.at, with: lit})
+			}
+		}
+		sortEdits(dataEdits)
+		sortEdits(metaEdits)
+		p.data = splice(p.in.Data, dataEdits)
+		var sv uint64
+		if p.schema != nil {
+			sv = p.schema.Version
+		}
+		p.metaRec = buildMeta(sv, p.res.values)
+		meta, err := withMeta(splice(p.in.Metadata, metaEdits), p.metaRec)
+		if err != nil {
+			s.deleteOrphans(tokens)
+			return zero, fmt.Errorf("append: %w", err)
+		}
+		out[i] = eventlog.EventData{ID: p.in.ID, Type: p.in.Type, Data: p.data, Metadata: meta}
+	}
+
+	res, err := s.log.Append(ctx, stream, expected, out)
+	if err != nil {
+		s.deleteOrphans(tokens)
+		return zero, fmt.Errorf("append: %w", err)
+	}
+	if anyID && len(tokens) > 0 && !s.appendedOurs(ctx, res, preps, out) {
+		// An exact retry of an earlier append: the log kept the first one,
+		// so this attempt's values belong to no event.
+		s.deleteOrphans(tokens)
+		return res, nil
+	}
+	s.index(ctx, stream, res, preps)
+	return res, nil
+}
+
+// appendedOurs reports whether the event at res.FirstPosition is the one
+// this call wrote (and not an earlier append with the same IDs).
+func (s *Service) appendedOurs(ctx context.Context, res eventlog.AppendResult, preps []prepared, out []eventlog.EventData) bool {
+	k := 0
+	for k < len(preps) && len(preps[k].res.values) == 0 {
+		k++
+	}
+	evs, err := s.log.ReadAll(ctx, res.FirstPosition+uint64(k), 1, eventlog.Filter{})
+	if err != nil || len(evs) == 0 {
+		return true // cannot tell: keep the values (never delete a referenced one)
+	}
+	return bytes.Equal(evs[0].Metadata, out[k].Metadata)
+}
+
+func sortEdits(es []edit) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].at.start < es[j-1].at.start; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+func checkSubject(s string) error {
+	if len(s) > vault.MaxSubjectLen {
+		return fmt.Errorf("subject ID longer than %d bytes", vault.MaxSubjectLen)
+	}
+	if !utf8.ValidString(s) {
+		return errors.New("subject ID is not valid UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("subject ID holds control characters")
+		}
+	}
+	return nil
+}
+
+func vaultWriteError(op string, err error) error {
+	switch {
+	case errors.Is(err, vault.ErrErased):
+		return fmt.Errorf("%s: %w", op, err)
+	case errors.Is(err, vault.ErrInvalid):
+		return fmt.Errorf("%s: %w: %w", op, ErrInvalid, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrVaultUnavailable, err)
+}
+
+// deleteOrphans removes the values of a failed append; what cannot be
+// removed now is left to the sweeper.
+func (s *Service) deleteOrphans(tokens []vault.Token) {
+	if len(tokens) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.store.Delete(ctx, tokens); err != nil {
+		s.lg.Warn("orphaned vault values left for the sweeper", logKeyCount, len(tokens), logKeyErr, err.Error())
+		s.sw.addOrphans(tokens, s.opts.Now())
+	}
+}
+
+// index writes one SubjectReferenced event per (subject, event) to the
+// subject's index stream, one append per subject, all in parallel so the
+// log's group commit takes them together. A failure does not fail the
+// append (the events are durable); the entry is retried by the sweeper.
+func (s *Service) index(ctx context.Context, stream string, res eventlog.AppendResult, preps []prepared) {
+	bySubject := map[string][]eventlog.EventData{}
+	var order []string
+	for i := range preps {
+		p := &preps[i]
+		if len(p.res.values) == 0 {
+			continue
+		}
+		m := &p.metaRec
+		for si, subj := range m.Subjects {
+			ref := subjectRef{Stream: stream, Version: res.FirstVersion + uint64(i), Position: res.FirstPosition + uint64(i), Type: p.in.Type}
+			for k, idx := range m.SubjectIdx {
+				if idx == si {
+					ref.Paths = append(ref.Paths, metaPathName(m, k))
+					ref.Classes = append(ref.Classes, m.Classes[k])
+				}
+			}
+			body, _ := json.Marshal(ref)
+			if _, ok := bySubject[subj]; !ok {
+				order = append(order, subj)
+			}
+			bySubject[subj] = append(bySubject[subj], eventlog.EventData{Type: eventSubjectReferenced, Data: body})
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	ictx := context.WithoutCancel(ctx)
+	write := func(subj string) {
+		if _, err := s.log.AppendSystem(ictx, subjectStream(subj), eventlog.Any, bySubject[subj]); err != nil {
+			s.lg.Warn("subject index entry deferred to the sweeper", logKeyErr, err.Error())
+			s.sw.addIndex(subjectStream(subj), bySubject[subj])
+		}
+	}
+	if len(order) == 1 {
+		write(order[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, subj := range order {
+		wg.Add(1)
+		go func() { defer wg.Done(); write(subj) }()
+	}
+	wg.Wait()
+}
+
+// metaPathName is how a path of an event's token list is named outside:
+// data paths as they are, metadata paths prefixed with "metadata".
+func metaPathName(m *storedMeta, k int) string {
+	if m.inMetadata(k) {
+		return "metadata" + m.Paths[k]
+	}
+	return m.Paths[k]
+}
+
+func (m *storedMeta) inMetadata(k int) bool {
+	for _, i := range m.InMetadata {
+		if i == k {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectStream is the name of a subject's index stream. Stream names are
+// at most 256 bytes; subject IDs too, so long ones are hashed.
+func subjectStream(subject string) string {
+	if len(subjectStreamPrefix)+len(subject) <= 256 {
+		return subjectStreamPrefix + subject
+	}
+	return "$subject#" + uuid.NewSHA1(uuid.NameSpaceOID, []byte(subject)).String()
+}

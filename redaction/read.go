@@ -1,0 +1,440 @@
+package redaction
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/vault"
+)
+
+// State is what a read did with one PII field.
+type State string
+
+// The states of a PII field in a read event (the same strings as the sdk's).
+const (
+	StateRevealed    State = "revealed"
+	StateMasked      State = "masked"
+	StateTokenized   State = "tokenized"
+	StateErased      State = "erased"
+	StateDenied      State = "denied"
+	StateUnavailable State = "unavailable"
+	StateExpired     State = "expired"
+)
+
+// PIIField describes one PII field of a read event. It never holds the value.
+type PIIField struct {
+	// Path is a JSON pointer into data, or into metadata if Metadata is set.
+	Path     string `json:"path"`
+	Class    Class  `json:"class"`
+	Subject  string `json:"subject"`
+	State    State  `json:"state"`
+	Metadata bool   `json:"metadata,omitempty"`
+}
+
+// Event is a read event: data and metadata with every token resolved as the
+// policy decided, and the list of its PII fields.
+//
+// What a field's value becomes: revealed, the original JSON value (any
+// type); masked, a string from the class's masker; tokenized, the token
+// string; erased, the placeholder; expired, the expiry placeholder; denied
+// and unavailable, JSON null.
+type Event struct {
+	ID         uuid.UUID
+	Stream     string
+	Version    uint64
+	Position   uint64
+	Type       string
+	Data       json.RawMessage
+	Metadata   json.RawMessage // nil if the event had none
+	RecordedAt time.Time
+	// SchemaVersion is the version of the type's schema the event was
+	// redacted under; 0 if there was none.
+	SchemaVersion uint64
+	PII           []PIIField
+}
+
+var nullJSON = []byte("null")
+
+// rfield is one token of a page being resolved.
+type rfield struct {
+	ev      int
+	path    string // as recorded
+	name    string // as shown outside (metadata paths prefixed)
+	class   Class
+	subject string
+	meta    bool
+	at      span
+	token   vault.Token
+	isToken bool
+	effect  policy.Effect
+	reason  string
+	state   State
+	value   []byte // replacement
+	resolve int    // index into the Resolve batch, -1 if none
+}
+
+type fieldKey struct {
+	stream, typ, subject, path string
+	class                      Class
+}
+
+// resolvePage turns stored events into read events under the policy, with
+// one vault Resolve for the page and one audit append for the request.
+func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Action, evs []eventlog.Event) ([]Event, error) {
+	out := make([]Event, len(evs))
+	var fields []rfield
+	stripped := make([][]byte, len(evs))
+	for i, e := range evs {
+		out[i] = Event{ID: e.ID, Stream: e.Stream, Version: e.Version, Position: e.Position, Type: e.Type,
+			Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt}
+		m, rest, ok, err := splitMeta(e.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("read event at position %d: %w: stored metadata is malformed", e.Position, eventlog.ErrCorrupt)
+		}
+		if !ok {
+			continue
+		}
+		out[i].Metadata = rest
+		out[i].SchemaVersion = m.SchemaVersion
+		stripped[i] = rest
+		var err2 error
+		fields, err2 = locateTokens(fields, i, e.Data, rest, &m)
+		if err2 != nil {
+			return nil, fmt.Errorf("read event at position %d: %w", e.Position, err2)
+		}
+	}
+	if len(fields) == 0 {
+		return out, nil
+	}
+
+	// Policy, once per distinct (stream, type, subject, path, class).
+	memo := make(map[fieldKey]policy.Decision)
+	var batch []vault.Token
+	for i := range fields {
+		f := &fields[i]
+		f.resolve = -1
+		e := &evs[f.ev]
+		k := fieldKey{e.Stream, e.Type, f.subject, f.name, f.class}
+		d, ok := memo[k]
+		if !ok {
+			var err error
+			d, err = s.pol.Field(ctx, policy.Input{Principal: a.Principal, Action: action, Purpose: a.Purpose,
+				Resource: policy.Resource{Stream: e.Stream, EventType: e.Type, Subject: f.subject, Path: f.name, Class: string(f.class)}})
+			if err != nil {
+				d = policy.Decision{Effect: policy.EffectDeny, Reason: "policy could not decide"}
+			}
+			memo[k] = d
+		}
+		f.effect, f.reason = d.Effect, d.Reason
+		if !f.isToken {
+			f.state = StateUnavailable
+			continue
+		}
+		switch d.Effect {
+		case policy.EffectReveal, policy.EffectMask:
+			f.resolve = len(batch)
+			batch = append(batch, f.token)
+		case policy.EffectTokenize:
+			f.state = StateTokenized
+		default:
+			f.state, f.value = StateDenied, nullJSON
+		}
+	}
+
+	var resolved []vault.Resolved
+	var rerr error
+	if len(batch) > 0 {
+		resolved, rerr = s.store.Resolve(ctx, batch)
+		if rerr == nil && len(resolved) != len(batch) {
+			rerr = fmt.Errorf("vault returned %d results for %d tokens", len(resolved), len(batch))
+		}
+		if rerr != nil {
+			s.lg.Warn("vault unavailable on read: fields read as unavailable", logKeyCount, len(batch), logKeyErr, rerr.Error())
+		}
+	}
+	for i := range fields {
+		f := &fields[i]
+		if f.resolve < 0 {
+			continue
+		}
+		if rerr != nil {
+			f.state, f.value = StateUnavailable, nullJSON
+			continue
+		}
+		r := &resolved[f.resolve]
+		switch r.State {
+		case vault.Found:
+			raw := r.Value.Reveal()
+			if f.effect == policy.EffectReveal {
+				f.state, f.value = StateRevealed, raw
+			} else {
+				f.state, f.value = StateMasked, appendJSONString(nil, Mask(f.class, raw))
+			}
+		case vault.Erased:
+			f.state, f.value = StateErased, appendJSONString(nil, s.opts.Placeholder)
+		case vault.Expired:
+			f.state, f.value = StateExpired, appendJSONString(nil, s.opts.ExpiredPlaceholder)
+		default:
+			f.state, f.value = StateUnavailable, nullJSON
+		}
+	}
+
+	// Rewrite the documents and list the fields.
+	var dataEdits, metaEdits []edit
+	var recs auditGroups
+	start := 0
+	for start < len(fields) {
+		ev := fields[start].ev
+		end := start
+		dataEdits, metaEdits = dataEdits[:0], metaEdits[:0]
+		pii := make([]PIIField, 0, 4)
+		for end < len(fields) && fields[end].ev == ev {
+			f := &fields[end]
+			pii = append(pii, PIIField{Path: f.path, Class: f.class, Subject: f.subject, State: f.state, Metadata: f.meta})
+			if f.value != nil {
+				if f.meta {
+					metaEdits = append(metaEdits, edit{at: f.at, with: f.value})
+				} else {
+					dataEdits = append(dataEdits, edit{at: f.at, with: f.value})
+				}
+			}
+			if f.state != StateTokenized {
+				recs.add(&evs[ev], f)
+			}
+			end++
+		}
+		sortEdits(dataEdits)
+		sortEdits(metaEdits)
+		out[ev].Data = splice(evs[ev].Data, dataEdits)
+		if len(metaEdits) > 0 {
+			out[ev].Metadata = splice(stripped[ev], metaEdits)
+		}
+		out[ev].PII = pii
+		start = end
+	}
+	if err := s.audit(ctx, a, action, recs.records()); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// locateTokens appends the token fields of one event.
+func locateTokens(fields []rfield, ev int, data, meta []byte, m *storedMeta) ([]rfield, error) {
+	n := len(m.Paths)
+	if len(m.Classes) != n || len(m.SubjectIdx) != n {
+		return fields, fmt.Errorf("%w: token list is inconsistent", eventlog.ErrCorrupt)
+	}
+	base := len(fields)
+	var dptrs, mptrs []Pointer
+	var didx, midx []int
+	for k := 0; k < n; k++ {
+		p, err := ParseConcretePointer(m.Paths[k])
+		if err != nil || m.SubjectIdx[k] < 0 || m.SubjectIdx[k] >= len(m.Subjects) {
+			return fields, fmt.Errorf("%w: token list is malformed", eventlog.ErrCorrupt)
+		}
+		inMeta := m.inMetadata(k)
+		fields = append(fields, rfield{ev: ev, path: m.Paths[k], name: metaPathName(m, k), class: m.Classes[k],
+			subject: m.Subjects[m.SubjectIdx[k]], meta: inMeta, at: span{-1, -1}})
+		if inMeta {
+			mptrs, midx = append(mptrs, p), append(midx, base+k)
+		} else {
+			dptrs, didx = append(dptrs, p), append(didx, base+k)
+		}
+	}
+	find := func(doc []byte, ptrs []Pointer, idx []int) error {
+		if len(ptrs) == 0 {
+			return nil
+		}
+		w := walker{b: doc, ptrs: ptrs, onMatch: func(p int, _ []string, v span) error {
+			f := &fields[idx[p]]
+			f.at = v
+			if doc[v.start] == '"' {
+				if t, err := decodeString(doc[v.start:v.end]); err == nil && strings.HasPrefix(t, vault.TokenPrefix) {
+					f.token, f.isToken = vault.Token(t), true
+				}
+			}
+			return nil
+		}}
+		return w.run()
+	}
+	if err := find(data, dptrs, didx); err != nil {
+		return fields, fmt.Errorf("%w: stored data is malformed", eventlog.ErrCorrupt)
+	}
+	if err := find(meta, mptrs, midx); err != nil {
+		return fields, fmt.Errorf("%w: stored metadata is malformed", eventlog.ErrCorrupt)
+	}
+	// A recorded path that is not in the document any more cannot happen
+	// for events this package wrote; drop it rather than fail the read.
+	kept := fields[:base]
+	for _, f := range fields[base:] {
+		if f.at.start >= 0 {
+			kept = append(kept, f)
+		}
+	}
+	return kept, nil
+}
+
+// checkLimit applies the read limit bounds.
+func (s *Service) checkLimit(limit int) int {
+	if limit <= 0 || limit > s.opts.MaxReadLimit {
+		return s.opts.MaxReadLimit
+	}
+	return limit
+}
+
+// ReadStream reads one stream (from inclusive; Backward from 0 reads from the
+// end) and resolves its PII under the policy. Needs action read.
+func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from uint64, limit int, dir eventlog.Direction) ([]Event, error) {
+	if stream == StreamAudit {
+		if err := s.authorize(ctx, a, policy.ActionAudit, policy.Resource{Stream: stream}); err != nil {
+			return nil, err
+		}
+	} else if err := s.authorize(ctx, a, policy.ActionRead, policy.Resource{Stream: stream}); err != nil {
+		return nil, err
+	}
+	evs, err := s.log.ReadStream(ctx, stream, from, s.checkLimit(limit), dir)
+	if err != nil {
+		return nil, fmt.Errorf("read stream: %w", err)
+	}
+	return s.resolvePage(ctx, a, policy.ActionRead, evs)
+}
+
+// hidden reports whether ReadAll and Subscribe skip an event: the audit
+// trail and the subject index are read through Audit and Export; $erasures
+// and $schemas are shown, so that read models learn of erasures.
+func hidden(stream string) bool {
+	return stream == StreamAudit || strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")
+}
+
+// ReadAll reads every stream in global order from position from
+// (inclusive), skipping the audit trail and the subject index, and resolves
+// PII under the policy. It returns up to limit events; fewer (even none)
+// only at the end of the log. Needs action read.
+func (s *Service) ReadAll(ctx context.Context, a Access, from uint64, limit int, filter eventlog.Filter) ([]Event, error) {
+	if err := s.authorize(ctx, a, policy.ActionRead, policy.Resource{}); err != nil {
+		return nil, err
+	}
+	limit = s.checkLimit(limit)
+	var keep []eventlog.Event
+	for len(keep) < limit {
+		evs, err := s.log.ReadAll(ctx, from, limit-len(keep), filter)
+		if err != nil {
+			return nil, fmt.Errorf("read all: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			if !hidden(e.Stream) {
+				keep = append(keep, e)
+			}
+		}
+		from = evs[len(evs)-1].Position + 1
+	}
+	return s.resolvePage(ctx, a, policy.ActionRead, keep)
+}
+
+// Subscription delivers resolved events in position order: catch-up, then
+// live. Next is used by one goroutine; Close may be called from any.
+type Subscription struct {
+	s    *Service
+	a    Access
+	next uint64
+	buf  []Event
+	page int
+
+	mu     sync.Mutex
+	closed bool
+	live   *eventlog.Subscription
+}
+
+// Subscribe starts a subscription at position from (inclusive; 0 = from the
+// start). Pages are resolved with one vault call and one audit record each.
+// Needs action subscribe.
+func (s *Service) Subscribe(ctx context.Context, a Access, from uint64) (*Subscription, error) {
+	if err := s.authorize(ctx, a, policy.ActionSubscribe, policy.Resource{}); err != nil {
+		return nil, err
+	}
+	return &Subscription{s: s, a: a, next: max(from, 1), page: 256}, nil
+}
+
+// Next returns the next event, waiting for one if the subscriber caught up.
+// It returns ctx.Err() when ctx ends and ErrClosed after Close.
+func (sub *Subscription) Next(ctx context.Context) (Event, error) {
+	for len(sub.buf) == 0 {
+		if err := ctx.Err(); err != nil {
+			return Event{}, err
+		}
+		evs, err := sub.s.log.ReadAll(ctx, sub.next, sub.page, eventlog.Filter{})
+		if err != nil {
+			return Event{}, err
+		}
+		if len(evs) == 0 {
+			if err := sub.wait(ctx); err != nil {
+				return Event{}, err
+			}
+			continue // read what arrived as a page
+		}
+		sub.next = evs[len(evs)-1].Position + 1
+		keep := make([]eventlog.Event, 0, len(evs))
+		for _, e := range evs {
+			if !hidden(e.Stream) {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) == 0 {
+			continue
+		}
+		page, err := sub.s.resolvePage(ctx, sub.a, policy.ActionSubscribe, keep)
+		if err != nil {
+			return Event{}, err
+		}
+		sub.buf = page
+	}
+	e := sub.buf[0]
+	sub.buf = sub.buf[1:]
+	return e, nil
+}
+
+// wait blocks until an event at or after sub.next is committed.
+func (sub *Subscription) wait(ctx context.Context) error {
+	sub.mu.Lock()
+	if sub.closed {
+		sub.mu.Unlock()
+		return ErrClosed
+	}
+	ls := sub.s.log.Subscribe(ctx, sub.next)
+	sub.live = ls
+	sub.mu.Unlock()
+	_, err := ls.Next(ctx)
+	ls.Close()
+	sub.mu.Lock()
+	sub.live = nil
+	closed := sub.closed
+	sub.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return err
+}
+
+// Close ends the subscription. It is safe to call more than once.
+func (sub *Subscription) Close() {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.closed = true
+	if sub.live != nil {
+		sub.live.Close()
+	}
+}

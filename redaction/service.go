@@ -1,0 +1,231 @@
+package redaction
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/vault"
+)
+
+// System streams this package writes. None of them holds a PII value.
+const (
+	// StreamSchemas holds one SchemaDefined event per schema version.
+	StreamSchemas = "$schemas"
+	// StreamAudit holds one PIIAccessed event per read request (and one per
+	// export, erasure and denied attempt).
+	StreamAudit = "$audit"
+	// StreamErasures holds ErasureRequested and SubjectErased events.
+	StreamErasures = "$erasures"
+	// subjectStreamPrefix starts the per-subject index streams.
+	subjectStreamPrefix = "$subject-"
+)
+
+// Default values of Options.
+const (
+	DefaultPlaceholder        = "[deleted under GDPR]"
+	DefaultExpiredPlaceholder = "[expired under retention policy]"
+	DefaultSweepInterval      = time.Minute
+	DefaultMaxReadLimit       = 1000
+	defaultAuditEventBytes    = 512 << 10
+)
+
+// slog attribute keys.
+const (
+	logKeyErr    = "err"
+	logKeyCount  = "count"
+	logKeyStream = "stream"
+	logKeyType   = "event_type"
+)
+
+// Options tune a Service. Start from DefaultOptions; a zero field means the
+// default.
+type Options struct {
+	// Logger receives operational messages. They never carry a PII value.
+	Logger *slog.Logger
+	// Placeholder replaces an erased subject's values on read.
+	Placeholder string
+	// ExpiredPlaceholder replaces values destroyed by a retention rule.
+	ExpiredPlaceholder string
+	// DefaultLeakGuard applies to schemas without leakGuard and to event
+	// types without a schema. Default reject.
+	DefaultLeakGuard LeakGuard
+	// SweepInterval is how often orphaned vault values (of appends whose log
+	// write failed and whose immediate clean-up failed too) are retried.
+	// Negative: no background sweeper (call Sweep yourself).
+	SweepInterval time.Duration
+	// MaxReadLimit caps the limit of one read.
+	MaxReadLimit int
+	// UnattributedSubject names the subject of values the leak guard
+	// tokenizes in events whose type has no schema. Default: the stream name.
+	UnattributedSubject func(stream, eventType string) string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the options the sidecar runs with.
+func DefaultOptions() Options {
+	return Options{
+		Placeholder:         DefaultPlaceholder,
+		ExpiredPlaceholder:  DefaultExpiredPlaceholder,
+		DefaultLeakGuard:    LeakReject,
+		SweepInterval:       DefaultSweepInterval,
+		MaxReadLimit:        DefaultMaxReadLimit,
+		UnattributedSubject: func(stream, _ string) string { return stream },
+		Now:                 time.Now,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Placeholder == "" {
+		o.Placeholder = d.Placeholder
+	}
+	if o.ExpiredPlaceholder == "" {
+		o.ExpiredPlaceholder = d.ExpiredPlaceholder
+	}
+	if o.DefaultLeakGuard == "" {
+		o.DefaultLeakGuard = d.DefaultLeakGuard
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = d.SweepInterval
+	}
+	if o.MaxReadLimit <= 0 {
+		o.MaxReadLimit = d.MaxReadLimit
+	}
+	if o.UnattributedSubject == nil {
+		o.UnattributedSubject = d.UnattributedSubject
+	}
+	if o.Now == nil {
+		o.Now = d.Now
+	}
+	return o
+}
+
+// eventLog is what the Service needs of the event log; *eventlog.Log has it.
+type eventLog interface {
+	Append(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData) (eventlog.AppendResult, error)
+	AppendSystem(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData) (eventlog.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, from uint64, limit int, dir eventlog.Direction) ([]eventlog.Event, error)
+	ReadAll(ctx context.Context, from uint64, limit int, filter eventlog.Filter) ([]eventlog.Event, error)
+	StreamInfo(ctx context.Context, stream string) (eventlog.StreamInfo, error)
+	Subscribe(ctx context.Context, from uint64) *eventlog.Subscription
+	SaveSnapshot(ctx context.Context, stream string, version uint64, data json.RawMessage) error
+	LoadSnapshot(ctx context.Context, stream string) (eventlog.Snapshot, error)
+	Verify(ctx context.Context) (eventlog.VerifyResult, error)
+}
+
+// decider is what the Service needs of the policy; *policy.Engine has it.
+type decider interface {
+	Authorize(ctx context.Context, in policy.Input) (policy.Decision, error)
+	Field(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+var (
+	_ eventLog = (*eventlog.Log)(nil)
+	_ decider  = (*policy.Engine)(nil)
+)
+
+// Access is who asks and why. Every Service method that touches events or
+// personal data takes one; the Service asks the policy itself, so a caller
+// (the HTTP layer) does not need to.
+type Access struct {
+	Principal policy.Principal
+	// Purpose is the purpose of a read (X-Purpose).
+	Purpose string
+	// RequestID is copied into audit records.
+	RequestID string
+}
+
+// Service is the redaction-aware event store. It is safe for concurrent use.
+type Service struct {
+	log   eventLog
+	store vault.Store
+	pol   decider
+	opts  Options
+	lg    *slog.Logger
+
+	schemaMu sync.RWMutex
+	schemas  map[string][]*Schema // event type -> versions, index v-1
+	putMu    sync.Mutex           // serialises PutSchema
+
+	sw      sweeper
+	stop    context.CancelFunc
+	done    chan struct{}
+	closeMu sync.Once
+}
+
+// New composes the event log, the vault and the policy. It loads the schemas
+// from the $schemas stream and starts the orphan sweeper. The Service does
+// not own its parts: Close does not close them.
+func New(log *eventlog.Log, store vault.Store, pol *policy.Engine, opts Options) (*Service, error) {
+	if log == nil || store == nil || pol == nil {
+		return nil, fmt.Errorf("new redaction service: %w: log, store and policy are required", ErrInvalid)
+	}
+	return newService(context.Background(), log, store, pol, opts)
+}
+
+func newService(ctx context.Context, log eventLog, store vault.Store, pol decider, opts Options) (*Service, error) {
+	opts = opts.withDefaults()
+	if !opts.DefaultLeakGuard.Valid() {
+		return nil, fmt.Errorf("new redaction service: %w: leak guard %q", ErrInvalid, opts.DefaultLeakGuard)
+	}
+	s := &Service{log: log, store: store, pol: pol, opts: opts, lg: opts.Logger, schemas: map[string][]*Schema{}}
+	if err := s.loadSchemas(ctx); err != nil {
+		return nil, err
+	}
+	s.done = make(chan struct{})
+	sctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	if opts.SweepInterval > 0 {
+		go s.sweepLoop(sctx)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// Close stops the sweeper after one last sweep attempt. It does not close
+// the log, the vault or the policy.
+func (s *Service) Close() error {
+	s.closeMu.Do(func() {
+		s.stop()
+		<-s.done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Sweep(ctx)
+	})
+	return nil
+}
+
+// authorize asks the policy whether a request may happen; a denial is
+// audited and returned as ErrDenied.
+func (s *Service) authorize(ctx context.Context, a Access, action policy.Action, res policy.Resource) error {
+	d, err := s.pol.Authorize(ctx, policy.Input{Principal: a.Principal, Action: action, Purpose: a.Purpose, Resource: res})
+	if err == nil && d.Allow {
+		return nil
+	}
+	reason := d.Reason
+	if err != nil {
+		reason = "policy could not decide"
+	}
+	rec := auditRecord{Subject: res.Subject, Stream: res.Stream, Effect: string(policy.EffectDeny), State: StateDenied, Reason: reason}
+	if res.Path != "" {
+		rec.Paths = []string{res.Path}
+	}
+	if aerr := s.audit(ctx, a, action, []auditRecord{rec}); aerr != nil {
+		return aerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: policy could not decide: %v", ErrDenied, action, err)
+	}
+	return fmt.Errorf("%w: %s: %s", ErrDenied, action, d.Reason)
+}
