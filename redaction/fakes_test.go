@@ -145,8 +145,10 @@ func (m *memStore) Describe(ctx context.Context, subject string) (vault.SubjectI
 	return info, nil
 }
 
-func (m *memStore) Purge(ctx context.Context) (vault.PurgeReport, error) { return vault.PurgeReport{}, nil }
-func (m *memStore) Close() error                                         { return nil }
+func (m *memStore) Purge(ctx context.Context) (vault.PurgeReport, error) {
+	return vault.PurgeReport{}, nil
+}
+func (m *memStore) Close() error { return nil }
 
 func (m *memStore) count() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.vals) }
 

@@ -34,8 +34,12 @@ type capture struct {
 	buf bytes.Buffer
 }
 
-func (c *capture) Write(p []byte) (int, error) { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.Write(p) }
-func (c *capture) String() string              { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+func (c *capture) String() string { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
 
 type testEnv struct {
 	svc   *Service
