@@ -18,8 +18,12 @@ var (
 		"PIIVAULT_HASHICORP_ADDR", "PIIVAULT_HASHICORP_AUTH", "PIIVAULT_HASHICORP_TOKEN",
 		"PIIVAULT_HASHICORP_ROLE_ID", "PIIVAULT_HASHICORP_SECRET_ID", "PIIVAULT_HASHICORP_K8S_ROLE",
 		"PIIVAULT_HASHICORP_KV_MOUNT", "PIIVAULT_HASHICORP_TRANSIT_MOUNT", "PIIVAULT_HASHICORP_TRANSIT_KEY",
+		// Added by internal/config beyond the agreement.
+		"PIIVAULT_LOG_FORMAT", "PIIVAULT_SHUTDOWN_TIMEOUT",
 	)
-	KnownFlags = set("--config", "--listen", "--data", "--dev", "--vault-backend", "--policy-dir", "--log-level")
+	KnownFlags = set("--config", "--listen", "--data", "--dev", "--vault-backend", "--policy-dir", "--log-level",
+		// Added by internal/config beyond the agreement.
+		"--log-format", "--tokens-file", "--kek-file", "--shutdown-timeout")
 	// KnownAuth are the values of PIIVAULT_HASHICORP_AUTH.
 	KnownAuth = set("token", "approle", "kubernetes")
 	// KnownBackends are the values of PIIVAULT_VAULT_BACKEND / --vault-backend.
