@@ -1,0 +1,481 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+type options struct {
+	piivault      string
+	duration      time.Duration
+	maxEvents     int64
+	clients       int
+	batchClients  int
+	readClients   int
+	runs          int
+	cpuprofile    string
+	keep          bool
+	skip          string
+	ceilingListen string
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "ceiling-server" {
+		return ceilingServer(ctx, stdout)
+	}
+	var o options
+	fs := flag.NewFlagSet("piivault-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.piivault, "piivault", "", "path of the piivault binary (default: go build ./cmd/piivault into a temp folder)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "time bound of each scenario run")
+	fs.Int64Var(&o.maxEvents, "max-events", 2_000_000, "count bound of each scenario run (events or requests)")
+	fs.IntVar(&o.clients, "clients", 64, "concurrent clients of append-1 and ceiling")
+	fs.IntVar(&o.batchClients, "batch-clients", 8, "concurrent clients of append-100")
+	fs.IntVar(&o.readClients, "read-clients", 16, "concurrent clients of read-100")
+	fs.IntVar(&o.runs, "runs", 3, "runs of each scenario; the report gives the median")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the sidecar's CPU profile here and print its top functions")
+	fs.BoolVar(&o.keep, "keep", false, "keep the data folder")
+	fs.StringVar(&o.skip, "skip", "", "comma-separated scenarios to skip")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if o.runs < 1 || o.clients < 1 || o.batchClients < 1 || o.readClients < 1 {
+		return errors.New("--runs and the client counts must be at least 1")
+	}
+	return bench(ctx, o, stdout, stderr)
+}
+
+// ceilingServer serves a trivial gin JSON handler: the most a gin server
+// can answer on this machine.
+func ceilingServer(ctx context.Context, stdout io.Writer) error {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.GET("/ping", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: e}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// child is a server process of the bench.
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *bytes.Buffer
+	done chan error
+}
+
+var listenRE = regexp.MustCompile(`listening on +http://(127\.0\.0\.1:\d+)`)
+
+func startChild(name string, env []string, args ...string) (*child, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	out := &bytes.Buffer{}
+	var mu sync.Mutex
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, out: out, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<16), 1<<20)
+		sent := false
+		for sc.Scan() {
+			mu.Lock()
+			out.Write(sc.Bytes())
+			out.WriteByte('\n')
+			mu.Unlock()
+			if m := listenRE.FindSubmatch(sc.Bytes()); m != nil && !sent {
+				addr <- string(m[1])
+				sent = true
+			}
+		}
+	}()
+	go func() { err := cmd.Wait(); _ = pw.Close(); c.done <- err }()
+	select {
+	case c.addr = <-addr:
+		return c, nil
+	case err := <-c.done:
+		return nil, fmt.Errorf("%s exited: %v\n%s", name, err, out.String())
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("%s did not start within 2 minutes", name)
+	}
+}
+
+func (c *child) stop() error {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		return err
+	case <-time.After(60 * time.Second):
+		_ = c.cmd.Process.Kill()
+		return errors.New("did not stop within 60 s of SIGTERM")
+	}
+}
+
+// result is one scenario run.
+type result struct {
+	events   int64
+	requests int64
+	errors   int64
+	elapsed  time.Duration
+	lat      []time.Duration // per request
+}
+
+func (r result) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(r.lat)-1) * p)
+	return r.lat[i]
+}
+
+// load runs clients goroutines calling do until the time or count bound.
+// do returns how many events one request carried.
+func load(ctx context.Context, clients int, d time.Duration, maxCount int64, do func(ctx context.Context, client int, rnd *rand.Rand) (int, error)) result {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var events, reqs, errs atomic.Int64
+	lats := make([][]time.Duration, clients)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
+			for ctx.Err() == nil && events.Load() < maxCount {
+				t0 := time.Now()
+				n, err := do(ctx, i, rnd)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				lats[i] = append(lats[i], time.Since(t0))
+				reqs.Add(1)
+				events.Add(int64(n))
+			}
+		}()
+	}
+	wg.Wait()
+	r := result{events: events.Load(), requests: reqs.Load(), errors: errs.Load(), elapsed: time.Since(start)}
+	for _, l := range lats {
+		r.lat = append(r.lat, l...)
+	}
+	slices.Sort(r.lat)
+	if e, ok := firstErr.Load().(error); ok {
+		fmt.Fprintf(os.Stderr, "  first error: %v\n", e)
+	}
+	return r
+}
+
+// httpClient is tuned for many concurrent keep-alive connections.
+func httpClient(conns int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = conns * 2
+	tr.MaxIdleConnsPerHost = conns * 2
+	tr.MaxConnsPerHost = 0
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// call sends one request and checks the status.
+func call(ctx context.Context, hc *http.Client, method, url, token, purpose string, body []byte, want int) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if purpose != "" {
+		req.Header.Set("X-Purpose", purpose)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, truncate(b, 300))
+	}
+	return b, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// padding makes an event about 1 KiB; it is plain words, so no leak
+// detector takes it for personal data.
+var padding = strings.Repeat("lorem ipsum dolor sit amet consectetur ", 22)
+
+func eventJSON(subject string, i int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"customerId": subject,
+		"email":      fmt.Sprintf("user%d.%s@example.com", i, subject),
+		"name":       fmt.Sprintf("Person %d of %s", i, subject),
+		"phone":      fmt.Sprintf("+49 151 %08d", i),
+		"plan":       "pro",
+		"seats":      i % 50,
+		"notes":      padding,
+	})
+	return b
+}
+
+func appendBody(subject string, first, n int) []byte {
+	var buf bytes.Buffer
+	buf.WriteString(`{"events":[`)
+	for i := range n {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"type":"CustomerUpdated","data":`)
+		buf.Write(eventJSON(subject, first+i))
+		buf.WriteByte('}')
+	}
+	buf.WriteString(`]}`)
+	return buf.Bytes()
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	tmp, err := os.MkdirTemp("", "piivault-bench")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(tmp)
+	}
+	bin := o.piivault
+	if bin == "" {
+		bin = filepath.Join(tmp, "piivault")
+		fmt.Fprintln(stderr, "building cmd/piivault ...")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/piivault/piivault/cmd/piivault").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	data := filepath.Join(tmp, "data")
+	tokens := map[string]string{}
+	for _, role := range []string{"admin", "service", "support"} {
+		out, err := exec.CommandContext(ctx, bin, "token", "create", "--data", data, "--principal", "bench-"+role, "--roles", role).Output()
+		if err != nil {
+			return fmt.Errorf("token create: %w", err)
+		}
+		tokens[role] = strings.TrimSpace(string(out))
+	}
+	env := []string{"PIIVAULT_LOG_LEVEL=warn"}
+	if o.cpuprofile != "" {
+		env = append(env, "PIIVAULT_CPUPROFILE="+o.cpuprofile)
+	}
+	pv, err := startChild(bin, env, "serve", "--listen", "127.0.0.1:0", "--data", data)
+	if err != nil {
+		return err
+	}
+	pvStopped := false
+	defer func() {
+		if !pvStopped {
+			_ = pv.stop()
+		}
+	}()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ceil, err := startChild(self, nil, "ceiling-server")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ceil.stop() }()
+
+	base := "http://" + pv.addr
+	hc := httpClient(max(o.clients, o.readClients, o.batchClients))
+	schema := []byte(`{"subject":"/customerId","fields":[{"path":"/email","class":"email"},{"path":"/name","class":"name"},{"path":"/phone","class":"phone"}]}`)
+	if _, err := call(ctx, hc, "PUT", base+"/v1/schemas/CustomerUpdated", tokens["admin"], "", schema, 200); err != nil {
+		if _, err2 := call(ctx, hc, "PUT", base+"/v1/schemas/CustomerUpdated", tokens["admin"], "", schema, 201); err2 != nil {
+			return fmt.Errorf("put schema: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "piivault-bench: sidecar %s (embedded vault, durable), ceiling %s, %d runs x %s per scenario, GOMAXPROCS of the sidecar: default\n",
+		pv.addr, ceil.addr, o.runs, o.duration)
+	fmt.Fprintf(stdout, "event: %d bytes of JSON, 3 PII fields (email, name, phone)\n\n", len(eventJSON("bench-s-000", 1)))
+
+	skip := map[string]bool{}
+	for _, s := range strings.Split(o.skip, ",") {
+		skip[strings.TrimSpace(s)] = true
+	}
+	type scenario struct {
+		name    string
+		clients int
+		unit    string
+		do      func(ctx context.Context, client int, rnd *rand.Rand) (int, error)
+	}
+	var seq atomic.Int64
+	// Streams written by append-100, read by read-100.
+	var batchStreams sync.Map // stream -> number of events
+	var streamList []string
+	var streamMu sync.Mutex
+	single := make([][]byte, o.clients)
+	for i := range single {
+		single[i] = appendBody(fmt.Sprintf("bench-s-%03d", i), i, 1)
+	}
+	scenarios := []scenario{
+		{"ceiling", o.clients, "req", func(ctx context.Context, _ int, _ *rand.Rand) (int, error) {
+			_, err := call(ctx, hc, "GET", "http://"+ceil.addr+"/ping", "", "", nil, 200)
+			return 1, err
+		}},
+		{"append-1", o.clients, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
+			_, err := call(ctx, hc, "POST", fmt.Sprintf("%s/v1/streams/bench-s-%03d/events", base, c), tokens["service"], "", single[c], 201)
+			return 1, err
+		}},
+		{"append-100", o.batchClients, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
+			n := seq.Add(1)
+			subject := fmt.Sprintf("bench-b-%d", n)
+			body := appendBody(subject, 0, 100)
+			if _, err := call(ctx, hc, "POST", base+"/v1/streams/"+subject+"/events", tokens["service"], "", body, 201); err != nil {
+				return 0, err
+			}
+			if _, loaded := batchStreams.LoadOrStore(subject, 100); !loaded {
+				streamMu.Lock()
+				streamList = append(streamList, subject)
+				streamMu.Unlock()
+			}
+			return 100, nil
+		}},
+		{"read-100", o.readClients, "ev", func(ctx context.Context, _ int, rnd *rand.Rand) (int, error) {
+			streamMu.Lock()
+			if len(streamList) == 0 {
+				streamMu.Unlock()
+				return 0, errors.New("no streams to read: append-100 did not run")
+			}
+			s := streamList[rnd.IntN(len(streamList))]
+			streamMu.Unlock()
+			b, err := call(ctx, hc, "GET", base+"/v1/streams/"+s+"/events?limit=100", tokens["support"], "support", nil, 200)
+			if err != nil {
+				return 0, err
+			}
+			n := bytes.Count(b, []byte(`"position":`))
+			if n != 100 || !bytes.Contains(b, []byte(`"revealed"`)) {
+				return 0, fmt.Errorf("read %s: %d events, revealed %v", s, n, bytes.Contains(b, []byte(`"revealed"`)))
+			}
+			return n, nil
+		}},
+	}
+	type row struct {
+		name             string
+		rates, p50s, p99 []float64
+		errs             int64
+		unit             string
+		clients          int
+	}
+	var rows []row
+	for _, sc := range scenarios {
+		if skip[sc.name] {
+			continue
+		}
+		r := row{name: sc.name, unit: sc.unit, clients: sc.clients}
+		for i := range o.runs {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res := load(ctx, sc.clients, o.duration, o.maxEvents, sc.do)
+			fmt.Fprintf(stdout, "%-11s run %d: %9.0f %s/s  p50 %7.2f ms  p99 %7.2f ms  (%d %s in %d requests, %d errors, %s)\n",
+				sc.name, i+1, res.rate(), sc.unit, ms(res.pct(0.50)), ms(res.pct(0.99)), res.events, sc.unit, res.requests, res.errors, res.elapsed.Round(time.Millisecond))
+			r.rates = append(r.rates, res.rate())
+			r.p50s = append(r.p50s, ms(res.pct(0.50)))
+			r.p99 = append(r.p99, ms(res.pct(0.99)))
+			r.errs += res.errors
+		}
+		rows = append(rows, r)
+	}
+	fmt.Fprintf(stdout, "\nmedians of %d runs:\n", o.runs)
+	fmt.Fprintf(stdout, "%-11s %8s %12s %10s %10s %7s\n", "scenario", "clients", "rate", "p50 ms", "p99 ms", "errors")
+	for _, r := range rows {
+		fmt.Fprintf(stdout, "%-11s %8d %9.0f %s/s %10.2f %10.2f %7d\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs)
+	}
+
+	pvStopped = true
+	if err := pv.stop(); err != nil {
+		return fmt.Errorf("stop piivault: %w", err)
+	}
+	if o.cpuprofile != "" {
+		fmt.Fprintf(stdout, "\nsidecar CPU profile %s (go tool pprof -top -nodecount=30):\n", o.cpuprofile)
+		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=30", bin, o.cpuprofile).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(stdout, "pprof failed: %v\n", err)
+		}
+		stdout.Write(out)
+		out, _ = exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=40", bin, o.cpuprofile).CombinedOutput()
+		fmt.Fprintf(stdout, "\ncumulative:\n%s", out)
+	}
+	return nil
+}

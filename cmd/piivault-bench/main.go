@@ -1,0 +1,38 @@
+// Command piivault-bench measures the piivault sidecar over HTTP from a
+// separate process on loopback.
+//
+// It starts `piivault serve` as a child process with a fresh data folder
+// (embedded vault, durable writes), creates tokens for the roles it needs,
+// and runs, each bounded in time and in count:
+//
+//	append-1     C clients (default 64), one ~1 KiB event with 3 PII fields per request
+//	append-100   batches of 100 such events per request
+//	read-100     pages of 100 events read as support/support (fields revealed)
+//	ceiling      a trivial gin JSON handler in another child process: the HTTP ceiling
+//
+// Each scenario runs --runs times; the report gives every run and the
+// median. With --cpuprofile the sidecar writes a CPU profile of the whole
+// run, and the bench prints its top functions (go tool pprof -top).
+//
+// Usage:
+//
+//	go run ./cmd/piivault-bench --duration 10s --runs 3 --cpuprofile /tmp/piivault.prof
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "piivault-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
