@@ -1,0 +1,43 @@
+// Package embedded is the default vault backend: a Badger database of its
+// own (never the event log's) inside the sidecar's data folder.
+//
+// # Layout on disk
+//
+//	<dir>/db/      the Badger database
+//	<dir>/db.key   Badger's 256-bit encryption-at-rest key, wrapped by the
+//	               KeyProvider (absent when encryption at rest is off)
+//
+// Key and record bytes are described in keys.go, the one file that knows
+// them.
+//
+// # Durability
+//
+// Badger runs with SyncWrites on, so every commit is fsynced before it is
+// acknowledged. Put does not commit per call: calls go to one committer
+// goroutine that packs whatever is waiting into one transaction and one
+// fsync (group commit). Callers seal their values in parallel before
+// queuing, so the committer only checks tombstones and writes.
+//
+// # Erasure and purge
+//
+// Erase commits a tombstone (and a purge-queue entry) first, so readers see
+// Erased at once and later Puts fail with vault.ErrErased, then deletes the
+// DEK and every value in a second commit and drops the cached DEK. Badger
+// keeps deleted bytes in its memtable log and its tables until compaction,
+// so Purge makes the deletion physical: for every queued subject it calls
+// DropPrefix on the subject's key prefix, which flushes the memtables without
+// those keys and rewrites every table that held them, then runs value-log GC
+// until it has nothing to rewrite, then removes the queue entries. The
+// canary-scan test proves this on the bytes of the data folder. A
+// background purge runs PurgeDelay after erasures; Purge also runs on
+// demand; both report through Options.OnPurge and the log.
+//
+// # Caveats
+//
+// DropPrefix blocks writes while it runs; Put, Erase and Delete wait and
+// retry meanwhile, so a purge shows up as write latency, not errors. Its
+// cost grows with the size of the tables it rewrites, which is why it runs
+// in the background and batches erasures. Bytes of deleted files may remain
+// in free blocks of the file system; encryption at rest (on by default)
+// leaves only ciphertext there.
+package embedded

@@ -1,0 +1,600 @@
+package embedded
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/piivault/piivault/vault"
+)
+
+// maxErasureIDLen bounds the erasure ID kept in a tombstone.
+const maxErasureIDLen = 256
+
+// Store is the embedded vault backend. It is safe for concurrent use.
+type Store struct {
+	dir   string
+	db    *badger.DB
+	kp    vault.KeyProvider
+	opts  Options
+	log   *slog.Logger
+	cache *vault.DEKCache
+
+	// life is held shared by every operation and exclusively by Close, so
+	// Close waits for operations in flight.
+	life   sync.RWMutex
+	closed atomic.Bool
+
+	commits       chan *putReq
+	committerDone chan struct{}
+	maxTxnBytes   int
+
+	purgeMu   sync.Mutex
+	purgeKick chan struct{}
+	stop      chan struct{}
+	bgDone    chan struct{}
+	lastPurge atomic.Pointer[vault.PurgeReport]
+}
+
+var _ vault.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the embedded vault in dir. kp wraps the
+// subjects' DEKs and Badger's own encryption key.
+func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
+	if kp == nil {
+		return nil, fmt.Errorf("open embedded vault: nil key provider: %w", vault.ErrInvalid)
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open embedded vault: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbDir := filepath.Join(dir, "db")
+	bo := badger.DefaultOptions(dbDir).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithSyncWrites(true).
+		WithCompression(options.None). // values are ciphertext: nothing to gain
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumVersionsToKeep(1).
+		// Every record stays in the LSM tree, none in the value log: a
+		// purge then only has tables to rewrite.
+		WithValueThreshold(int64(opts.MaxValueSize) + 4096)
+	if !opts.DisableEncryptionAtRest {
+		key, err := loadDBKey(ctx, dir, dbDir, kp)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(key)
+		bo = bo.WithEncryptionKey(key)
+	} else if _, err := os.Stat(filepath.Join(dir, dbKeyFile)); err == nil {
+		return nil, fmt.Errorf("open embedded vault: %s exists, the database is encrypted at rest; refusing to open it with encryption off: %w", filepath.Join(dir, dbKeyFile), vault.ErrInvalid)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded vault: %w", err)
+	}
+	s := &Store{
+		dir:           dir,
+		db:            db,
+		kp:            kp,
+		opts:          opts,
+		log:           opts.Logger,
+		cache:         vault.NewDEKCache(opts.DEKCacheTTL, opts.DEKCacheSize, opts.Now),
+		commits:       make(chan *putReq, 256),
+		committerDone: make(chan struct{}),
+		maxTxnBytes:   int(opts.MemTableSize * 15 / 100 / 2),
+		purgeKick:     make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		bgDone:        make(chan struct{}),
+	}
+	go s.committer()
+	go s.background()
+	// Finish erasures a crash interrupted between the tombstone and the
+	// deletion, and queue their purge.
+	queued, err := s.purgeQueue()
+	if err == nil {
+		for _, sub := range queued {
+			if _, _, err = s.destroy(ctx, sub); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open embedded vault: recover erasures: %w", err)
+	}
+	if len(queued) > 0 {
+		s.kickPurge()
+	}
+	return s, nil
+}
+
+// Close stops the background purge, waits for operations in flight and
+// closes the database. A second Close returns nil.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.stop)
+	<-s.bgDone
+	s.life.Lock()
+	defer s.life.Unlock()
+	close(s.commits)
+	<-s.committerDone
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close embedded vault: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) begin() error {
+	s.life.RLock()
+	if s.closed.Load() {
+		s.life.RUnlock()
+		return vault.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) end() { s.life.RUnlock() }
+
+// storageErr marks Badger failures as ErrUnavailable and lets the vault's
+// own errors and context errors through.
+func storageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, keep := range []error{vault.ErrErased, vault.ErrInvalid, vault.ErrTampered, vault.ErrUnavailable,
+		vault.ErrClosed, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, keep) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", vault.ErrUnavailable, err)
+}
+
+// retryable reports errors after which a write transaction is simply run
+// again: a conflict with a concurrent writer, or writes blocked by a purge.
+func retryable(err error) bool {
+	return errors.Is(err, badger.ErrConflict) || errors.Is(err, badger.ErrBlockedWrites)
+}
+
+// backoff sleeps before retry n, or returns the context's error.
+func backoff(ctx context.Context, n int) error {
+	d := time.Duration(1<<min(n, 6)) * time.Millisecond // 1 ms .. 64 ms
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// update runs fn in a read-write transaction, again after conflicts and
+// while a purge blocks writes.
+func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	for n := 0; ; n++ {
+		err := s.db.Update(fn)
+		if !retryable(err) {
+			return err
+		}
+		if err := backoff(ctx, n); err != nil {
+			return err
+		}
+	}
+}
+
+// Resolve implements vault.Store.
+func (s *Store) Resolve(ctx context.Context, toks []vault.Token) ([]vault.Resolved, error) {
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	out := make([]vault.Resolved, len(toks))
+	type subjectState struct {
+		erased bool
+		dek    *vault.DEK
+	}
+	subjects := make(map[string]*subjectState)
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, tok := range toks {
+			out[i] = vault.Resolved{Token: tok, State: vault.Unknown}
+			sub, id, err := vault.SplitToken(tok)
+			if err != nil {
+				continue
+			}
+			out[i].Subject = sub
+			st := subjects[sub]
+			if st == nil {
+				st = &subjectState{}
+				erased, err := isErased(txn, sub)
+				if err != nil {
+					return err
+				}
+				st.erased = erased
+				if !erased {
+					if st.dek, err = s.loadDEK(ctx, txn, sub); err != nil {
+						return err
+					}
+				}
+				subjects[sub] = st
+			}
+			switch {
+			case st.erased:
+				out[i].State = vault.Erased
+				continue
+			case st.dek == nil:
+				continue
+			}
+			item, err := txn.Get(valueKey(sub, id))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := item.Value(func(v []byte) error {
+				rec, err := parseValueRecord(v)
+				if err != nil {
+					return fmt.Errorf("resolve: %w", vault.ErrTampered)
+				}
+				pt, err := st.dek.Open(sub, tok, rec.class, rec.sealed)
+				if err != nil {
+					return fmt.Errorf("resolve: %w", err)
+				}
+				out[i].Class = rec.class
+				out[i].Value = vault.NewPII(pt)
+				out[i].State = vault.Found
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve tokens: %w", storageErr(err))
+	}
+	return out, nil
+}
+
+func isErased(txn *badger.Txn, subject string) (bool, error) {
+	_, err := txn.Get(tombKey(subject))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+func getTomb(txn *badger.Txn, subject string) (tombRecord, bool, error) {
+	item, err := txn.Get(tombKey(subject))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return tombRecord{}, false, nil
+	}
+	if err != nil {
+		return tombRecord{}, false, err
+	}
+	var rec tombRecord
+	err = item.Value(func(v []byte) error {
+		var err error
+		rec, err = parseTombRecord(v)
+		rec.erasureID = string([]byte(rec.erasureID)) // detach from v
+		return err
+	})
+	return rec, true, err
+}
+
+// loadDEK returns the subject's DEK from the cache or the store, or nil if
+// the subject has none.
+func (s *Store) loadDEK(ctx context.Context, txn *badger.Txn, subject string) (*vault.DEK, error) {
+	if k, ok := s.cache.Get(subject); ok {
+		return k, nil
+	}
+	gen := s.cache.Generation()
+	item, err := txn.Get(dekKey(subject))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var wrapped []byte
+	if err := item.Value(func(v []byte) error {
+		rec, err := parseDEKRecord(v)
+		if err != nil {
+			return fmt.Errorf("load dek: %w", vault.ErrTampered)
+		}
+		wrapped = append([]byte(nil), rec.wrapped...)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	k, err := vault.UnwrapDEK(ctx, s.kp, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.Add(subject, k, gen)
+	return k, nil
+}
+
+// Delete implements vault.Store. Tokens that do not parse or name nothing
+// are ignored.
+func (s *Store) Delete(ctx context.Context, toks []vault.Token) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	var keys [][]byte
+	for _, tok := range toks {
+		sub, id, err := vault.SplitToken(tok)
+		if err != nil {
+			continue
+		}
+		keys = append(keys, valueKey(sub, id))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		for _, k := range keys {
+			// Only existing keys: a blind delete would leave a marker
+			// under an erased, maybe purged, subject's prefix.
+			if _, err := txn.Get(k); errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete tokens: %w", storageErr(err))
+	}
+	return nil
+}
+
+// Erase implements vault.Store.
+func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.EraseResult, error) {
+	if err := vault.ValidateSubject(subject); err != nil {
+		return vault.EraseResult{}, fmt.Errorf("erase subject: %w", err)
+	}
+	if erasureID == "" || len(erasureID) > maxErasureIDLen || !utf8.ValidString(erasureID) {
+		return vault.EraseResult{}, fmt.Errorf("erase subject: erasure ID must be 1..%d bytes of UTF-8: %w", maxErasureIDLen, vault.ErrInvalid)
+	}
+	if err := s.begin(); err != nil {
+		return vault.EraseResult{}, err
+	}
+	defer s.end()
+	var tomb tombRecord
+	var already bool
+	// Step 1: the tombstone, durable before anything is destroyed.
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		rec, ok, err := getTomb(txn, subject)
+		if err != nil {
+			return err
+		}
+		if ok {
+			tomb, already = rec, true
+			return nil
+		}
+		tomb, already = tombRecord{erasedAt: s.opts.Now(), erasureID: erasureID}, false
+		if err := txn.Set(tombKey(subject), tomb.encode()); err != nil {
+			return err
+		}
+		return txn.Set(purgeKey(subject), nil)
+	})
+	if err != nil {
+		return vault.EraseResult{}, fmt.Errorf("erase subject: %w", storageErr(err))
+	}
+	// Step 2: the DEK and the values. Also on a repeated erasure, in case
+	// a crash came between the steps.
+	n, dekGone, err := s.destroy(ctx, subject)
+	// Step 3: the cached DEK, whatever step 2 did.
+	s.cache.Drop(subject)
+	if err != nil {
+		return vault.EraseResult{}, fmt.Errorf("erase subject: destroy: %w", storageErr(err))
+	}
+	if n > 0 || dekGone {
+		s.kickPurge()
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "vault subject erased",
+		slog.String(attrErasureID, tomb.erasureID), slog.Int(attrValues, n))
+	return vault.EraseResult{
+		Subject:       subject,
+		ErasureID:     tomb.erasureID,
+		ErasedAt:      tomb.erasedAt,
+		ValuesDeleted: n,
+		DEKDestroyed:  dekGone,
+		AlreadyErased: already,
+	}, nil
+}
+
+// destroyBatch bounds the keys deleted per transaction.
+const destroyBatch = 4096
+
+// destroy deletes everything under the subject's prefix (DEK and values)
+// and leaves the purge-pending marker, so that DropPrefix will see the
+// prefix. It returns how many values and whether a DEK it deleted.
+func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGone bool, err error) {
+	prefix := subjectPrefix(subject)
+	marker := markerKey(subject)
+	for {
+		var n int
+		var dek bool
+		var more bool
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			n, dek, more = 0, false, false
+			var keys [][]byte
+			func() {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+				defer it.Close()
+				for it.Rewind(); it.Valid(); it.Next() {
+					if len(keys) == destroyBatch {
+						more = true
+						return
+					}
+					k := it.Item().KeyCopy(nil)
+					switch k[len(prefix)] {
+					case kindMarker:
+						continue
+					case kindDEK:
+						dek = true
+					case kindValue:
+						n++
+					}
+					keys = append(keys, k)
+				}
+			}()
+			if len(keys) == 0 {
+				return nil
+			}
+			for _, k := range keys {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return txn.Set(marker, nil)
+		})
+		if err != nil {
+			return values, dekGone, err
+		}
+		values += n
+		dekGone = dekGone || dek
+		if !more {
+			return values, dekGone, nil
+		}
+	}
+}
+
+// Export implements vault.Store. An erased subject has nothing to export.
+func (s *Store) Export(ctx context.Context, subject string) ([]vault.Record, error) {
+	if err := vault.ValidateSubject(subject); err != nil {
+		return nil, fmt.Errorf("export subject: %w", err)
+	}
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	recs := []vault.Record{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		erased, err := isErased(txn, subject)
+		if err != nil || erased {
+			return err
+		}
+		dek, err := s.loadDEK(ctx, txn, subject)
+		if err != nil || dek == nil {
+			return err
+		}
+		return s.eachValue(txn, subject, func(tok vault.Token, rec valueRecord) error {
+			pt, err := dek.Open(subject, tok, rec.class, rec.sealed)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, vault.Record{Token: tok, Class: rec.class, Value: vault.NewPII(pt), CreatedAt: rec.createdAt})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export subject: %w", storageErr(err))
+	}
+	slices.SortFunc(recs, func(a, b vault.Record) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Token, b.Token))
+	})
+	return recs, nil
+}
+
+// eachValue calls fn for every value record of subject; rec aliases
+// Badger's buffer only for the duration of the call.
+func (s *Store) eachValue(txn *badger.Txn, subject string, fn func(vault.Token, valueRecord) error) error {
+	prefix := valuesPrefix(subject)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k, err := parseKey(item.Key())
+		if err != nil || k.kind != kindValue {
+			return fmt.Errorf("read values: %w", vault.ErrTampered)
+		}
+		tok := vault.FormatToken(subject, k.id)
+		if err := item.Value(func(v []byte) error {
+			rec, err := parseValueRecord(v)
+			if err != nil {
+				return fmt.Errorf("read values: %w", vault.ErrTampered)
+			}
+			return fn(tok, rec)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Describe implements vault.Store.
+func (s *Store) Describe(ctx context.Context, subject string) (vault.SubjectInfo, error) {
+	if err := vault.ValidateSubject(subject); err != nil {
+		return vault.SubjectInfo{}, fmt.Errorf("describe subject: %w", err)
+	}
+	if err := s.begin(); err != nil {
+		return vault.SubjectInfo{}, err
+	}
+	defer s.end()
+	info := vault.SubjectInfo{Subject: subject}
+	err := s.db.View(func(txn *badger.Txn) error {
+		tomb, erased, err := getTomb(txn, subject)
+		if err != nil {
+			return err
+		}
+		if erased {
+			info.Erased, info.ErasedAt, info.ErasureID = true, tomb.erasedAt, tomb.erasureID
+			return nil
+		}
+		return s.eachValue(txn, subject, func(tok vault.Token, rec valueRecord) error {
+			info.Tokens = append(info.Tokens, vault.TokenInfo{Token: tok, Class: rec.class, CreatedAt: rec.createdAt})
+			return nil
+		})
+	})
+	if err != nil {
+		return vault.SubjectInfo{}, fmt.Errorf("describe subject: %w", storageErr(err))
+	}
+	slices.SortFunc(info.Tokens, func(a, b vault.TokenInfo) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Token, b.Token))
+	})
+	return info, nil
+}
+
+// badgerLogger forwards Badger's warnings and errors to slog and drops its
+// info and debug chatter (which names keys, hence subject IDs).
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error("badger", slog.String("detail", fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn("badger", slog.String("detail", fmt.Sprintf(f, a...)))
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
