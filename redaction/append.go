@@ -180,7 +180,7 @@ func (s *Service) appendedOurs(ctx context.Context, res eventlog.AppendResult, p
 	if err != nil || len(evs) == 0 {
 		return true // cannot tell: keep the values (never delete a referenced one)
 	}
-	return bytes.Equal(evs[0].Metadata, out[k].Metadata)
+	return bytes.Equal(evs[0].Data, out[k].Data) && bytes.Equal(evs[0].Metadata, out[k].Metadata)
 }
 
 func sortEdits(es []edit) {
