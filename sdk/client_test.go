@@ -299,3 +299,39 @@ func TestStreamNameEscaped(t *testing.T) {
 		t.Errorf("path = %q, want the stream name escaped as one segment", path)
 	}
 }
+
+func TestSubscribeErrorEvent(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		want   error
+		conns  int32
+	}{
+		{"4xx stops", 403, sdk.ErrDenied, 1},
+		{"5xx reconnects", 503, sdk.ErrDenied, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var conns atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				status := tt.status
+				if conns.Add(1) > 1 {
+					status = 403
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = fmt.Fprintf(w, "id: 1\nevent: event\ndata: {\"position\":1}\n\nevent: error\ndata: {\"status\":%d,\"code\":\"x\"}\n\n", status)
+			}))
+			defer srv.Close()
+			c, _ := sdk.New(srv.URL, sdk.WithReconnectDelay(time.Millisecond))
+			var errs []error
+			for _, err := range c.Subscribe(context.Background(), sdk.SubscribeOptions{}) {
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if len(errs) != 1 || !errors.Is(errs[0], tt.want) || conns.Load() != tt.conns {
+				t.Errorf("errors %v after %d connections, want one %v after %d", errs, conns.Load(), tt.want, tt.conns)
+			}
+		})
+	}
+}

@@ -18,6 +18,10 @@ const (
 	Backward Direction = "backward"
 )
 
+// MaxPageSize is the largest page the server returns; larger page sizes are
+// lowered to it.
+const MaxPageSize = 1000
+
 // ReadOptions bound a read. The zero value reads everything forward.
 type ReadOptions struct {
 	// From is the first version (ReadStream) or global position (ReadAll) to
@@ -105,6 +109,9 @@ func (c *Client) pages(o ReadOptions, fetch func(from uint64, limit int) ([]Even
 		if size <= 0 {
 			size = c.page
 		}
+		// A short page ends the read, so never ask for more than the
+		// server's largest page.
+		size = min(size, MaxPageSize)
 		from, yielded := o.From, 0
 		for {
 			limit := size

@@ -75,6 +75,10 @@ func (c *Client) Subscribe(ctx context.Context, o SubscribeOptions) iter.Seq2[Ev
 
 var errStopped = errors.New("sdk: consumer stopped")
 
+// sseErrorName is the "event:" field of the message a server sends before
+// it ends a subscription because of an error; its data is a Problem.
+const sseErrorName = "error"
+
 // stream runs one SSE connection, calling fn for each event. It reports
 // whether any event arrived and why the connection ended.
 func (c *Client) stream(ctx context.Context, o SubscribeOptions, last uint64, fn func(Event) bool) (bool, error) {
@@ -106,6 +110,13 @@ func (c *Client) stream(ctx context.Context, o SubscribeOptions, last uint64, fn
 		line := sc.Bytes()
 		switch {
 		case len(line) == 0: // end of a message
+			if name == sseErrorName {
+				// The server ends the stream with a problem: a 4xx one stops
+				// the subscription, anything else is worth a reconnect.
+				var p Problem
+				_ = json.Unmarshal(data.Bytes(), &p)
+				return got, &APIError{Status: p.Status, Code: p.Code, Title: p.Title, Detail: p.Detail}
+			}
 			if data.Len() > 0 && (name == "" || name == SSEEventName) {
 				var ev Event
 				if err := json.Unmarshal(data.Bytes(), &ev); err != nil {
