@@ -1,0 +1,91 @@
+// Package hashicorp is the HashiCorp Vault backend of vault.Store: every
+// subject's wrapped data key (DEK) and sealed values live in a KV v2 secrets
+// engine, DEKs are wrapped by a Transit key (vault/keys.Transit) that never
+// leaves Vault, and any number of piivault instances can share one Vault.
+//
+//	client, _ := api.NewClient(api.DefaultConfig()) // VAULT_ADDR, VAULT_TOKEN
+//	s, err := hashicorp.New(ctx, client, hashicorp.Options{})
+//
+// # Layout in KV v2
+//
+// Under <KVMount>/<Prefix> (default secret/piivault), with the subject ID
+// in unpadded base64url so any subject is one path segment:
+//
+//	s/<subject>  the subject record, JSON:
+//	             {"v":1, "dek":"<base64 wrapped DEK>",
+//	              "vals":{"<token id>":{"c":"<class>","x":"<base64 sealed value>","t":<unix ns>}}}
+//	             or, once erased, only the marker
+//	             {"v":1, "erased":{"id":"<erasure id>","at":"<time>","n":<values>,"dek":true,"done":true}}
+//	t/<subject>  the tombstone of an erased subject: {"id":"...","at":"..."}
+//
+// A token ID is the random part of the token (see vault's doc.go), so a
+// token finds its value with one read of its subject's record. Sealed values
+// are vault.DEK.Seal output (AES-256-GCM, bound to subject, token and class).
+// Every write is a check-and-set on the record's version, so concurrent
+// writers on any instance never lose each other's values: the loser reads
+// again and retries. kv.go is the only file that knows this layout.
+//
+// # Operations and their cost
+//
+// Put groups entries by subject and writes each subject's record once; the
+// DEKs of new subjects are wrapped in one Transit batch (batch_input). A
+// Put for a new subject costs one write, one read of the tombstone path and
+// a share of a Transit call; for a known subject whose record is cached, one
+// write. Resolve reads each subject's record once (none when cached),
+// unwraps the missing DEKs in one Transit batch and opens the values
+// locally: a batch of tokens costs a request per distinct cold subject, not
+// per value, which is what makes it cheaper than one Transit call per value.
+//
+// # Erasure
+//
+// Erase replaces the record by an erasure marker with check-and-set, so
+// every reader sees Erased from that instant and no concurrent Put slips
+// past it; writes the tombstone at t/<subject>; deletes the record's
+// metadata, which destroys every version (no older version keeps a sealed
+// value or the wrapped DEK); and writes the marker again as the record's
+// only version, so one read tells a reader the subject is erased. A Put
+// that creates a record checks the tombstone afterwards, which closes the
+// gap between the metadata delete and the new marker. Erase is idempotent,
+// and a call after an interrupted one finishes it under the first ID.
+// Purge has nothing to do: the metadata delete already removed the data
+// from Vault's storage (reclaiming disk space inside Vault's own storage
+// backend, Raft or Consul, is Vault's business).
+//
+// # Caching and other instances
+//
+// Records and unwrapped DEKs are cached for Options.CacheTTL (2 s by
+// default). An erasure through one instance is therefore visible on every
+// other instance sharing the Vault within CacheTTL; on the erasing instance
+// at once. A Put on another instance sees the erasure at once too, because
+// its check-and-set against the cached version fails and it reads again.
+// A negative CacheTTL turns caching off.
+//
+// # Authentication
+//
+// Token auth uses the client's token and renews it with an
+// api.LifetimeWatcher when it is renewable. AppRole (and Kubernetes) auth
+// log in at New, renew the token, and log in again when it reaches its max
+// TTL or renewal fails, with backoff while Vault is down. AuthStats counts
+// logins and renewals.
+//
+// # Failure
+//
+// Whenever Vault cannot answer (connection refused, timeout, sealed, 5xx,
+// 403) the error wraps vault.ErrUnavailable and no value is returned: never
+// a wrong answer, never a panic. Error messages carry Vault's own error
+// text but never request URLs, which name subjects, nor values. The store
+// needs nothing to recover: the next call after Vault is back works.
+//
+// # Caveats
+//
+//   - A subject's values live in one KV secret, rewritten whole on every
+//     Put, so a subject with very many values makes each Put for it larger.
+//     Delete destroys the record's older versions, so removed values do not
+//     linger in KV v2's version history; erasure deletes all of them.
+//   - Put is all or nothing per subject. Across subjects, a failed write
+//     rolls back the subjects already written; if Vault fails during that
+//     rollback too, those values stay under tokens nobody was given (they
+//     are never returned) until the subject is erased.
+//   - Transit key policy (deletion, min_decryption_version, exportability)
+//     is the Vault operator's; Rewrap moves DEKs to the newest key version.
+package hashicorp

@@ -1,0 +1,274 @@
+package hashicorp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// This file is the one place that knows how piivault lays out its data in
+// KV v2. See doc.go, "Layout in KV v2".
+
+// recordVersion is the "v" field of every subject record.
+const recordVersion = 1
+
+// record is the KV v2 data of one subject: its wrapped DEK and sealed
+// values, or, once the subject is erased, only the erasure marker.
+type record struct {
+	V      int               `json:"v"`
+	DEK    string            `json:"dek,omitempty"`  // base64 of the provider's wrapped DEK
+	Values map[string]sealed `json:"vals,omitempty"` // by token ID (unpadded base64url, as in the token)
+	Erased *erasure          `json:"erased,omitempty"`
+}
+
+// sealed is one value: its class, its AES-256-GCM ciphertext (base64, as
+// vault.DEK.Seal made it) and when it was stored (Unix nanoseconds).
+type sealed struct {
+	Class   string `json:"c"`
+	Data    string `json:"x"`
+	Created int64  `json:"t"`
+}
+
+// erasure is the tombstone: in a subject record ("erased") and, on its own,
+// at the tombstone path.
+type erasure struct {
+	ID       string    `json:"id"`
+	At       time.Time `json:"at"`
+	Values   int       `json:"n,omitempty"`    // values the erasure deleted
+	HadDEK   bool      `json:"dek,omitempty"`  // whether a DEK existed
+	Complete bool      `json:"done,omitempty"` // metadata deleted and marker rewritten
+}
+
+// kv talks to one KV v2 mount under one prefix.
+type kv struct {
+	client *api.Client
+	mount  string // e.g. "secret"
+	prefix string // e.g. "piivault"
+}
+
+// encodeSubject makes a subject ID a single path segment.
+func encodeSubject(subject string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(subject))
+}
+
+func decodeSubject(seg string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	return string(b), err
+}
+
+func (k *kv) subjectData(subject string) string {
+	return k.mount + "/data/" + k.prefix + "/s/" + encodeSubject(subject)
+}
+
+func (k *kv) subjectMeta(subject string) string {
+	return k.mount + "/metadata/" + k.prefix + "/s/" + encodeSubject(subject)
+}
+
+func (k *kv) tombstoneData(subject string) string {
+	return k.mount + "/data/" + k.prefix + "/t/" + encodeSubject(subject)
+}
+
+func (k *kv) subjectsList() string {
+	return k.mount + "/metadata/" + k.prefix + "/s"
+}
+
+// errCAS reports a check-and-set mismatch: someone else wrote the key.
+var errCAS = errors.New("check-and-set mismatch")
+
+// readSubject reads a subject record. It returns version 0 and a nil record
+// when the subject has no record.
+func (k *kv) readSubject(ctx context.Context, subject string) (*record, int, error) {
+	var r record
+	v, ok, err := k.read(ctx, k.subjectData(subject), &r)
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	if r.V != recordVersion {
+		return nil, 0, fmt.Errorf("read subject: record version %d not understood: %w", r.V, errCorrupt)
+	}
+	return &r, v, nil
+}
+
+// readTombstone reads the tombstone of a subject, nil if there is none.
+func (k *kv) readTombstone(ctx context.Context, subject string) (*erasure, error) {
+	var e erasure
+	_, ok, err := k.read(ctx, k.tombstoneData(subject), &e)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// writeSubject writes a subject record if the key's current version is cas
+// (0: the key must not exist). It returns the new version, or errCAS.
+func (k *kv) writeSubject(ctx context.Context, subject string, r *record, cas int) (int, error) {
+	r.V = recordVersion
+	return k.write(ctx, k.subjectData(subject), r, cas)
+}
+
+// writeTombstone writes the tombstone if none exists yet. It is not an
+// error if one exists (an earlier, interrupted erasure wrote it).
+func (k *kv) writeTombstone(ctx context.Context, subject string, e *erasure) error {
+	_, err := k.write(ctx, k.tombstoneData(subject), e, 0)
+	if errors.Is(err, errCAS) {
+		return nil
+	}
+	return err
+}
+
+// deleteSubject deletes the subject key's metadata, which destroys every
+// version of it.
+func (k *kv) deleteSubject(ctx context.Context, subject string) error {
+	_, err := k.client.Logical().DeleteWithContext(ctx, k.subjectMeta(subject))
+	if err != nil {
+		return fmt.Errorf("delete subject metadata: %w", classify(err))
+	}
+	return nil
+}
+
+// destroyOlder destroys the versions of a subject record before version v
+// (at most the last 100: KV v2 keeps 10 by default), so values removed from
+// the current version do not linger in older ones.
+func (k *kv) destroyOlder(ctx context.Context, subject string, v int) error {
+	if v <= 1 {
+		return nil
+	}
+	var versions []int
+	for i := max(1, v-100); i < v; i++ {
+		versions = append(versions, i)
+	}
+	body, err := json.Marshal(map[string]interface{}{"versions": versions})
+	if err != nil {
+		return err
+	}
+	resp, err := k.do(ctx, http.MethodPut, k.mount+"/destroy/"+k.prefix+"/s/"+encodeSubject(subject), body)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("destroy older versions: %w", classify(err))
+	}
+	return nil
+}
+
+// listSubjects returns the subjects that have a record.
+func (k *kv) listSubjects(ctx context.Context) ([]string, error) {
+	s, err := k.client.Logical().ListWithContext(ctx, k.subjectsList())
+	if err != nil {
+		return nil, fmt.Errorf("list subjects: %w", classify(err))
+	}
+	if s == nil || s.Data == nil {
+		return nil, nil
+	}
+	raw, _ := s.Data["keys"].([]interface{})
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		seg, _ := r.(string)
+		if seg == "" || strings.HasSuffix(seg, "/") {
+			continue
+		}
+		sub, err := decodeSubject(seg)
+		if err != nil {
+			continue
+		}
+		out = append(out, sub)
+	}
+	return out, nil
+}
+
+// read GETs a KV v2 data path into v. ok is false on 404 (no key, or its
+// current version deleted).
+func (k *kv) read(ctx context.Context, path string, v interface{}) (version int, ok bool, err error) {
+	resp, err := k.do(ctx, http.MethodGet, path, nil)
+	if resp != nil {
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return 0, false, nil
+		}
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read: %w", classify(err))
+	}
+	var body struct {
+		Data struct {
+			Data     json.RawMessage `json:"data"`
+			Metadata struct {
+				Version int `json:"version"`
+			} `json:"metadata"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, false, fmt.Errorf("read: decode answer: %w", unavailable(err))
+	}
+	if len(body.Data.Data) == 0 || bytes.Equal(body.Data.Data, []byte("null")) {
+		return 0, false, nil
+	}
+	if err := json.Unmarshal(body.Data.Data, v); err != nil {
+		return 0, false, fmt.Errorf("read: decode record: %w", errCorrupt)
+	}
+	return body.Data.Metadata.Version, true, nil
+}
+
+// write PUTs v as the data of a KV v2 path with check-and-set cas.
+func (k *kv) write(ctx context.Context, path string, v interface{}, cas int) (int, error) {
+	body, err := json.Marshal(struct {
+		Options struct {
+			CAS int `json:"cas"`
+		} `json:"options"`
+		Data interface{} `json:"data"`
+	}{Options: struct {
+		CAS int `json:"cas"`
+	}{cas}, Data: v})
+	if err != nil {
+		return 0, fmt.Errorf("write: encode: %w", err)
+	}
+	resp, err := k.do(ctx, http.MethodPut, path, body)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		var re *api.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest && casMismatch(re) {
+			return 0, errCAS
+		}
+		return 0, fmt.Errorf("write: %w", classify(err))
+	}
+	var out struct {
+		Data struct {
+			Version int `json:"version"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("write: decode answer: %w", unavailable(err))
+	}
+	return out.Data.Version, nil
+}
+
+// do sends one request. Unlike the api package's Logical().WriteRaw, it
+// does not cancel the request context before the caller has read the body.
+func (k *kv) do(ctx context.Context, method, path string, body []byte) (*api.Response, error) {
+	r := k.client.NewRequest(method, "/v1/"+path)
+	if body != nil {
+		r.BodyBytes = body
+	}
+	return k.client.RawRequestWithContext(ctx, r)
+}
+
+func casMismatch(re *api.ResponseError) bool {
+	for _, e := range re.Errors {
+		if strings.Contains(e, "check-and-set") {
+			return true
+		}
+	}
+	return false
+}
