@@ -16,6 +16,76 @@ import (
 
 func ev(typ, data string) EventInput { return EventInput{Type: typ, Data: json.RawMessage(data)} }
 
+// heldValues counts what the vault holds for the subjects.
+func heldValues(t testing.TB, st vault.Store, subjects ...string) int {
+	t.Helper()
+	n := 0
+	for _, s := range subjects {
+		info, err := st.Describe(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(info.Tokens)
+	}
+	return n
+}
+
+// TestAllOrNothingEmbedded injects a log failure with the real embedded
+// vault: the values it got are deleted again.
+func TestAllOrNothingEmbedded(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, envConfig{embedded: true, opts: Options{SweepInterval: -1}})
+	svc := env.svc
+	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
+	batch := []EventInput{
+		ev("CustomerRegistered", `{"customerId":"c1","email":"a@example.com","name":"A"}`),
+		ev("CustomerRegistered", `{"customerId":"c2","email":"b@example.com","name":"B"}`),
+	}
+	env.flaky.failAppend = true
+	_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
+	env.flaky.failAppend = false
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("Append = %v, want the injected error", err)
+	}
+	if n := heldValues(t, env.store, "c1", "c2"); n != 0 {
+		t.Errorf("vault holds %d values after a failed append, want 0", n)
+	}
+	if _, err := env.log.StreamInfo(ctx, "s1"); !errors.Is(err, eventlog.ErrStreamNotFound) {
+		t.Errorf("stream exists after a failed append: %v", err)
+	}
+	if _, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch); err != nil {
+		t.Fatal(err)
+	}
+	if n := heldValues(t, env.store, "c1", "c2"); n != 4 {
+		t.Errorf("vault holds %d values after a good append, want 4", n)
+	}
+	// Conflict: the log refuses, the values go.
+	if _, err := svc.Append(ctx, pService, "s1", eventlog.NoStream, batch); !errors.Is(err, eventlog.ErrConflict) {
+		t.Fatalf("Append = %v, want ErrConflict", err)
+	}
+	if n := heldValues(t, env.store, "c1", "c2"); n != 4 {
+		t.Errorf("vault holds %d values after a conflict, want 4", n)
+	}
+	// An outage of the real vault (closed) reads as unavailable, never a value.
+	if err := env.emb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := svc.ReadStream(ctx, pSupport, "s1", 1, 10, eventlog.Forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if strings.Contains(string(e.Data), "example.com") {
+			t.Errorf("read with a closed vault = %s", e.Data)
+		}
+		for _, f := range e.PII {
+			if f.State != StateUnavailable {
+				t.Errorf("%s = %s, want unavailable", f.Path, f.State)
+			}
+		}
+	}
+}
+
 func TestAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, envConfig{opts: Options{SweepInterval: -1}})

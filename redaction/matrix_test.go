@@ -110,7 +110,7 @@ func expectedEffect(role, purpose string, c Class) (allowed bool, effect string)
 
 func TestMatrix(t *testing.T) {
 	ctx := context.Background()
-	env := newEnv(t, envConfig{})
+	env := newEnv(t, envConfig{embedded: true})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", matrixSchema)
 	live, gone := newCanaries(t, "01"), newCanaries(t, "02")

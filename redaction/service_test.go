@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/vault"
+	"github.com/piivault/piivault/vault/embedded"
+	"github.com/piivault/piivault/vault/keys"
 )
 
 // Principals of the shipped default policy.
@@ -47,14 +50,33 @@ type testEnv struct {
 	flaky *flakyLog
 	store vault.Store
 	mem   *memStore
+	emb   *embedded.Store
 	pol   *policy.Engine
 	out   *capture
 	dir   string
 }
 
 type envConfig struct {
-	store vault.Store // nil: a memStore
-	opts  Options
+	embedded bool        // the real embedded vault (else a memStore)
+	store    vault.Store // overrides both
+	opts     Options
+}
+
+// openEmbedded opens the real embedded vault with a local key file.
+func openEmbedded(t testing.TB, dir string, lg *slog.Logger) *embedded.Store {
+	t.Helper()
+	kp, err := keys.OpenLocal(filepath.Join(dir, "kek"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := embedded.DefaultOptions()
+	o.Logger = lg
+	st, err := embedded.Open(filepath.Join(dir, "vault"), kp, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 func newEnv(t testing.TB, cfg envConfig) *testEnv {
@@ -84,6 +106,10 @@ func newEnv(t testing.TB, cfg envConfig) *testEnv {
 	t.Cleanup(func() { _ = pol.Close() })
 	env := &testEnv{log: l, pol: pol, out: out, dir: dir}
 	env.store = cfg.store
+	if env.store == nil && cfg.embedded {
+		env.emb = openEmbedded(t, dir, lg)
+		env.store = env.emb
+	}
 	if env.store == nil {
 		env.mem = newMemStore()
 		env.store = env.mem
@@ -121,7 +147,7 @@ func mustPutSchema(t testing.TB, svc *Service, typ, doc string) *Schema {
 
 func TestAppendReadRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	env := newEnv(t, envConfig{})
+	env := newEnv(t, envConfig{embedded: true})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
 	data := `{"customerId":"cust-42","email":"jane.doe@example.com","phone":"+1 415-555-0199","name":"Jane Doe",
