@@ -28,6 +28,10 @@ type Options struct {
 	BlockCacheSize int64
 	// MemTableSize is Badger's memtable size (default 64 MiB).
 	MemTableSize int64
+	// ValueLogFileSize is the size of Badger's value-log files, which hold
+	// nothing here (every record stays under the value threshold) but are
+	// preallocated (default 64 MiB).
+	ValueLogFileSize int64
 	// MaxValueSize is the largest value Put accepts (default 256 KiB).
 	MaxValueSize int
 	// MaxBatchPuts caps how many Put calls one group commit holds
@@ -47,16 +51,17 @@ type Options struct {
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
 	return Options{
-		Logger:         slog.New(slog.DiscardHandler),
-		DEKCacheTTL:    vault.DefaultDEKCacheTTL,
-		DEKCacheSize:   vault.DefaultDEKCacheSize,
-		IndexCacheSize: 32 << 20,
-		BlockCacheSize: 64 << 20,
-		MemTableSize:   64 << 20,
-		MaxValueSize:   256 << 10,
-		MaxBatchPuts:   1024,
-		PurgeDelay:     2 * time.Second,
-		Now:            time.Now,
+		Logger:           slog.New(slog.DiscardHandler),
+		DEKCacheTTL:      vault.DefaultDEKCacheTTL,
+		DEKCacheSize:     vault.DefaultDEKCacheSize,
+		IndexCacheSize:   32 << 20,
+		BlockCacheSize:   64 << 20,
+		MemTableSize:     64 << 20,
+		MaxValueSize:     256 << 10,
+		ValueLogFileSize: 64 << 20,
+		MaxBatchPuts:     1024,
+		PurgeDelay:       2 * time.Second,
+		Now:              time.Now,
 	}
 }
 
@@ -79,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MemTableSize <= 0 {
 		o.MemTableSize = d.MemTableSize
+	}
+	if o.ValueLogFileSize <= 0 {
+		o.ValueLogFileSize = d.ValueLogFileSize
 	}
 	if o.MaxValueSize <= 0 {
 		o.MaxValueSize = d.MaxValueSize

@@ -70,6 +70,7 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 		WithIndexCacheSize(opts.IndexCacheSize).
 		WithBlockCacheSize(opts.BlockCacheSize).
 		WithMemTableSize(opts.MemTableSize).
+		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithNumVersionsToKeep(1).
 		// Every record stays in the LSM tree, none in the value log: a
 		// purge then only has tables to rewrite.

@@ -22,6 +22,7 @@ func testOptions() Options {
 	o.MemTableSize = 4 << 20
 	o.BlockCacheSize = 8 << 20
 	o.IndexCacheSize = 4 << 20
+	o.ValueLogFileSize = 2 << 20
 	return o
 }
 
