@@ -141,11 +141,10 @@ field_effects := {
 
 field_grant contains {"effect": effect, "reason": reason} if {
 	input.action in read_actions
-	some role in roles
-	some purpose, classes in field_effects[role]
-	purpose_matches(purpose)
-	some class, effect in classes
-	class_matches(class)
+	some role in input.principal.roles
+	some purpose in [input.purpose, "*"]
+	some class in [input.resource.class, "*"]
+	effect := field_effects[role][purpose][class]
 	reason := sprintf("role %s, purpose %s: %s %s", [role, input.purpose, effect, input.resource.class])
 }
 
@@ -155,14 +154,6 @@ field_grant contains {"effect": "reveal", "reason": "dpo export reveals every cl
 	input.action == "export"
 	"dpo" in roles
 }
-
-purpose_matches("*")
-
-purpose_matches(p) if p == input.purpose
-
-class_matches("*")
-
-class_matches(c) if c == input.resource.class
 
 # A field without a class is a schema error upstream; never reveal it.
 field_deny contains "field has no class" if input.resource.class == ""
