@@ -42,6 +42,7 @@ import (
 	"github.com/hashicorp/vault/builtin/logical/transit"
 	"github.com/hashicorp/vault/helper/namespace"
 	vaulthttp "github.com/hashicorp/vault/http"
+	"github.com/hashicorp/vault/internalshared/configutil"
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/physical"
@@ -127,7 +128,10 @@ func run(addr, rootToken, addrFile, logLevel, dataDir string) error {
 	url := "http://" + ln.Addr().String()
 
 	srv := &http.Server{
-		Handler:           vaulthttp.Handler.Handler(&vault.HandlerProperties{Core: core}),
+		Handler: vaulthttp.Handler.Handler(&vault.HandlerProperties{
+			Core:           core,
+			ListenerConfig: &configutil.Listener{Type: "tcp", Address: ln.Addr().String(), TLSDisable: true},
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	errc := make(chan error, 1)
