@@ -17,7 +17,7 @@ import (
 var (
 	allRoles    = []string{"support", "billing", "analytics", "service", "dpo", "admin", "nobody"}
 	allPurposes = []string{"support", "billing", "analytics", "", "marketing"}
-	allClasses  = []string{"name", "email", "phone", "address", "dob", "national_id", "ip", "free_text", "detected"}
+	allClasses  = []string{"name", "email", "phone", "address", "date_of_birth", "national_id", "ip_address", "free_text", "detected"}
 	allActions  = []Action{ActionAppend, ActionRead, ActionSubscribe, ActionErase, ActionExport, ActionAudit, ActionAdmin}
 )
 

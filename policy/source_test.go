@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -114,5 +115,55 @@ func TestDefaultPolicyExported(t *testing.T) {
 	srcs := DefaultPolicy()
 	if len(srcs) != 1 || srcs["piivault.rego"] == "" {
 		t.Fatalf("DefaultPolicy() = %d files, want piivault.rego only (no tests)", len(srcs))
+	}
+}
+
+// TestWatchKubernetesConfigMap mimics how the kubelet updates a ConfigMap
+// mounted as a folder: files are symlinks name -> ..data/name, ..data is a
+// symlink to a dot-folder, and an update writes a new dot-folder and swaps
+// ..data atomically by a rename.
+func TestWatchKubernetesConfigMap(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	version := func(name, src string) {
+		t.Helper()
+		writeFile(t, filepath.Join(dir, name, "billing.rego"), src)
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(name, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..2026_11_26_00_00_00.1", "package piivault.authz\n")
+	if err := os.Symlink(filepath.Join("..data", "billing.rego"), filepath.Join(dir, "billing.rego")); err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.PolicyDir, opts.Debounce = dir, 20*time.Millisecond
+	e := newEngine(t, opts)
+	if d, err := e.Field(ctx, billingName); err != nil || d.Effect != EffectDeny {
+		t.Fatalf("before: %+v, %v; want deny", d, err)
+	}
+	version("..2026_11_26_00_01_00.2", extension)
+	waitFor(t, "the ConfigMap update", func() bool {
+		d, _ := e.Field(ctx, billingName)
+		return d.Effect == EffectReveal
+	})
+	mods, _, err := e.sources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range mods {
+		if strings.Contains(name, "..") {
+			t.Errorf("module %s loaded from a dot-folder; want only the ..data view through the top-level symlinks", name)
+		}
+	}
+	// An invalid ConfigMap version is refused, the old one kept.
+	version("..2026_11_26_00_02_00.3", "package piivault.authz\nfield := ")
+	time.Sleep(200 * time.Millisecond)
+	if d, _ := e.Field(ctx, billingName); d.Effect != EffectReveal {
+		t.Fatalf("after invalid version: %+v, want reveal kept", d)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -25,10 +26,15 @@ func (e *Engine) watch(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() {
-				return w.Add(p)
+			if !d.IsDir() {
+				return nil
 			}
-			return nil
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				// Dot-folders are not loaded (see skipFile); a Kubernetes
+				// ConfigMap swap shows up as events on the root instead.
+				return filepath.SkipDir
+			}
+			return w.Add(p)
 		})
 	}
 	var bundleFile string
@@ -76,7 +82,7 @@ func (e *Engine) watch(ctx context.Context) error {
 				if bundleFile != "" && filepath.Dir(ev.Name) == filepath.Dir(bundleFile) && filepath.Clean(ev.Name) != bundleFile {
 					continue // a neighbour of the bundle file
 				}
-				if ev.Has(fsnotify.Create) {
+				if ev.Has(fsnotify.Create) && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
 					if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
 						_ = addTree(ev.Name)
 					}

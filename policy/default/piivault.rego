@@ -18,7 +18,8 @@
 #   input.resource.event_type    event type
 #   input.resource.subject       data subject ID (customer ID)
 #   input.resource.path          JSON pointer of the field, e.g. "/email"
-#   input.resource.class         PII class: name, email, phone, address, ...
+#   input.resource.class         PII class: name, email, phone, address, date_of_birth,
+#                                national_id, ip_address, free_text, detected
 #
 # Everything is denied unless a rule below allows it (default deny). The dev
 # root token never reaches this file: piivault lets it through before asking.

@@ -63,7 +63,7 @@ test_billing_nothing_else if {
 # --- analytics -------------------------------------------------------------
 
 test_analytics_tokens_only if {
-	every c in ["name", "email", "phone", "address", "dob", "national_id", "ip", "free_text"] {
+	every c in ["name", "email", "phone", "address", "date_of_birth", "national_id", "ip_address", "free_text"] {
 		effect(["analytics"], "read", "analytics", c) == "tokenize"
 	}
 }
