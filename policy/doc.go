@@ -51,5 +51,15 @@
 // Options.DecisionLog receives a DecisionRecord for every decision:
 // principal ID and roles, action, purpose, resource, decision, policy
 // revision, whether it came from the cache. Never a value and never the
-// principal's attributes.
+// principal's attributes. Reasons are written by the policy author: a rule
+// must not copy a principal attribute into its reason (the shipped policy
+// builds reasons from roles, actions, purposes and classes only).
+//
+// # Caveats
+//
+// Rego reports some mistakes only when a rule is evaluated, a conflict between
+// two complete rules being the usual one. On load the engine evaluates both
+// queries on a few probe inputs and refuses a policy that fails there, but a
+// conflict that only some real input triggers is reported at request time,
+// as an error and a deny.
 package policy
