@@ -39,8 +39,8 @@ func noResource(*gin.Context) policy.Resource  { return policy.Resource{} }
 func (s *Server) routeTable() []route {
 	return []route{
 		{method: http.MethodPut, path: "/v1/schemas/:eventType", action: policy.ActionAdmin, resource: byType, handler: s.putSchema},
-		{method: http.MethodGet, path: "/v1/schemas", action: policy.ActionRead, resource: noResource, handler: s.listSchemas},
-		{method: http.MethodGet, path: "/v1/schemas/:eventType", action: policy.ActionRead, resource: byType, handler: s.getSchema},
+		{method: http.MethodGet, path: "/v1/schemas", action: policy.ActionAdmin, resource: noResource, handler: s.listSchemas},
+		{method: http.MethodGet, path: "/v1/schemas/:eventType", action: policy.ActionAdmin, resource: byType, handler: s.getSchema},
 
 		{method: http.MethodPost, path: "/v1/streams/:stream/events", action: policy.ActionAppend, resource: byStream, handler: s.appendEvents},
 		{method: http.MethodGet, path: "/v1/streams/:stream/events", action: policy.ActionRead, resource: byStream, handler: s.readStream},
