@@ -26,6 +26,12 @@ request_deny contains "odd" if f(input) == "odd"`, inputDeps{all: true}},
 		{"computed key", `package piivault.authz
 k := "subject"
 request_deny contains "odd" if input.resource[k] == "odd"`, inputDeps{all: true}},
+		{"subject inside a data lookup", `package piivault.authz
+vip := {"c1": true}
+request_deny contains "vip" if vip[input.resource.subject]`, inputDeps{subject: true}},
+		{"function argument", `package piivault.authz
+own(p, r) if p.attributes.subject == r.subject
+request_allow contains "own" if own(input.principal, input.resource)`, inputDeps{all: true}},
 		{"clock", `package piivault.authz
 request_deny contains "night" if time.clock([time.now_ns(), "UTC"])[0] < 6`, inputDeps{nondeterministic: true}},
 	}

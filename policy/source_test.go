@@ -167,3 +167,19 @@ func TestWatchKubernetesConfigMap(t *testing.T) {
 		t.Fatalf("after invalid version: %+v, want reveal kept", d)
 	}
 }
+
+// TestWatchFolderAndBundleTogether: a bundle file that sits inside the policy
+// folder must not hide the folder's own changes from the watcher.
+func TestWatchFolderAndBundleTogether(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeTarGz(t, filepath.Join(dir, "bundle.tar.gz"), map[string]string{"/x.rego": "package piivault.authz\n"})
+	opts := DefaultOptions()
+	opts.PolicyDir, opts.BundlePath, opts.Debounce = dir, filepath.Join(dir, "bundle.tar.gz"), 20*time.Millisecond
+	e := newEngine(t, opts)
+	writeFile(t, filepath.Join(dir, "billing.rego"), extension)
+	waitFor(t, "the folder change", func() bool {
+		d, _ := e.Field(ctx, billingName)
+		return d.Effect == EffectReveal
+	})
+}

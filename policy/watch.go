@@ -21,6 +21,11 @@ func (e *Engine) watch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Events count when they happen in a watched tree, or name a watched
+	// single file (whose folder is watched: a file is usually replaced by a
+	// rename, which a watch on the file itself would lose).
+	treeDirs := make(map[string]bool)
+	singleFiles := make(map[string]bool)
 	addTree := func(root string) error {
 		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -34,31 +39,26 @@ func (e *Engine) watch(ctx context.Context) error {
 				// ConfigMap swap shows up as events on the root instead.
 				return filepath.SkipDir
 			}
+			treeDirs[filepath.Clean(p)] = true
 			return w.Add(p)
 		})
 	}
-	var bundleFile string
-	if e.opts.PolicyDir != "" {
-		if err := addTree(e.opts.PolicyDir); err != nil {
-			w.Close()
-			return err
-		}
-	}
-	if bp := e.opts.BundlePath; bp != "" {
-		fi, err := os.Stat(bp)
-		switch {
-		case err != nil:
-			w.Close()
-			return err
-		case fi.IsDir():
-			err = addTree(bp)
-		default:
-			// Watch the folder: a bundle file is usually replaced by a
-			// rename, which a watch on the file itself would lose.
-			bundleFile = filepath.Clean(bp)
-			err = w.Add(filepath.Dir(bp))
-		}
+	addSource := func(p string) error {
+		fi, err := os.Stat(p)
 		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return addTree(p)
+		}
+		singleFiles[filepath.Clean(p)] = true
+		return w.Add(filepath.Dir(p))
+	}
+	for _, p := range []string{e.opts.PolicyDir, e.opts.BundlePath} {
+		if p == "" {
+			continue
+		}
+		if err := addSource(p); err != nil {
 			w.Close()
 			return err
 		}
@@ -79,12 +79,13 @@ func (e *Engine) watch(ctx context.Context) error {
 				if !ok {
 					return
 				}
-				if bundleFile != "" && filepath.Dir(ev.Name) == filepath.Dir(bundleFile) && filepath.Clean(ev.Name) != bundleFile {
-					continue // a neighbour of the bundle file
+				name := filepath.Clean(ev.Name)
+				if !treeDirs[filepath.Dir(name)] && !singleFiles[name] {
+					continue // a neighbour of a watched single file
 				}
 				if ev.Has(fsnotify.Create) && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
 					if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
-						_ = addTree(ev.Name)
+						_ = addTree(name)
 					}
 				}
 				timer.Reset(e.opts.Debounce)
