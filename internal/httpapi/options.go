@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -38,6 +39,10 @@ type Options struct {
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+
+	// Head returns the log head for the subscription lag metric, when the
+	// service does not offer it itself. Nil: lag is not sampled.
+	Head func(ctx context.Context) (uint64, error)
 
 	// Ready reports whether the stores are open and the policy is loaded,
 	// for /readyz. Nil means ready once the server is built.

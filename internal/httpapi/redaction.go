@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/sdk"
+)
+
+// New returns the HTTP API over the redaction service. The policy engine
+// answers the request-level question of every /v1 route before its handler
+// runs; the service asks it again, field by field, when it resolves PII.
+func New(svc *redaction.Service, pol *policy.Engine, opts Options) *Server {
+	return newServer(&redactionCore{svc: svc, head: opts.Head}, pol, opts)
+}
+
+// redactionCore adapts *redaction.Service to the handlers' service: it is the
+// one place that knows both the wire types and the service's types.
+type redactionCore struct {
+	svc  *redaction.Service
+	head func(context.Context) (uint64, error)
+}
+
+var _ service = (*redactionCore)(nil)
+
+func access(who Caller) redaction.Access {
+	return redaction.Access{Principal: who.Principal, Purpose: who.Purpose, RequestID: who.RequestID}
+}
+
+func (r *redactionCore) PutSchema(ctx context.Context, who Caller, eventType string, s sdk.Schema) (sdk.Schema, error) {
+	doc, err := json.Marshal(s)
+	if err != nil {
+		return sdk.Schema{}, fmt.Errorf("encode schema: %w", err)
+	}
+	out, err := r.svc.PutSchema(ctx, access(who), eventType, doc)
+	if err != nil {
+		return sdk.Schema{}, err
+	}
+	return out.Wire(), nil
+}
+
+func (r *redactionCore) GetSchema(ctx context.Context, _ Caller, eventType string) (sdk.Schema, error) {
+	out, err := r.svc.GetSchema(ctx, eventType)
+	if err != nil {
+		return sdk.Schema{}, err
+	}
+	return out.Wire(), nil
+}
+
+func (r *redactionCore) ListSchemas(ctx context.Context, _ Caller) ([]sdk.Schema, error) {
+	all, err := r.svc.ListSchemas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sdk.Schema, len(all))
+	for i, s := range all {
+		out[i] = s.Wire()
+	}
+	return out, nil
+}
+
+func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, req sdk.AppendRequest) (sdk.AppendResult, error) {
+	expected := eventlog.Any
+	if req.ExpectedVersion != nil {
+		if *req.ExpectedVersion > math.MaxInt64 {
+			return sdk.AppendResult{}, badRequest(sdk.CodeBadRequest, "expectedVersion: too large")
+		}
+		expected = eventlog.ExpectedVersion(*req.ExpectedVersion)
+	}
+	evs := make([]redaction.EventInput, len(req.Events))
+	for i, in := range req.Events {
+		evs[i] = redaction.EventInput{Type: in.Type, Data: in.Data, Metadata: in.Metadata}
+		if in.ID != "" {
+			id, err := uuid.Parse(in.ID)
+			if err != nil {
+				return sdk.AppendResult{}, badRequest(sdk.CodeBadRequest, "events[%d].id: want a UUID", i)
+			}
+			evs[i].ID = id
+		}
+	}
+	res, err := r.svc.Append(ctx, access(who), stream, expected, evs)
+	if err != nil {
+		return sdk.AppendResult{}, err
+	}
+	return sdk.AppendResult{FirstVersion: res.FirstVersion, LastVersion: res.LastVersion,
+		FirstPosition: res.FirstPosition, LastPosition: res.LastPosition}, nil
+}
+
+func wireEvents(evs []redaction.Event) []sdk.Event {
+	out := make([]sdk.Event, len(evs))
+	for i, e := range evs {
+		out[i] = e.Wire()
+	}
+	return out
+}
+
+func (r *redactionCore) ReadStream(ctx context.Context, who Caller, stream string, req ReadRequest) ([]sdk.Event, error) {
+	dir := eventlog.Forward
+	if req.Backward {
+		dir = eventlog.Backward
+	}
+	evs, err := r.svc.ReadStream(ctx, access(who), stream, req.From, req.Limit, dir)
+	if err != nil {
+		return nil, err
+	}
+	return wireEvents(evs), nil
+}
+
+func (r *redactionCore) ReadAll(ctx context.Context, who Caller, req ReadRequest) ([]sdk.Event, error) {
+	evs, err := r.svc.ReadAll(ctx, access(who), req.From, req.Limit, eventlog.Filter{Types: req.Types})
+	if err != nil {
+		return nil, err
+	}
+	return wireEvents(evs), nil
+}
+
+type redactionSub struct{ sub *redaction.Subscription }
+
+func (s redactionSub) Next(ctx context.Context) (sdk.Event, error) {
+	ev, err := s.sub.Next(ctx)
+	if err != nil {
+		return sdk.Event{}, err
+	}
+	return ev.Wire(), nil
+}
+
+func (s redactionSub) Close() { s.sub.Close() }
+
+func (r *redactionCore) Subscribe(ctx context.Context, who Caller, from uint64) (subscription, error) {
+	sub, err := r.svc.Subscribe(ctx, access(who), from)
+	if err != nil {
+		return nil, err
+	}
+	return redactionSub{sub}, nil
+}
+
+// Head is the log head, for the subscription lag metric. The service
+// offers it once it has the method; until then Options.Head does.
+func (r *redactionCore) Head(ctx context.Context) (uint64, error) {
+	if h, ok := any(r.svc).(interface {
+		Head(context.Context) (uint64, error)
+	}); ok {
+		return h.Head(ctx)
+	}
+	if r.head != nil {
+		return r.head(ctx)
+	}
+	return 0, ErrNotImplemented
+}
+
+func (r *redactionCore) SaveSnapshot(ctx context.Context, who Caller, stream string, req sdk.SnapshotRequest) error {
+	return r.svc.SaveSnapshot(ctx, access(who), stream, req.Version, req.Type, req.Data)
+}
+
+func (r *redactionCore) LoadSnapshot(ctx context.Context, who Caller, stream string) (sdk.Snapshot, error) {
+	snap, err := r.svc.LoadSnapshot(ctx, access(who), stream)
+	if err != nil {
+		return sdk.Snapshot{}, err
+	}
+	return snap.Wire(), nil
+}
+
+// wireErasure answers with the erasure's own record as its receipt until
+// the signed receipt of the compliance workflow exists.
+func wireErasure(e redaction.Erasure) (sdk.Erasure, error) {
+	receipt, err := json.Marshal(e)
+	if err != nil {
+		return sdk.Erasure{}, fmt.Errorf("encode erasure: %w", err)
+	}
+	return sdk.Erasure{ErasureID: e.ErasureID, Subject: e.Subject, Status: e.Status, Receipt: receipt}, nil
+}
+
+func (r *redactionCore) Erase(ctx context.Context, who Caller, subject string, req sdk.ErasureRequest) (sdk.Erasure, error) {
+	e, err := r.svc.Erase(ctx, access(who), subject, redaction.ErasureRequest{
+		RequestID: req.RequestID, Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket,
+	})
+	if err != nil {
+		return sdk.Erasure{}, err
+	}
+	return wireErasure(e)
+}
+
+// GetErasure uses the service's method once it has one.
+func (r *redactionCore) GetErasure(ctx context.Context, who Caller, id string) (sdk.Erasure, error) {
+	g, ok := any(r.svc).(interface {
+		GetErasure(context.Context, redaction.Access, string) (redaction.Erasure, error)
+	})
+	if !ok {
+		return sdk.Erasure{}, ErrNotImplemented
+	}
+	e, err := g.GetErasure(ctx, access(who), id)
+	if err != nil {
+		return sdk.Erasure{}, err
+	}
+	return wireErasure(e)
+}
+
+func (r *redactionCore) Export(ctx context.Context, who Caller, subject string) (sdk.SubjectExport, error) {
+	x, err := r.svc.Export(ctx, access(who), subject)
+	if err != nil {
+		return sdk.SubjectExport{}, err
+	}
+	return x.Wire(), nil
+}
+
+func (r *redactionCore) Audit(ctx context.Context, who Caller, q AuditQuery) (sdk.AuditPage, error) {
+	page, err := r.svc.Audit(ctx, access(who), redaction.AuditQuery{
+		Subject: q.Subject, Principal: q.Principal, Action: q.Action, From: q.From, Limit: q.Limit,
+	})
+	if err != nil {
+		return sdk.AuditPage{}, err
+	}
+	return page.Wire(), nil
+}
+
+func (r *redactionCore) Verify(ctx context.Context, who Caller) (sdk.VerifyResult, error) {
+	v, err := r.svc.Verify(ctx, access(who))
+	if err != nil {
+		return sdk.VerifyResult{}, err
+	}
+	return sdk.VerifyResult{OK: v.OK, HeadPosition: v.HeadPosition, HeadHash: hex.EncodeToString(v.HeadHash[:]),
+		BreakAt: v.BreakAt, Reason: v.Reason}, nil
+}
