@@ -125,8 +125,10 @@ func (e *Engine) Authorize(ctx context.Context, in Input) (Decision, error) {
 	return e.decide(ctx, KindRequest, in)
 }
 
-// Field answers what a read does with one PII field (in.Resource.Path and
-// Class set). Errors return a deny Decision.
+// Field answers what happens to one PII field (in.Resource.Path and Class
+// set) delivered by a read, a subscription or an export: reveal, mask,
+// tokenize or deny. It does not replace Authorize: callers authorize the
+// request first. Errors return a deny Decision.
 func (e *Engine) Field(ctx context.Context, in Input) (Decision, error) {
 	return e.decide(ctx, KindField, in)
 }
@@ -271,4 +273,6 @@ func inputValue(in *Input) ast.Value {
 	)
 }
 
+// errNoEntryPoint is wrapped in ErrInvalidPolicy when a policy lacks one of
+// the queried rules.
 var errNoEntryPoint = errors.New("missing entry point")
