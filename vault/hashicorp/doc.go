@@ -15,8 +15,7 @@
 //	             {"v":1, "dek":"<base64 wrapped DEK>",
 //	              "vals":{"<token id>":{"c":"<class>","x":"<base64 sealed value>","t":<unix ns>}}}
 //	             or, once erased, only the marker
-//	             {"v":1, "erased":{"id":"<erasure id>","at":"<time>","n":<values>,"dek":true,"done":true}}
-//	t/<subject>  the tombstone of an erased subject: {"id":"...","at":"..."}
+//	             {"v":1, "erased":{"id":"<erasure id>","at":"<time>","n":<values>,"dek":true}}
 //
 // A token ID is the random part of the token (see vault's doc.go), so a
 // token finds its value with one read of its subject's record. Sealed values
@@ -29,27 +28,34 @@
 //
 // Put groups entries by subject and writes each subject's record once; the
 // DEKs of new subjects are wrapped in one Transit batch (batch_input). A
-// Put for a new subject costs one write, one read of the tombstone path and
-// a share of a Transit call; for a known subject whose record is cached, one
-// write. Resolve reads each subject's record once (none when cached),
+// Put for a new subject costs a read, a write and a Transit call; for a
+// known subject whose record is cached, one write. Resolve reads each subject's record once (none when cached),
 // unwraps the missing DEKs in one Transit batch and opens the values
 // locally: a batch of tokens costs a request per distinct cold subject, not
 // per value, which is what makes it cheaper than one Transit call per value.
 //
 // # Erasure
 //
-// Erase replaces the record by an erasure marker with check-and-set, so
-// every reader sees Erased from that instant and no concurrent Put slips
-// past it; writes the tombstone at t/<subject>; deletes the record's
-// metadata, which destroys every version (no older version keeps a sealed
-// value or the wrapped DEK); and writes the marker again as the record's
-// only version, so one read tells a reader the subject is erased. A Put
-// that creates a record checks the tombstone afterwards, which closes the
-// gap between the metadata delete and the new marker. Erase is idempotent,
-// and a call after an interrupted one finishes it under the first ID.
-// Purge has nothing to do: the metadata delete already removed the data
-// from Vault's storage (reclaiming disk space inside Vault's own storage
-// backend, Raft or Consul, is Vault's business).
+// Erase first replaces the record by the erasure marker (the tombstone)
+// with check-and-set, so every reader sees Erased from that instant and no
+// concurrent Put slips past it: every writer writes against the version it
+// read, and that version is gone. Then it destroys every older version of
+// the record (KV v2 destroy, which removes a version's data from Vault's
+// storage, unlike a soft delete), so no version keeps a sealed value or the
+// wrapped DEK. Erase is idempotent, and a call after an interrupted one
+// finishes the destruction under the first erasure's ID. Purge has nothing
+// to do (reclaiming disk space inside Vault's own storage backend, Raft or
+// Consul, is Vault's business).
+//
+// The record's metadata is destroyed version by version rather than
+// deleted with DELETE .../metadata/..., on purpose: deleting the metadata
+// resets KV v2's version counter to zero, and a writer on another instance
+// that read version N before the erasure could then write with
+// check-and-set N and bring the erased record back once the counter
+// reached N again (an ABA race the two-instance test caught). Keeping the
+// counter makes the marker final. What stays in the metadata is the key
+// name (the subject ID, as the tombstone must keep it anyway), version
+// numbers and times.
 //
 // # Caching and other instances
 //

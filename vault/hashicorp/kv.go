@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,14 +40,12 @@ type sealed struct {
 	Created int64  `json:"t"`
 }
 
-// erasure is the tombstone: in a subject record ("erased") and, on its own,
-// at the tombstone path.
+// erasure is the tombstone, the only content of an erased subject's record.
 type erasure struct {
-	ID       string    `json:"id"`
-	At       time.Time `json:"at"`
-	Values   int       `json:"n,omitempty"`    // values the erasure deleted
-	HadDEK   bool      `json:"dek,omitempty"`  // whether a DEK existed
-	Complete bool      `json:"done,omitempty"` // metadata deleted and marker rewritten
+	ID     string    `json:"id"`
+	At     time.Time `json:"at"`
+	Values int       `json:"n,omitempty"`   // values the erasure deleted
+	HadDEK bool      `json:"dek,omitempty"` // whether a DEK existed
 }
 
 // kv talks to one KV v2 mount under one prefix.
@@ -73,10 +73,6 @@ func (k *kv) subjectMeta(subject string) string {
 	return k.mount + "/metadata/" + k.prefix + "/s/" + encodeSubject(subject)
 }
 
-func (k *kv) tombstoneData(subject string) string {
-	return k.mount + "/data/" + k.prefix + "/t/" + encodeSubject(subject)
-}
-
 func (k *kv) subjectsList() string {
 	return k.mount + "/metadata/" + k.prefix + "/s"
 }
@@ -98,16 +94,6 @@ func (k *kv) readSubject(ctx context.Context, subject string) (*record, int, err
 	return &r, v, nil
 }
 
-// readTombstone reads the tombstone of a subject, nil if there is none.
-func (k *kv) readTombstone(ctx context.Context, subject string) (*erasure, error) {
-	var e erasure
-	_, ok, err := k.read(ctx, k.tombstoneData(subject), &e)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &e, nil
-}
-
 // writeSubject writes a subject record if the key's current version is cas
 // (0: the key must not exist). It returns the new version, or errCAS.
 func (k *kv) writeSubject(ctx context.Context, subject string, r *record, cas int) (int, error) {
@@ -115,47 +101,54 @@ func (k *kv) writeSubject(ctx context.Context, subject string, r *record, cas in
 	return k.write(ctx, k.subjectData(subject), r, cas)
 }
 
-// writeTombstone writes the tombstone if none exists yet. It is not an
-// error if one exists (an earlier, interrupted erasure wrote it).
-func (k *kv) writeTombstone(ctx context.Context, subject string, e *erasure) error {
-	_, err := k.write(ctx, k.tombstoneData(subject), e, 0)
-	if errors.Is(err, errCAS) {
-		return nil
+// destroyOlder destroys every version of a subject record older than
+// version keep that is not destroyed yet, as KV v2's metadata lists them.
+// Destroying removes a version's data from Vault's storage for good, unlike
+// a soft delete. The metadata itself is kept on purpose: deleting it would
+// reset the key's version counter, and a writer holding a check-and-set
+// version from before could then overwrite the erasure marker (see doc.go).
+func (k *kv) destroyOlder(ctx context.Context, subject string, keep int) error {
+	resp, err := k.do(ctx, http.MethodGet, k.subjectMeta(subject), nil)
+	if resp != nil {
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			return nil
+		}
 	}
-	return err
-}
-
-// deleteSubject deletes the subject key's metadata, which destroys every
-// version of it.
-func (k *kv) deleteSubject(ctx context.Context, subject string) error {
-	_, err := k.client.Logical().DeleteWithContext(ctx, k.subjectMeta(subject))
 	if err != nil {
-		return fmt.Errorf("delete subject metadata: %w", classify(err))
+		return fmt.Errorf("read metadata: %w", classify(err))
 	}
-	return nil
-}
-
-// destroyOlder destroys the versions of a subject record before version v
-// (at most the last 100: KV v2 keeps 10 by default), so values removed from
-// the current version do not linger in older ones.
-func (k *kv) destroyOlder(ctx context.Context, subject string, v int) error {
-	if v <= 1 {
-		return nil
+	var meta struct {
+		Data struct {
+			Versions map[string]struct {
+				Destroyed bool `json:"destroyed"`
+			} `json:"versions"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+		return fmt.Errorf("read metadata: %w", unavailable(err))
 	}
 	var versions []int
-	for i := max(1, v-100); i < v; i++ {
-		versions = append(versions, i)
+	for v, m := range meta.Data.Versions {
+		n, err := strconv.Atoi(v)
+		if err == nil && n < keep && !m.Destroyed {
+			versions = append(versions, n)
+		}
 	}
+	if len(versions) == 0 {
+		return nil
+	}
+	sort.Ints(versions)
 	body, err := json.Marshal(map[string]interface{}{"versions": versions})
 	if err != nil {
 		return err
 	}
-	resp, err := k.do(ctx, http.MethodPut, k.mount+"/destroy/"+k.prefix+"/s/"+encodeSubject(subject), body)
-	if resp != nil {
-		resp.Body.Close()
+	dresp, err := k.do(ctx, http.MethodPut, k.mount+"/destroy/"+k.prefix+"/s/"+encodeSubject(subject), body)
+	if dresp != nil {
+		dresp.Body.Close()
 	}
 	if err != nil {
-		return fmt.Errorf("destroy older versions: %w", classify(err))
+		return fmt.Errorf("destroy versions: %w", classify(err))
 	}
 	return nil
 }

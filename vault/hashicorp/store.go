@@ -107,26 +107,22 @@ type subjectState struct {
 	subject string
 	rec     *record // nil: no record
 	version int     // KV version of rec; 0 when there is none
-	tomb    *erasure
 	dek     *vault.DEK
 	gen     uint64 // DEK cache generation read before loading
 	rgen    uint64 // record cache generation read before loading
 }
 
 func (st *subjectState) erased() *erasure {
-	if st.rec != nil && st.rec.Erased != nil {
+	if st.rec != nil {
 		return st.rec.Erased
 	}
-	return st.tomb
+	return nil
 }
 
 func (st *subjectState) live() bool { return st.rec != nil && st.rec.Erased == nil }
 
-// load reads a subject's record, from the cache when allowed. When the
-// subject has no record and checkTomb is set, it also reads the tombstone
-// path (the short window of an erasure between deleting the metadata and
-// writing the marker again).
-func (s *Store) load(ctx context.Context, subject string, useCache, checkTomb bool) (*subjectState, error) {
+// load reads a subject's record, from the cache when allowed.
+func (s *Store) load(ctx context.Context, subject string, useCache bool) (*subjectState, error) {
 	st := &subjectState{subject: subject, gen: s.deks.Generation(), rgen: s.recs.generation()}
 	if useCache {
 		if r, v, ok := s.recs.get(subject); ok {
@@ -144,13 +140,6 @@ func (s *Store) load(ctx context.Context, subject string, useCache, checkTomb bo
 		return nil, err
 	}
 	st.rec, st.version = r, v
-	if r == nil && checkTomb {
-		t, err := s.kv.readTombstone(rctx, subject)
-		if err != nil {
-			return nil, err
-		}
-		st.tomb = t
-	}
 	if r != nil {
 		s.recs.add(subject, r, v, st.rgen)
 	}
@@ -326,7 +315,7 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 		if err := ctx.Err(); err != nil {
 			return unavailable(err)
 		}
-		st, err := s.load(ctx, p.subject, useCache, false)
+		st, err := s.load(ctx, p.subject, useCache)
 		if err != nil {
 			return fmt.Errorf("put: %w", err)
 		}
@@ -368,24 +357,6 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 			return fmt.Errorf("put: %w", err)
 		}
 		p.written, p.version = true, v
-		if st.version == 0 {
-			// A new record: an erasure may have deleted the metadata
-			// between its tombstone and its marker, and this write landed
-			// in that gap. The tombstone says so.
-			rctx, cancel := s.reqCtx(ctx)
-			t, err := s.kv.readTombstone(rctx, p.subject)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("put: check tombstone: %w", err)
-			}
-			if t != nil {
-				if _, err := s.erase(ctx, p.subject, t.ID, t); err != nil {
-					return fmt.Errorf("put: finish interrupted erasure: %w", err)
-				}
-				p.written = false // erase destroyed what was written
-				return fmt.Errorf("put: %w", vault.ErrErased)
-			}
-		}
 		s.recs.add(p.subject, next, v, st.rgen)
 		s.deks.Add(p.subject, st.dek, st.gen)
 		return nil
@@ -413,7 +384,7 @@ func (s *Store) rollback(order []*pending) {
 func (s *Store) removeIDs(ctx context.Context, subject string, ids []string) error {
 	defer s.recs.drop(subject)
 	for attempt := 0; attempt < s.opts.Retries; attempt++ {
-		st, err := s.load(ctx, subject, false, false)
+		st, err := s.load(ctx, subject, false)
 		if err != nil {
 			return err
 		}
@@ -478,7 +449,7 @@ func (s *Store) Resolve(ctx context.Context, tokens []vault.Token) ([]vault.Reso
 	}
 	states := make([]*subjectState, len(subjects))
 	err := s.parallel(ctx, len(subjects), func(ctx context.Context, i int) error {
-		st, err := s.load(ctx, subjects[i], true, true)
+		st, err := s.load(ctx, subjects[i], true)
 		states[i] = st
 		return err
 	})
@@ -575,14 +546,14 @@ func (s *Store) Delete(ctx context.Context, tokens []vault.Token) error {
 	})
 }
 
-// Erase erases a subject. In order: it replaces the subject's record by an
-// erasure marker (check-and-set, so no concurrent Put slips past it, and
-// every reader sees Erased from then on), writes the tombstone at its own
-// path, deletes the record's metadata (which destroys every version, so no
-// older version keeps a ciphertext or the wrapped DEK), and writes the
-// marker again as the only version. It drops the cached DEK and record.
-// It is idempotent: a second call reports AlreadyErased with the first
-// erasure's ID and time, and a call after an interrupted one finishes it.
+// Erase erases a subject. It first replaces the subject's record by the
+// erasure marker (the tombstone) with check-and-set: from then on every
+// reader sees Erased and no concurrent writer can succeed, since each
+// writes against the version it read. Then it destroys every older version
+// of the record, which removes the sealed values and the wrapped DEK from
+// Vault's storage, and drops the cached DEK and record. It is idempotent: a
+// second call reports AlreadyErased with the first erasure's ID and time,
+// and finishes the destruction if an earlier call was interrupted.
 func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.EraseResult, error) {
 	if err := s.check(); err != nil {
 		return vault.EraseResult{}, err
@@ -593,111 +564,48 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 	if erasureID == "" {
 		return vault.EraseResult{}, fmt.Errorf("erase: empty erasure ID: %w", vault.ErrInvalid)
 	}
-	return s.erase(ctx, subject, erasureID, nil)
-}
-
-// erase does Erase; tomb, when set, is a tombstone found by a caller (an
-// interrupted erasure) whose ID and time the erasure keeps.
-func (s *Store) erase(ctx context.Context, subject, erasureID string, tomb *erasure) (vault.EraseResult, error) {
 	s.deks.Drop(subject)
 	s.recs.drop(subject)
 	defer func() {
 		s.deks.Drop(subject)
 		s.recs.drop(subject)
 	}()
-	res := vault.EraseResult{Subject: subject}
-	var info *erasure // the erasure being carried out, once known
-	if tomb != nil {
-		info = &erasure{ID: tomb.ID, At: tomb.At}
-	}
 	for attempt := 0; attempt < s.opts.Retries; attempt++ {
-		st, err := s.load(ctx, subject, false, true)
+		st, err := s.load(ctx, subject, false)
 		if err != nil {
 			return vault.EraseResult{}, fmt.Errorf("erase: %w", err)
 		}
-		switch {
-		case st.rec != nil && st.rec.Erased != nil && st.rec.Erased.Complete && info == nil:
-			e := st.rec.Erased
-			return vault.EraseResult{Subject: subject, ErasureID: e.ID, ErasedAt: e.At, AlreadyErased: true}, nil
-		case st.rec != nil && st.rec.Erased != nil && st.rec.Erased.Complete:
-			// Finished by this call (a later round after a racing write).
-			return s.result(res, info), nil
-		case st.rec != nil && st.rec.Erased != nil:
-			// An interrupted erasure: finish it under its own ID.
-			if info == nil {
-				e := *st.rec.Erased
-				info = &e
-				res.ValuesDeleted, res.DEKDestroyed = e.Values, e.HadDEK
-			}
-		case st.rec == nil && st.tomb != nil && info == nil:
-			// Interrupted between deleting the metadata and writing the
-			// marker again: only the marker is missing.
-			info = &erasure{ID: st.tomb.ID, At: st.tomb.At}
-			res.AlreadyErased = true
-			done := &erasure{ID: info.ID, At: info.At, Complete: true}
-			if err := s.writeMarker(ctx, subject, done, 0); err != nil {
-				if errors.Is(err, errCAS) {
-					continue
-				}
-				return vault.EraseResult{}, fmt.Errorf("erase: %w", err)
-			}
-			return s.result(res, info), nil
-		default:
-			// A live record, or none: the tombstone goes first, as a
-			// marker in place of the record.
-			if info == nil {
-				info = &erasure{ID: erasureID, At: s.opts.Now().UTC()}
-			}
+		res := vault.EraseResult{Subject: subject}
+		markerVersion := st.version
+		if e := st.erased(); e != nil {
+			res.ErasureID, res.ErasedAt, res.AlreadyErased = e.ID, e.At, true
+		} else {
+			res.ErasureID, res.ErasedAt = erasureID, s.opts.Now().UTC()
 			if st.live() {
-				res.ValuesDeleted += len(st.rec.Values)
-				res.DEKDestroyed = true
+				res.ValuesDeleted, res.DEKDestroyed = len(st.rec.Values), true
 			}
-			marker := &erasure{ID: info.ID, At: info.At, Values: res.ValuesDeleted, HadDEK: res.DEKDestroyed}
-			if err := s.writeMarker(ctx, subject, marker, st.version); err != nil {
-				if errors.Is(err, errCAS) {
-					continue
-				}
-				return vault.EraseResult{}, fmt.Errorf("erase: %w", err)
-			}
-		}
-		// The subject now reads as erased everywhere. Make it durable on
-		// its own path, destroy every version of the record, and put the
-		// marker back.
-		rctx, cancel := s.reqCtx(ctx)
-		err = s.kv.writeTombstone(rctx, subject, &erasure{ID: info.ID, At: info.At})
-		cancel()
-		if err != nil {
-			return vault.EraseResult{}, fmt.Errorf("erase: write tombstone: %w", err)
-		}
-		rctx, cancel = s.reqCtx(ctx)
-		err = s.kv.deleteSubject(rctx, subject)
-		cancel()
-		if err != nil {
-			return vault.EraseResult{}, fmt.Errorf("erase: %w", err)
-		}
-		done := &erasure{ID: info.ID, At: info.At, Values: res.ValuesDeleted, HadDEK: res.DEKDestroyed, Complete: true}
-		if err := s.writeMarker(ctx, subject, done, 0); err != nil {
+			marker := &record{Erased: &erasure{ID: res.ErasureID, At: res.ErasedAt, Values: res.ValuesDeleted, HadDEK: res.DEKDestroyed}}
+			rctx, cancel := s.reqCtx(ctx)
+			markerVersion, err = s.kv.writeSubject(rctx, subject, marker, st.version)
+			cancel()
 			if errors.Is(err, errCAS) {
-				// A Put created a record in the gap: erase it too.
-				continue
+				continue // a write landed since the read: erase that too
 			}
-			return vault.EraseResult{}, fmt.Errorf("erase: %w", err)
+			if err != nil {
+				return vault.EraseResult{}, fmt.Errorf("erase: write tombstone: %w", err)
+			}
 		}
-		return s.result(res, info), nil
+		// The subject reads as erased everywhere now. Destroy what the
+		// older versions hold (again, if an earlier call was interrupted).
+		rctx, cancel := s.reqCtx(ctx)
+		err = s.kv.destroyOlder(rctx, subject, markerVersion)
+		cancel()
+		if err != nil {
+			return vault.EraseResult{}, fmt.Errorf("erase: destroy values and DEK: %w", err)
+		}
+		return res, nil
 	}
 	return vault.EraseResult{}, fmt.Errorf("erase: %d check-and-set conflicts in a row: %w", s.opts.Retries, vault.ErrUnavailable)
-}
-
-func (s *Store) result(res vault.EraseResult, info *erasure) vault.EraseResult {
-	res.ErasureID, res.ErasedAt = info.ID, info.At
-	return res
-}
-
-func (s *Store) writeMarker(ctx context.Context, subject string, e *erasure, cas int) error {
-	rctx, cancel := s.reqCtx(ctx)
-	defer cancel()
-	_, err := s.kv.writeSubject(rctx, subject, &record{Erased: e}, cas)
-	return err
 }
 
 // Export returns every value held for the subject, oldest first. An
@@ -709,7 +617,7 @@ func (s *Store) Export(ctx context.Context, subject string) ([]vault.Record, err
 	if err := vault.ValidateSubject(subject); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	st, err := s.load(ctx, subject, false, false)
+	st, err := s.load(ctx, subject, false)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
@@ -748,7 +656,7 @@ func (s *Store) Describe(ctx context.Context, subject string) (vault.SubjectInfo
 	if err := vault.ValidateSubject(subject); err != nil {
 		return vault.SubjectInfo{}, fmt.Errorf("describe: %w", err)
 	}
-	st, err := s.load(ctx, subject, false, true)
+	st, err := s.load(ctx, subject, false)
 	if err != nil {
 		return vault.SubjectInfo{}, fmt.Errorf("describe: %w", err)
 	}
@@ -777,8 +685,8 @@ func (s *Store) Describe(ctx context.Context, subject string) (vault.SubjectInfo
 	return info, nil
 }
 
-// Purge has nothing to do on this backend: Erase already deleted the
-// record's metadata, which removes every version from Vault's storage. It
+// Purge has nothing to do on this backend: Erase already destroyed every
+// version that held a value or the DEK, in Vault's storage. It
 // reports zero subjects. Whether Vault's own storage backend (Raft,
 // Consul) reclaims the bytes on disk is the Vault operator's concern; see
 // doc.go.
@@ -834,7 +742,7 @@ func (s *Store) Rewrap(ctx context.Context) (RewrapReport, error) {
 		part := subjects[start:min(start+batch, len(subjects))]
 		states := make([]*subjectState, len(part))
 		if err := s.parallel(ctx, len(part), func(ctx context.Context, i int) error {
-			st, err := s.load(ctx, part[i], false, false)
+			st, err := s.load(ctx, part[i], false)
 			states[i] = st
 			return err
 		}); err != nil {

@@ -111,6 +111,11 @@ func TestTwoInstancesErase(t *testing.T) {
 	if err != nil || res[0].State != vault.Found || string(res[0].Value.Reveal()) != string(entries[0].Value.Reveal()) {
 		t.Fatalf("B.Resolve before erasure = %+v, %v; want Found", res, err)
 	}
+	// C too: it will write against the version it cached before the erasure.
+	cc := open(t, hashicorptest.NewClient(t, c.Address(), c.Token()), Options{Prefix: prefix})
+	if _, err := cc.Resolve(ctxT(t), toks); err != nil {
+		t.Fatalf("C.Resolve: %v", err)
+	}
 
 	start := time.Now()
 	if _, err := a.Erase(ctxT(t), sub, "erase-via-a"); err != nil {
@@ -119,8 +124,8 @@ func TestTwoInstancesErase(t *testing.T) {
 	if r, err := a.Resolve(ctxT(t), toks[:1]); err != nil || r[0].State != vault.Erased {
 		t.Fatalf("A.Resolve right after A.Erase = %+v, %v; want Erased", r, err)
 	}
-	if _, err := b.Put(ctxT(t), []vault.Entry{{Subject: sub, Class: "email", Value: vaulttest.Value("late")}}); !errors.Is(err, vault.ErrErased) {
-		t.Fatalf("B.Put right after A.Erase error = %v, want ErrErased", err)
+	if _, err := cc.Put(ctxT(t), []vault.Entry{{Subject: sub, Class: "email", Value: vaulttest.Value("late")}}); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("C.Put with a record cached before A.Erase: error = %v, want ErrErased", err)
 	}
 	var seen time.Duration
 	for {
@@ -139,6 +144,9 @@ func TestTwoInstancesErase(t *testing.T) {
 			t.Fatalf("B still resolves the erased subject %v after A.Erase (TTL %v)", time.Since(start), ttl)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := b.Put(ctxT(t), []vault.Entry{{Subject: sub, Class: "email", Value: vaulttest.Value("late")}}); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("B.Put after A.Erase error = %v, want ErrErased", err)
 	}
 	t.Logf("B saw the erasure after %v (TTL %v)", seen.Round(time.Millisecond), ttl)
 	info, err := b.Describe(ctxT(t), sub)
@@ -468,7 +476,7 @@ func TestStoredBytesHoldNoPlaintext(t *testing.T) {
 			t.Fatal("the KV record holds the unwrapped DEK")
 		}
 	}
-	// After erasure, the record is only the marker: no versions are left.
+	// After erasure, every version but the marker is destroyed.
 	if _, err := s.Erase(ctxT(t), sub, "raw"); err != nil {
 		t.Fatal(err)
 	}
@@ -476,9 +484,26 @@ func TestStoredBytesHoldNoPlaintext(t *testing.T) {
 	if err != nil || meta == nil {
 		t.Fatalf("read metadata: %v", err)
 	}
+	current := fmt.Sprint(meta.Data["current_version"])
 	versions, _ := meta.Data["versions"].(map[string]interface{})
-	if len(versions) != 1 {
-		t.Fatalf("erased subject's record has %d versions, want 1 (the marker)", len(versions))
+	if len(versions) < 2 {
+		t.Fatalf("record has %d versions, want the value's and the marker's: %v", len(versions), meta.Data)
+	}
+	for v, m := range versions {
+		destroyed, _ := m.(map[string]interface{})["destroyed"].(bool)
+		if v != current && !destroyed {
+			t.Fatalf("version %s of the erased record is not destroyed", v)
+		}
+		if v == current {
+			continue
+		}
+		old, err := c.Logical().ReadWithDataWithContext(ctxT(t), s.kv.subjectData(sub), map[string][]string{"version": {v}})
+		if err != nil {
+			t.Fatalf("read version %s: %v", v, err)
+		}
+		if old != nil && old.Data["data"] != nil {
+			t.Fatalf("destroyed version %s still has data", v)
+		}
 	}
 	sec, err = c.Logical().ReadWithContext(ctxT(t), s.kv.subjectData(sub))
 	if err != nil || sec == nil {
