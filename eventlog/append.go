@@ -263,10 +263,11 @@ func (l *Log) commitGroup(group []*appendReq) {
 	groupVersions := make(map[string]uint64)
 	groupIDs := make(map[uuid.UUID]idLoc)
 	resps := make([]appendResp, len(group))
+	var runs indexRuns
 	committed := 0
 	var fatal error
 	for i, r := range group {
-		res, wrote, err := l.prepare(rtxn, wtxn, r, now, groupVersions, groupIDs)
+		res, wrote, err := l.prepare(rtxn, wtxn, r, now, &runs, groupVersions, groupIDs)
 		resps[i] = appendResp{res, err}
 		if err != nil && !isRequestError(err) {
 			fatal = err
@@ -275,6 +276,9 @@ func (l *Log) commitGroup(group []*appendReq) {
 		if wrote {
 			committed++
 		}
+	}
+	if fatal == nil && committed > 0 {
+		fatal = runs.flush(wtxn)
 	}
 	if fatal == nil && committed > 0 {
 		fatal = wtxn.Commit()
@@ -299,6 +303,8 @@ func (l *Log) commitGroup(group []*appendReq) {
 			l.w.versions[s] = v
 		}
 		if committed > 0 {
+			l.groups.Add(1)
+			l.grouped.Add(l.w.nextPos - saved.nextPos)
 			l.publish(l.w.nextPos - 1)
 		}
 	}
@@ -320,7 +326,7 @@ func isRequestError(err error) bool {
 // prepare checks one append against the log as of this group and, if it
 // passes, adds its entries to wtxn and advances the writer state.
 // Request errors come back wrapped in errRequest.
-func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, groupVersions map[string]uint64, groupIDs map[uuid.UUID]idLoc) (AppendResult, bool, error) {
+func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, runs *indexRuns, groupVersions map[string]uint64, groupIDs map[uuid.UUID]idLoc) (AppendResult, bool, error) {
 	if r.anyGiven {
 		res, done, err := l.idempotent(rtxn, r, groupIDs)
 		if err != nil || done {
@@ -347,15 +353,14 @@ func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, groupVers
 			Stream: r.stream, Type: e.Type, Data: e.Data, Metadata: e.Metadata,
 		}
 		val := encodeRecord(make([]byte, 0, recordSize(len(rec.Stream), len(rec.Type), len(rec.Data), len(rec.Metadata))), &rec)
-		for _, kv := range [...][2][]byte{
-			{keys.Event(pos), val},
-			{keys.Stream(r.stream, cur), keys.U64(pos)},
-			{keys.ID(e.ID), keys.IDValue(pos, cur, r.stream)},
-			{keys.Type(e.Type, pos), nil},
-		} {
-			if err := wtxn.Set(kv[0], kv[1]); err != nil {
-				return AppendResult{}, false, fmt.Errorf("append: stage entry: %w", err)
-			}
+		if err := wtxn.Set(keys.Event(pos), val); err != nil {
+			return AppendResult{}, false, fmt.Errorf("append: stage event: %w", err)
+		}
+		if err := wtxn.Set(keys.ID(e.ID), keys.IDValue(pos, cur, r.stream)); err != nil {
+			return AppendResult{}, false, fmt.Errorf("append: stage event ID: %w", err)
+		}
+		if err := runs.addType(wtxn, e.Type, pos); err != nil {
+			return AppendResult{}, false, err
 		}
 		if r.anyGiven {
 			groupIDs[e.ID] = idLoc{pos: pos, version: cur, stream: r.stream}
@@ -367,6 +372,9 @@ func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, groupVers
 	groupVersions[r.stream] = cur
 	res.LastVersion = cur
 	res.LastPosition = l.w.nextPos - 1
+	if err := runs.addStream(wtxn, r.stream, res.FirstVersion, res.FirstPosition, uint32(len(r.events))); err != nil {
+		return AppendResult{}, false, err
+	}
 	return res, true, nil
 }
 
@@ -431,6 +439,99 @@ func (l *Log) streamVersion(rtxn *badger.Txn, stream string) (uint64, error) {
 	return v, nil
 }
 
+// indexRuns collects the index runs of one group commit (see
+// internal/keys): a stream run grows while consecutive appends go to the
+// same stream, a type run while consecutive positions have the same type.
+type indexRuns struct {
+	stream         string
+	sVersion, sPos uint64
+	sCount         uint32
+	typ            string
+	tPos           uint64
+	tCount         uint32
+}
+
+func (g *indexRuns) addStream(txn *badger.Txn, stream string, version, pos uint64, n uint32) error {
+	if g.sCount > 0 && g.stream == stream && g.sPos+uint64(g.sCount) == pos && g.sVersion+uint64(g.sCount) == version {
+		g.sCount += n
+		return nil
+	}
+	if err := g.flushStream(txn); err != nil {
+		return err
+	}
+	g.stream, g.sVersion, g.sPos, g.sCount = stream, version, pos, n
+	return nil
+}
+
+func (g *indexRuns) addType(txn *badger.Txn, typ string, pos uint64) error {
+	if g.tCount > 0 && g.typ == typ && g.tPos+uint64(g.tCount) == pos {
+		g.tCount++
+		return nil
+	}
+	if err := g.flushType(txn); err != nil {
+		return err
+	}
+	g.typ, g.tPos, g.tCount = typ, pos, 1
+	return nil
+}
+
+func (g *indexRuns) flushStream(txn *badger.Txn) error {
+	if g.sCount == 0 {
+		return nil
+	}
+	n := g.sCount
+	g.sCount = 0
+	if err := txn.Set(keys.Stream(g.stream, g.sVersion), keys.Run(g.sPos, n)); err != nil {
+		return fmt.Errorf("append: stage stream index: %w", err)
+	}
+	return nil
+}
+
+func (g *indexRuns) flushType(txn *badger.Txn) error {
+	if g.tCount == 0 {
+		return nil
+	}
+	n := g.tCount
+	g.tCount = 0
+	if err := txn.Set(keys.Type(g.typ, g.tPos), keys.RunLen(n)); err != nil {
+		return fmt.Errorf("append: stage type index: %w", err)
+	}
+	return nil
+}
+
+func (g *indexRuns) flush(txn *badger.Txn) error {
+	if err := g.flushStream(txn); err != nil {
+		return err
+	}
+	return g.flushType(txn)
+}
+
+// streamRun is one stream-index entry: versions first..first+count-1 at
+// positions pos..pos+count-1.
+type streamRun struct {
+	first, pos uint64
+	count      uint32
+}
+
+func (r streamRun) last() uint64 { return r.first + uint64(r.count) - 1 }
+
+func parseStreamRun(item *badger.Item) (streamRun, error) {
+	_, first, err := keys.ParseStream(item.Key())
+	if err != nil {
+		return streamRun{}, fmt.Errorf("stream index key: %w", ErrCorrupt)
+	}
+	var r streamRun
+	err = item.Value(func(v []byte) error {
+		pos, n, perr := keys.ParseRun(v)
+		r = streamRun{first: first, pos: pos, count: n}
+		return perr
+	})
+	if err != nil {
+		return streamRun{}, fmt.Errorf("stream index value: %w", ErrCorrupt)
+	}
+	return r, nil
+}
+
 // lastInStream returns a stream's last version and its position, zeros if
 // the stream has no events.
 func lastInStream(txn *badger.Txn, stream string) (version, pos uint64, err error) {
@@ -441,17 +542,9 @@ func lastInStream(txn *badger.Txn, stream string) (version, pos uint64, err erro
 	if !it.Valid() {
 		return 0, 0, nil
 	}
-	_, version, err = keys.ParseStream(it.Item().Key())
+	r, err := parseStreamRun(it.Item())
 	if err != nil {
-		return 0, 0, fmt.Errorf("stream key: %w", ErrCorrupt)
+		return 0, 0, err
 	}
-	err = it.Item().Value(func(v []byte) error {
-		var perr error
-		pos, perr = keys.ParseU64(v)
-		return perr
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("stream key value: %w", ErrCorrupt)
-	}
-	return version, pos, nil
+	return r.last(), r.pos + uint64(r.count) - 1, nil
 }

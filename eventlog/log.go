@@ -144,6 +144,9 @@ type Log struct {
 
 	// Owned by the writer goroutine.
 	w writerState
+
+	// Counters for tests and benchmarks.
+	groups, grouped atomic.Uint64 // group commits, events committed in them
 }
 
 // Open opens (creating if needed) the log in dir.

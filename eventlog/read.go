@@ -1,7 +1,6 @@
 package eventlog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,39 +34,71 @@ func (l *Log) ReadStream(ctx context.Context, stream string, from uint64, limit 
 	txn := l.db.NewTransaction(false)
 	defer txn.Discard()
 
-	prefix := keys.StreamPrefix(stream)
-	opts := badger.IteratorOptions{Prefix: prefix, Reverse: dir == Backward}
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	switch {
-	case dir == Forward:
-		it.Seek(keys.Stream(stream, max(from, 1)))
-	case from == 0:
-		it.Seek(keys.SeekLast(prefix))
-	default:
-		it.Seek(keys.Stream(stream, from))
+	positions, err := streamPositions(ctx, txn, stream, from, limit, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read stream: %w", err)
 	}
-	var out []Event
-	for ; it.Valid() && len(out) < limit; it.Next() {
-		if len(out)%256 == 255 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		var pos uint64
-		err := it.Item().Value(func(v []byte) error {
-			var perr error
-			pos, perr = keys.ParseU64(v)
-			return perr
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read stream: index: %w", ErrCorrupt)
-		}
+	out := make([]Event, 0, len(positions))
+	for _, pos := range positions {
 		e, err := getEvent(txn, pos)
 		if err != nil {
 			return nil, fmt.Errorf("read stream: %w", err)
 		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// streamPositions walks the stream-index runs and returns the positions of
+// up to limit versions from `from` in direction dir.
+func streamPositions(ctx context.Context, txn *badger.Txn, stream string, from uint64, limit int, dir Direction) ([]uint64, error) {
+	prefix := keys.StreamPrefix(stream)
+	// Find the run holding `from` (the last run starting at or before it).
+	rev := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer rev.Close()
+	if from == 0 && dir == Backward {
+		rev.Seek(keys.SeekLast(prefix))
+	} else {
+		rev.Seek(keys.Stream(stream, max(from, 1)))
+	}
+	var out []uint64
+	if dir == Backward {
+		for ; rev.Valid() && len(out) < limit; rev.Next() {
+			r, err := parseStreamRun(rev.Item())
+			if err != nil {
+				return nil, err
+			}
+			v := r.last()
+			if from != 0 {
+				v = min(v, from)
+			}
+			for ; v >= r.first && len(out) < limit; v-- {
+				out = append(out, r.pos+(v-r.first))
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	seek := keys.Stream(stream, max(from, 1))
+	if rev.Valid() {
+		seek = append([]byte(nil), rev.Item().Key()...)
+	}
+	fwd := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer fwd.Close()
+	from = max(from, 1)
+	for fwd.Seek(seek); fwd.Valid() && len(out) < limit; fwd.Next() {
+		r, err := parseStreamRun(fwd.Item())
+		if err != nil {
+			return nil, err
+		}
+		for v := max(from, r.first); v <= r.last() && len(out) < limit; v++ {
+			out = append(out, r.pos+(v-r.first))
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -167,23 +198,79 @@ func readAll(ctx context.Context, txn *badger.Txn, from uint64, limit int) ([]Ev
 	return out, nil
 }
 
+// typeCursor walks one event type's index runs from a position.
+type typeCursor struct {
+	it       *badger.Iterator
+	pos, end uint64 // next position, end of the current run (exclusive)
+}
+
+func newTypeCursor(txn *badger.Txn, typ string, from uint64) (*typeCursor, error) {
+	prefix := keys.TypePrefix(typ)
+	seek := keys.Type(typ, from)
+	rev := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	rev.Seek(seek)
+	if rev.Valid() { // a run starting before `from` may still cover it
+		seek = append([]byte(nil), rev.Item().Key()...)
+	}
+	rev.Close()
+	c := &typeCursor{it: txn.NewIterator(badger.IteratorOptions{Prefix: prefix})}
+	c.it.Seek(seek)
+	if err := c.load(from); err != nil {
+		c.it.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// load reads the run under the iterator, skipping positions below from.
+func (c *typeCursor) load(from uint64) error {
+	for ; c.it.Valid(); c.it.Next() {
+		_, first, err := keys.ParseType(c.it.Item().Key())
+		if err != nil {
+			return fmt.Errorf("type index key: %w", ErrCorrupt)
+		}
+		var n uint32
+		if err := c.it.Item().Value(func(v []byte) error {
+			var perr error
+			n, perr = keys.ParseRunLen(v)
+			return perr
+		}); err != nil {
+			return fmt.Errorf("type index value: %w", ErrCorrupt)
+		}
+		c.pos, c.end = max(first, from), first+uint64(n)
+		if c.pos < c.end {
+			return nil
+		}
+	}
+	c.pos, c.end = 0, 0
+	return nil
+}
+
+func (c *typeCursor) valid() bool { return c.pos < c.end }
+
+func (c *typeCursor) next() error {
+	c.pos++
+	if c.pos < c.end {
+		return nil
+	}
+	c.it.Next()
+	return c.load(0)
+}
+
 // readTypes merges the per-type indexes in position order.
 func readTypes(ctx context.Context, txn *badger.Txn, from uint64, limit int, types []string) ([]Event, error) {
-	type cursor struct {
-		it     *badger.Iterator
-		prefix []byte
-	}
-	cs := make([]cursor, 0, len(types))
+	cs := make([]*typeCursor, 0, len(types))
 	defer func() {
 		for _, c := range cs {
 			c.it.Close()
 		}
 	}()
 	for _, t := range types {
-		p := keys.TypePrefix(t)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
-		it.Seek(keys.Type(t, from))
-		cs = append(cs, cursor{it, p})
+		c, err := newTypeCursor(txn, t, from)
+		if err != nil {
+			return nil, fmt.Errorf("read all: %w", err)
+		}
+		cs = append(cs, c)
 	}
 	var out []Event
 	for len(out) < limit {
@@ -192,32 +279,23 @@ func readTypes(ctx context.Context, txn *badger.Txn, from uint64, limit int, typ
 				return nil, err
 			}
 		}
-		best, bestPos := -1, uint64(0)
-		for i, c := range cs {
-			if !c.it.Valid() {
-				continue
-			}
-			k := c.it.Item().Key()
-			if !bytes.HasPrefix(k, c.prefix) || len(k) != len(c.prefix)+8 {
-				return nil, fmt.Errorf("read all: type key: %w", ErrCorrupt)
-			}
-			_, pos, err := keys.ParseType(k)
-			if err != nil {
-				return nil, fmt.Errorf("read all: type key: %w", ErrCorrupt)
-			}
-			if best < 0 || pos < bestPos {
-				best, bestPos = i, pos
+		var best *typeCursor
+		for _, c := range cs {
+			if c.valid() && (best == nil || c.pos < best.pos) {
+				best = c
 			}
 		}
-		if best < 0 {
+		if best == nil {
 			break
 		}
-		cs[best].it.Next()
-		e, err := getEvent(txn, bestPos)
+		e, err := getEvent(txn, best.pos)
 		if err != nil {
 			return nil, fmt.Errorf("read all: %w", err)
 		}
 		out = append(out, e)
+		if err := best.next(); err != nil {
+			return nil, fmt.Errorf("read all: %w", err)
+		}
 	}
 	return out, nil
 }
@@ -245,13 +323,9 @@ func (l *Log) StreamInfo(ctx context.Context, stream string) (StreamInfo, error)
 	if err != nil {
 		return StreamInfo{}, fmt.Errorf("stream info %q: first version: %w", stream, err)
 	}
-	var first uint64
-	if err := item.Value(func(v []byte) error {
-		var perr error
-		first, perr = keys.ParseU64(v)
-		return perr
-	}); err != nil {
-		return StreamInfo{}, fmt.Errorf("stream info %q: %w", stream, ErrCorrupt)
+	r, err := parseStreamRun(item)
+	if err != nil {
+		return StreamInfo{}, fmt.Errorf("stream info %q: %w", stream, err)
 	}
-	return StreamInfo{Stream: stream, Version: version, FirstPosition: first, LastPosition: last}, nil
+	return StreamInfo{Stream: stream, Version: version, FirstPosition: r.pos, LastPosition: last}, nil
 }

@@ -32,6 +32,12 @@ func FuzzKeys(f *testing.F) {
 		if p, v, gs, err := ParseIDValue(IDValue(n, n+1, s)); err != nil || p != n || v != n+1 || gs != s {
 			t.Errorf("ParseIDValue = %d, %d, %q, %v", p, v, gs, err)
 		}
+		if p, c, err := ParseRun(Run(n, uint32(n)|1)); err != nil || p != n || c != uint32(n)|1 {
+			t.Errorf("ParseRun(Run(%d)) = %d, %d, %v", n, p, c, err)
+		}
+		if c, err := ParseRunLen(RunLen(uint32(n) | 1)); err != nil || c != uint32(n)|1 {
+			t.Errorf("ParseRunLen(RunLen(%d)) = %d, %v", n, c, err)
+		}
 		if got, err := ParseU64(U64(n)); err != nil || got != n {
 			t.Errorf("ParseU64(U64(%d)) = %d, %v", n, got, err)
 		}
@@ -70,6 +76,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if s, v, err := ParseSnapshot(k); err == nil && !bytes.Equal(Snapshot(s, v), k) {
 			t.Errorf("Snapshot(ParseSnapshot(%x)) differs", k)
+		}
+		if p, c, err := ParseRun(k); err == nil && !bytes.Equal(Run(p, c), k) {
+			t.Errorf("Run(ParseRun(%x)) differs", k)
+		}
+		if c, err := ParseRunLen(k); err == nil && !bytes.Equal(RunLen(c), k) {
+			t.Errorf("RunLen(ParseRunLen(%x)) differs", k)
 		}
 		if id, err := ParseID(k); err == nil && !bytes.Equal(ID(id), k) {
 			t.Errorf("ID(ParseID(%x)) differs", k)

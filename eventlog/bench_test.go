@@ -1,0 +1,248 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Benchmarks come in pairs: the log, and raw Badger opened with the same
+// options (badgerOptions: SyncWrites, same memtables, value threshold...)
+// doing the same work with one key per event. Run them together, e.g.
+//
+//	go test ./eventlog -run '^$' -bench . -count 5
+//
+// Each reports ev/s. The machine is shared: compare medians in one run.
+
+// event1KiB is a 1 KiB JSON event body.
+var event1KiB = json.RawMessage(`{"pad":"` + strings.Repeat("x", 1024-10) + `"}`)
+
+// benchOptions are DefaultOptions, with EVENTLOG_BENCH_VALUE_THRESHOLD and
+// EVENTLOG_BENCH_MEMTABLE (bytes) to compare tunings.
+func benchOptions(b testing.TB) Options {
+	o := DefaultOptions()
+	if s := os.Getenv("EVENTLOG_BENCH_VALUE_THRESHOLD"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.ValueThreshold = n
+	}
+	if s := os.Getenv("EVENTLOG_BENCH_MEMTABLE"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.MemTableSize = n
+	}
+	return o
+}
+
+func benchLog(b *testing.B) *Log {
+	b.Helper()
+	l, err := Open(b.TempDir(), benchOptions(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+func benchRaw(b *testing.B) *badger.DB {
+	b.Helper()
+	db, err := badger.Open(badgerOptions(b.TempDir(), benchOptions(b).withDefaults(), testLogger(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func rawKey(n uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = 1
+	binary.BigEndian.PutUint64(k[1:], n)
+	return k
+}
+
+// concurrently runs op b.N times from workers goroutines and reports ev/s,
+// where one op appends perOp events.
+func concurrently(b *testing.B, workers, perOp int, op func(i int) error) {
+	b.Helper()
+	ops := (b.N + perOp - 1) / perOp
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(ops) {
+					return
+				}
+				if err := op(int(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(ops*perOp)/b.Elapsed().Seconds(), "ev/s")
+}
+
+func benchAppend(b *testing.B, workers, batch int) {
+	b.Run("log", func(b *testing.B) {
+		l := benchLog(b)
+		ctx := context.Background()
+		evs := make([]EventData, batch)
+		for i := range evs {
+			evs[i] = EventData{Type: "bench", Data: event1KiB}
+		}
+		streams := make([]string, workers)
+		for i := range streams {
+			streams[i] = "bench-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		}
+		g0, e0 := l.groups.Load(), l.grouped.Load()
+		concurrently(b, workers, batch, func(i int) error {
+			_, err := l.Append(ctx, streams[i%workers], Any, evs)
+			return err
+		})
+		if g := l.groups.Load() - g0; g > 0 {
+			b.ReportMetric(float64(l.grouped.Load()-e0)/float64(g), "ev/group")
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		db := benchRaw(b)
+		var seq atomic.Uint64
+		concurrently(b, workers, batch, func(int) error {
+			return db.Update(func(txn *badger.Txn) error {
+				for j := 0; j < batch; j++ {
+					if err := txn.Set(rawKey(seq.Add(1)), event1KiB); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	})
+}
+
+// BenchmarkAppend64 is 64 concurrent appenders of one 1 KiB event each.
+func BenchmarkAppend64(b *testing.B) { benchAppend(b, 64, 1) }
+
+// BenchmarkAppendSingle is one appender of one event: one fsync per append.
+func BenchmarkAppendSingle(b *testing.B) { benchAppend(b, 1, 1) }
+
+// BenchmarkAppendBatch100 is one appender of batches of 100 events.
+func BenchmarkAppendBatch100(b *testing.B) { benchAppend(b, 1, 100) }
+
+// BenchmarkFsync is the disk's raw rate of 1 KiB write + fdatasync, the
+// bound of BenchmarkAppendSingle.
+func BenchmarkFsync(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1024)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := fdatasync(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fsync/s")
+}
+
+// BenchmarkReadAll reads all streams forward, 1000 events per call, over a
+// log of 50,000 1 KiB events.
+func BenchmarkReadAll(b *testing.B) {
+	const n, page = 50_000, 1000
+	ctx := context.Background()
+	b.Run("log", func(b *testing.B) {
+		l := benchLog(b)
+		evs := make([]EventData, 1000)
+		for i := range evs {
+			evs[i] = EventData{Type: "bench", Data: event1KiB}
+		}
+		for i := 0; i < n; i += len(evs) {
+			if _, err := l.Append(ctx, "s"+string(rune('a'+i%7)), Any, evs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		read, from := 0, uint64(1)
+		for read < b.N {
+			got, err := l.ReadAll(ctx, from, page, Filter{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			read += len(got)
+			from += uint64(len(got))
+			if from > n {
+				from = 1
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "ev/s")
+	})
+	b.Run("raw", func(b *testing.B) {
+		db := benchRaw(b)
+		for i := 0; i < n; i += 1000 {
+			err := db.Update(func(txn *badger.Txn) error {
+				for j := 0; j < 1000; j++ {
+					if err := txn.Set(rawKey(uint64(i+j+1)), event1KiB); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		read, from := 0, uint64(1)
+		for read < b.N {
+			err := db.View(func(txn *badger.Txn) error {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{1}})
+				defer it.Close()
+				got := make([][]byte, 0, page)
+				for it.Seek(rawKey(from)); it.Valid() && len(got) < page; it.Next() {
+					v, err := it.Item().ValueCopy(nil)
+					if err != nil {
+						return err
+					}
+					got = append(got, v)
+				}
+				read += len(got)
+				from += uint64(len(got))
+				if from > n {
+					from = 1
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "ev/s")
+	})
+}
