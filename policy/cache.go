@@ -50,7 +50,7 @@ func (c *cache) len() int {
 // inputDeps says which parts of the input beyond the fixed key the compiled
 // policy reads, and so must be part of the cache key.
 type inputDeps struct {
-	subject, stream, attributes bool
+	principalID, subject, stream, attributes bool
 	// all: the policy reads input in a way that cannot be analysed
 	// (input as a whole, a computed key); every part joins the key.
 	all bool
@@ -99,6 +99,8 @@ func analyseInput(modules map[string]*ast.Module) inputDeps {
 				return false
 			}
 			switch top + "." + sub {
+			case "principal.id":
+				d.principalID = true
 			case "resource.subject":
 				d.subject = true
 			case "resource.stream":
@@ -144,7 +146,9 @@ func (d inputDeps) appendKey(dst []byte, kind Kind, in *Input) []byte {
 		dst = append(dst, s...)
 	}
 	add(string(kind))
-	add(in.Principal.ID)
+	if d.principalID || d.all {
+		add(in.Principal.ID)
+	}
 	roles := in.Principal.Roles
 	if !slices.IsSorted(roles) {
 		roles = slices.Clone(roles)

@@ -32,6 +32,8 @@ request_deny contains "vip" if vip[input.resource.subject]`, inputDeps{subject: 
 		{"function argument", `package piivault.authz
 own(p, r) if p.attributes.subject == r.subject
 request_allow contains "own" if own(input.principal, input.resource)`, inputDeps{all: true}},
+		{"principal id", `package piivault.authz
+request_allow contains "allowlisted" if input.principal.id in {"ops-1"}`, inputDeps{principalID: true}},
 		{"clock", `package piivault.authz
 request_deny contains "night" if time.clock([time.now_ns(), "UTC"])[0] < 6`, inputDeps{nondeterministic: true}},
 	}
@@ -149,6 +151,8 @@ func TestCacheKeyRoleOrderIrrelevant(t *testing.T) {
 func FuzzCacheKey(f *testing.F) {
 	f.Add("p", "support", "support", "read", "E", "/a", "email", "s1", "st", "k", "v",
 		"p", "support", "support", "read", "E", "/a", "email", "s2", "st", "k", "v", uint8(0))
+	f.Add("p1", "support", "", "read", "", "", "", "", "", "", "",
+		"p2", "support", "", "read", "", "", "", "", "", "", "", uint8(16))
 	f.Add("p", "a,b", "", "read", "", "", "", "", "", "", "",
 		"p", "a", "b", "read", "", "", "", "", "", "", "", uint8(7))
 	f.Add("1:x", "", "", "", "", "", "", "", "", "", "",
@@ -166,8 +170,8 @@ func FuzzCacheKey(f *testing.F) {
 		}
 		a := mk(id1, role1, purpose1, action1, et1, path1, class1, subj1, stream1, ak1, av1)
 		b := mk(id2, role2, purpose2, action2, et2, path2, class2, subj2, stream2, ak2, av2)
-		d := inputDeps{subject: flags&1 != 0, stream: flags&2 != 0, attributes: flags&4 != 0, all: flags&8 != 0}
-		same := a.Principal.ID == b.Principal.ID && role1 == role2 && a.Purpose == b.Purpose && a.Action == b.Action &&
+		d := inputDeps{subject: flags&1 != 0, stream: flags&2 != 0, attributes: flags&4 != 0, all: flags&8 != 0, principalID: flags&16 != 0}
+		same := (!(d.principalID || d.all) || a.Principal.ID == b.Principal.ID) && role1 == role2 && a.Purpose == b.Purpose && a.Action == b.Action &&
 			a.Resource.EventType == b.Resource.EventType && a.Resource.Path == b.Resource.Path && a.Resource.Class == b.Resource.Class &&
 			(!(d.subject || d.all) || a.Resource.Subject == b.Resource.Subject) &&
 			(!(d.stream || d.all) || a.Resource.Stream == b.Resource.Stream) &&

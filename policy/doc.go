@@ -35,10 +35,11 @@
 // # Cache
 //
 // Queries are prepared once per policy revision. Decisions are cached per
-// revision, keyed by (kind, principal ID, sorted roles, purpose, action, event
-// type, path, class). The engine inspects the compiled policy: if it
-// references input.resource.subject, input.resource.stream or
-// input.principal.attributes, that part joins the key; if it references
+// revision, keyed by (kind, sorted roles, purpose, action, event type, path,
+// class). The engine inspects the compiled policy: if it references
+// input.principal.id, input.resource.subject, input.resource.stream or
+// input.principal.attributes, that part joins the key (the shipped policy
+// references none of them, so principals with the same roles share entries); if it references
 // input in a way that cannot be analysed (input itself, a computed key), the
 // whole input is the key. So a subject-dependent rule ("a principal may read
 // its own record") stays correct, at the cost of per-subject entries; the

@@ -96,9 +96,13 @@ request_allow contains reason if {
 	reason := sprintf("role %s may %s", [role, input.action])
 }
 
-# A principal without an ID is never allowed anything (piivault refuses such
-# input before asking; this is the policy's own guard).
-request_deny contains "principal has no id" if input.principal.id == ""
+# An action this policy does not know is never allowed (piivault refuses such
+# input before asking; this is the policy's own guard). The rule does not test
+# input.principal.id, and neither does any other rule here: so piivault
+# shares cached decisions between principals with the same roles.
+known_actions := {"append", "read", "subscribe", "erase", "export", "audit", "admin"}
+
+request_deny contains "unknown action" if not input.action in known_actions
 
 # When a role may do the action but not for this purpose, say so: a clearer
 # reason than plain default deny.

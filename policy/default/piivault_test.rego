@@ -123,10 +123,10 @@ test_unknown_role_denied if {
 
 test_no_class_denied if effect(["support"], "read", "support", "") == "deny"
 
-test_no_principal_id_denied if {
-	x := json.patch(mk(["service"], "append", "", ""), [{"op": "replace", "path": "/principal/id", "value": ""}])
-	d := authz.authorize with input as x
+test_unknown_action_denied if {
+	d := authz.authorize with input as mk(["service"], "delete", "", "")
 	not d.allow
+	d.reason == "unknown action"
 }
 
 test_append_is_not_a_read if effect(["support"], "append", "support", "email") == "deny"
