@@ -302,11 +302,11 @@ func TestLogsCarryNoPII(t *testing.T) {
 }
 
 // sseClient opens GET /v1/subscribe and returns a line reader and a cancel.
-func sseOpen(t *testing.T, e *testEnv, query string, hdr ...string) (*bufio.Reader, func()) {
+func sseOpen(t *testing.T, e *testEnv, token, query string, hdr ...string) (*bufio.Reader, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.ts.URL+"/v1/subscribe"+query, nil)
-	req.Header.Set("Authorization", "Bearer "+readerToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -362,7 +362,7 @@ func TestSubscribeCatchUpLiveResumeHeartbeat(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.doJSON(t, http.MethodPost, "/v1/streams/s/events", writerToken, orderEvent("x"), nil)
 	}
-	r, stop := sseOpen(t, e, "?from=2")
+	r, stop := sseOpen(t, e, readerToken, "?from=2")
 	for _, want := range []string{"2", "3"} {
 		if got := sseNextEvent(t, r); got != want {
 			t.Fatalf("catch-up id = %s, want %s", got, want)
@@ -382,7 +382,7 @@ func TestSubscribeCatchUpLiveResumeHeartbeat(t *testing.T) {
 	}
 	stop()
 
-	r, stop = sseOpen(t, e, "?from=1", sdk.HeaderLastEventID, "3")
+	r, stop = sseOpen(t, e, readerToken, "?from=1", sdk.HeaderLastEventID, "3")
 	defer stop()
 	if got := sseNextEvent(t, r); got != "4" {
 		t.Fatalf("resume after Last-Event-ID 3: id = %s, want 4", got)
@@ -397,14 +397,14 @@ func TestSubscribeNoGoroutineLeak(t *testing.T) {
 	e := newEnv(t, core, rolePolicy{}, Options{HeartbeatInterval: 5 * time.Millisecond})
 	e.doJSON(t, http.MethodPost, "/v1/streams/s/events", writerToken, orderEvent("x"), nil)
 	// Warm up the connection pool and gin's pools.
-	r, stop := sseOpen(t, e, "")
+	r, stop := sseOpen(t, e, readerToken, "")
 	sseNextEvent(t, r)
 	stop()
 	e.ts.Client().Transport.(*http.Transport).CloseIdleConnections()
 	time.Sleep(50 * time.Millisecond)
 	before := runtime.NumGoroutine()
 	for i := 0; i < 20; i++ {
-		r, stop := sseOpen(t, e, "")
+		r, stop := sseOpen(t, e, readerToken, "")
 		sseNextEvent(t, r)
 		stop()
 	}

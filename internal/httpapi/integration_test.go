@@ -1,0 +1,352 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/sdk"
+	"github.com/piivault/piivault/vault"
+	"github.com/piivault/piivault/vault/embedded"
+	"github.com/piivault/piivault/vault/keys"
+)
+
+// Tokens of the real-stack tests, one per role of the shipped policy.
+var roleTokens = map[string]string{
+	"service":   "tok-service",
+	"support":   "tok-support",
+	"analytics": "tok-analytics",
+	"dpo":       "tok-dpo",
+	"admin":     "tok-admin",
+	"intern":    "tok-intern", // a role the policy does not know
+}
+
+// countingStore counts what the vault holds through the API: values put
+// minus values deleted, and erasures. The bad-input test compares it.
+type countingStore struct {
+	vault.Store
+	mu      sync.Mutex
+	values  int
+	erasure int
+}
+
+func (c *countingStore) Put(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
+	toks, err := c.Store.Put(ctx, entries)
+	if err == nil {
+		c.mu.Lock()
+		c.values += len(toks)
+		c.mu.Unlock()
+	}
+	return toks, err
+}
+
+func (c *countingStore) Delete(ctx context.Context, toks []vault.Token) error {
+	err := c.Store.Delete(ctx, toks)
+	if err == nil {
+		c.mu.Lock()
+		c.values -= len(toks)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *countingStore) Erase(ctx context.Context, subject, id string) (vault.EraseResult, error) {
+	res, err := c.Store.Erase(ctx, subject, id)
+	if err == nil {
+		c.mu.Lock()
+		c.erasure++
+		c.mu.Unlock()
+	}
+	return res, err
+}
+
+func (c *countingStore) counts() (values, erasures int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.values, c.erasure
+}
+
+type realEnv struct {
+	*testEnv
+	log   *eventlog.Log
+	store *countingStore
+	svc   *redaction.Service
+}
+
+// newRealEnv runs the API over the real redaction service on a real Badger
+// event log, the embedded vault with a local key file, and the shipped OPA
+// policy, all in t.TempDir, served on loopback.
+func newRealEnv(t testing.TB, opts Options) *realEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	lg := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	lo := eventlog.DefaultOptions()
+	lo.Logger = lg
+	l, err := eventlog.Open(filepath.Join(dir, "log"), lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := keys.OpenLocal(filepath.Join(dir, "kek"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eo := embedded.DefaultOptions()
+	eo.Logger = lg
+	emb, err := embedded.Open(filepath.Join(dir, "vault"), kp, eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	po := policy.DefaultOptions()
+	po.Watch = false
+	po.Logger = lg
+	pol, err := policy.New(ctx, po)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{Store: emb}
+	ro := redaction.DefaultOptions()
+	ro.Logger = lg
+	ro.SweepInterval = -1
+	svc, err := redaction.New(l, store, pol, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = svc.Close()
+		_ = pol.Close()
+		_ = emb.Close()
+		_ = l.Close()
+	})
+
+	var tokens []TokenEntry
+	for role, tok := range roleTokens {
+		tokens = append(tokens, TokenEntry{SHA256: HashToken(tok), Principal: role + "-1", Roles: []string{role}})
+	}
+	auth, err := NewAuthenticator(AuthConfig{Tokens: tokens, RootTokenSHA256: HashToken(rootToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Logger = lg
+	opts.Auth = auth
+	opts.Head = l.Head
+	srv := New(svc, pol, opts)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc}
+}
+
+func (e *realEnv) head(t testing.TB) uint64 {
+	t.Helper()
+	h, err := e.log.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+const (
+	canaryEmail = "canary.zq81@example.com"
+	canaryName  = "Zqxwv Canaryperson"
+	canaryPhone = "+44 7700 900 481"
+)
+
+const customerSchema = `{"subject":"/customerId","fields":[
+	{"path":"/email","class":"email"},{"path":"/name","class":"name"},{"path":"/phone","class":"phone"}]}`
+
+func customerEvent(id, subject string) string {
+	return fmt.Sprintf(`{"id":%q,"type":"CustomerRegistered","data":{"customerId":%q,"email":%q,"name":%q,"phone":%q,"plan":"gold"}}`,
+		id, subject, canaryEmail, canaryName, canaryPhone)
+}
+
+func fieldState(t *testing.T, ev sdk.Event, path string) string {
+	t.Helper()
+	for _, f := range ev.PII {
+		if f.Path == path {
+			return f.State
+		}
+	}
+	t.Fatalf("event %d has no PII field %s: %+v", ev.Position, path, ev.PII)
+	return ""
+}
+
+func (e *realEnv) read(t *testing.T, role, purpose, path string) (reply, sdk.EventsPage) {
+	t.Helper()
+	var page sdk.EventsPage
+	r := e.do(t, http.MethodGet, path, roleTokens[role], nil, sdk.HeaderPurpose, purpose)
+	if r.status == http.StatusOK {
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r, page
+}
+
+// TestRealStackFlow drives the whole contract over loopback HTTP against the
+// real stores and the shipped policy.
+func TestRealStackFlow(t *testing.T) {
+	e := newRealEnv(t, Options{HeartbeatInterval: 50 * time.Millisecond})
+	const subject = "cust-42"
+	const evID = "0b9f3c1e-8a53-4d8e-9a77-3c7d2f0e6a11"
+
+	// Schemas: admin only.
+	var sc sdk.Schema
+	if r := e.doJSON(t, http.MethodPut, "/v1/schemas/CustomerRegistered", roleTokens["admin"], customerSchema, &sc); r.status != http.StatusOK || sc.Version != 1 {
+		t.Fatalf("PUT schema = %d %s", r.status, r.body)
+	}
+	if r := e.doJSON(t, http.MethodPut, "/v1/schemas/CustomerRegistered", roleTokens["service"], customerSchema, nil); r.status != http.StatusForbidden {
+		t.Errorf("PUT schema as service = %d, want 403", r.status)
+	}
+	var list sdk.SchemaList
+	if r := e.doJSON(t, http.MethodGet, "/v1/schemas", roleTokens["admin"], nil, &list); r.status != http.StatusOK || len(list.Schemas) != 1 {
+		t.Errorf("GET schemas = %d %s", r.status, r.body)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/schemas/Nope", roleTokens["admin"], nil); r.status != http.StatusNotFound || r.problem(t).Code != sdk.CodeNotFound {
+		t.Errorf("GET unknown schema = %d %s", r.status, r.body)
+	}
+
+	// Append, retry, conflict.
+	body := `{"expectedVersion":0,"events":[` + customerEvent(evID, subject) + `]}`
+	var res sdk.AppendResult
+	if r := e.doJSON(t, http.MethodPost, "/v1/streams/customer-42/events", roleTokens["service"], body, &res); r.status != http.StatusCreated {
+		t.Fatalf("append = %d %s", r.status, r.body)
+	}
+	if res.FirstVersion != 1 || res.LastVersion != 1 || res.FirstPosition == 0 {
+		t.Errorf("append result = %+v", res)
+	}
+	retry := `{"events":[` + customerEvent(evID, subject) + `]}`
+	var res2 sdk.AppendResult
+	if r := e.doJSON(t, http.MethodPost, "/v1/streams/customer-42/events", roleTokens["service"], retry, &res2); r.status != http.StatusCreated || res2 != res {
+		t.Errorf("idempotent retry = %d %+v, want 201 %+v", r.status, res2, res)
+	}
+	conflict := `{"expectedVersion":0,"events":[` + customerEvent("", subject) + `]}`
+	r := e.doJSON(t, http.MethodPost, "/v1/streams/customer-42/events", roleTokens["service"], conflict, nil)
+	if p := r.problem(t); r.status != http.StatusConflict || p.Code != sdk.CodeConflict || p.ActualVersion == nil || *p.ActualVersion != 1 {
+		t.Errorf("conflict = %d %+v", r.status, p)
+	}
+
+	// Leak guard: 422 with the path, never the value.
+	leak := `{"events":[{"type":"Note","data":{"text":"write to ` + canaryEmail + `"}}]}`
+	r = e.doJSON(t, http.MethodPost, "/v1/streams/notes/events", roleTokens["service"], leak, nil)
+	if p := r.problem(t); r.status != http.StatusUnprocessableEntity || p.Code != sdk.CodeLeak || p.Path != "/text" {
+		t.Errorf("leak = %d %+v", r.status, p)
+	}
+	if strings.Contains(string(r.body), canaryEmail) {
+		t.Error("leak problem echoes the value")
+	}
+
+	// Reads under the shipped policy.
+	r, page := e.read(t, "support", "support", "/v1/streams/customer-42/events")
+	if len(page.Events) != 1 {
+		t.Fatalf("support read: %d %s", r.status, r.body)
+	}
+	ev := page.Events[0]
+	if got := fieldState(t, ev, "/email"); got != sdk.StateRevealed || !strings.Contains(string(ev.Data), canaryEmail) {
+		t.Errorf("support: email %s, data %s", got, ev.Data)
+	}
+	if got := fieldState(t, ev, "/phone"); got != sdk.StateMasked || strings.Contains(string(ev.Data), canaryPhone) {
+		t.Errorf("support: phone %s, data %s", got, ev.Data)
+	}
+	if ev.ID != evID || ev.Stream != "customer-42" || ev.Version != 1 || ev.RecordedAt.IsZero() {
+		t.Errorf("event envelope = %+v", ev)
+	}
+	_, page = e.read(t, "analytics", "analytics", "/v1/events?limit=10&type=CustomerRegistered")
+	if len(page.Events) != 1 || fieldState(t, page.Events[0], "/email") != sdk.StateTokenized || strings.Contains(string(page.Events[0].Data), canaryEmail) {
+		t.Errorf("analytics $all read: %+v", page)
+	}
+	if r, _ := e.read(t, "intern", "support", "/v1/events"); r.status != http.StatusForbidden || r.problem(t).Code != sdk.CodeDenied {
+		t.Errorf("intern read = %d %s", r.status, r.body)
+	}
+	if r, _ := e.read(t, "support", "marketing", "/v1/events"); r.status != http.StatusForbidden || !strings.Contains(r.problem(t).Detail, "purpose") {
+		t.Errorf("support read for marketing = %d %s", r.status, r.body)
+	}
+	if r, page := e.read(t, "support", "support", "/v1/streams/customer-42/events?direction=backward&limit=1"); r.status != http.StatusOK || len(page.Events) != 1 {
+		t.Errorf("backward read = %d %s", r.status, r.body)
+	}
+
+	// Snapshot.
+	snap := fmt.Sprintf(`{"version":1,"type":"CustomerRegistered","data":{"customerId":%q,"email":%q,"name":"x","phone":"y"}}`, subject, canaryEmail)
+	if r := e.doJSON(t, http.MethodPut, "/v1/streams/customer-42/snapshot", roleTokens["service"], snap, nil); r.status != http.StatusNoContent {
+		t.Errorf("PUT snapshot = %d %s", r.status, r.body)
+	}
+	var gotSnap sdk.Snapshot
+	r = e.do(t, http.MethodGet, "/v1/streams/customer-42/snapshot", roleTokens["support"], nil, sdk.HeaderPurpose, "support")
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &gotSnap) != nil || gotSnap.Version != 1 || !strings.Contains(string(gotSnap.Data), canaryEmail) {
+		t.Errorf("GET snapshot = %d %s", r.status, r.body)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/streams/none/snapshot", roleTokens["support"], nil, sdk.HeaderPurpose, "support"); r.status != http.StatusNotFound {
+		t.Errorf("GET missing snapshot = %d %s", r.status, r.body)
+	}
+
+	// Subscription sees the event with id = position.
+	sub, stop := sseOpen(t, e.testEnv, roleTokens["service"], "?from=1")
+	// $schemas comes first: read models learn of schema changes too.
+	for _, want := range []string{"1", fmt.Sprint(res.FirstPosition)} {
+		if id := sseNextEvent(t, sub); id != want {
+			t.Errorf("SSE id = %s, want %s", id, want)
+		}
+	}
+	stop()
+
+	// Export before erasure holds the values (dpo).
+	var exp sdk.SubjectExport
+	if r := e.doJSON(t, http.MethodGet, "/v1/subjects/"+subject+"/export", roleTokens["dpo"], nil, &exp); r.status != http.StatusOK || len(exp.Values) == 0 || len(exp.Events) == 0 {
+		t.Errorf("export = %d %s", r.status, r.body)
+	}
+
+	// Erase as dpo; then the read shows the placeholder.
+	var er sdk.Erasure
+	if r := e.doJSON(t, http.MethodPost, "/v1/subjects/"+subject+"/erasure", roleTokens["support"], `{"reason":"art17"}`, nil); r.status != http.StatusForbidden {
+		t.Errorf("erase as support = %d", r.status)
+	}
+	r = e.doJSON(t, http.MethodPost, "/v1/subjects/"+subject+"/erasure", roleTokens["dpo"], `{"reason":"art17","ticket":"T-1"}`, &er)
+	if r.status != http.StatusOK || er.ErasureID == "" || er.Subject != subject || len(er.Receipt) == 0 {
+		t.Fatalf("erase = %d %s", r.status, r.body)
+	}
+	if r.header.Get("Location") != "/v1/erasures/"+er.ErasureID {
+		t.Errorf("Location = %q", r.header.Get("Location"))
+	}
+	_, page = e.read(t, "support", "support", "/v1/streams/customer-42/events")
+	if len(page.Events) != 1 || fieldState(t, page.Events[0], "/email") != sdk.StateErased ||
+		!strings.Contains(string(page.Events[0].Data), redaction.DefaultPlaceholder) || strings.Contains(string(page.Events[0].Data), canaryEmail) {
+		t.Errorf("read after erasure: %+v", page)
+	}
+	r = e.doJSON(t, http.MethodPost, "/v1/streams/customer-43/events", roleTokens["service"], `{"events":[`+customerEvent("", subject)+`]}`, nil)
+	if p := r.problem(t); r.status != http.StatusConflict || p.Code != sdk.CodeErased {
+		t.Errorf("append for an erased subject = %d %+v", r.status, p)
+	}
+
+	// Audit and verify.
+	var audit sdk.AuditPage
+	if r := e.doJSON(t, http.MethodGet, "/v1/audit?subject="+subject, roleTokens["dpo"], nil, &audit); r.status != http.StatusOK || len(audit.Records) == 0 {
+		t.Errorf("audit = %d %s", r.status, r.body)
+	}
+	var v sdk.VerifyResult
+	if r := e.doJSON(t, http.MethodGet, "/v1/log/verify", roleTokens["admin"], nil, &v); r.status != http.StatusOK || !v.OK || v.HeadPosition != e.head(t) || len(v.HeadHash) != 64 {
+		t.Errorf("verify = %d %s", r.status, r.body)
+	}
+
+	// No plaintext canary in logs, metrics, or the audit answer.
+	metrics := e.do(t, http.MethodGet, "/metrics", "", nil)
+	for where, text := range map[string]string{"logs": e.logs.String(), "metrics": string(metrics.body), "audit": fmt.Sprint(audit)} {
+		for _, c := range []string{canaryEmail, canaryName, canaryPhone} {
+			if strings.Contains(text, c) {
+				t.Errorf("%s hold the canary %q", where, c)
+			}
+		}
+	}
+}
+
