@@ -349,4 +349,3 @@ func TestRealStackFlow(t *testing.T) {
 		}
 	}
 }
-
