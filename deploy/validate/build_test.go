@@ -78,7 +78,13 @@ func TestDockerfileBuildAndServe(t *testing.T) {
 	port := freePort(t)
 	listen := net.JoinHostPort("127.0.0.1", port)
 	var logs bytes.Buffer
-	srv := exec.Command(bin, "serve", "--dev", "--listen", listen, "--data", filepath.Join(tmp, "data"))
+	// The operator policies that deploy/ ships (compose, the Kubernetes
+	// ConfigMap, the chart's example values) go in as --policy-dir: they must
+	// compile together with the shipped default policy, or serve refuses to
+	// start.
+	policyDir := filepath.Join(tmp, "policy")
+	writeDeployPolicies(t, policyDir)
+	srv := exec.Command(bin, "serve", "--dev", "--listen", listen, "--data", filepath.Join(tmp, "data"), "--policy-dir", policyDir)
 	srv.Dir = tmp
 	srv.Env = cleanEnv("PIIVAULT_DEV_ROOT_TOKEN=deploy-validate-root")
 	srv.Stdout, srv.Stderr = &logs, &logs
@@ -127,10 +133,42 @@ func TestDockerfileBuildAndServe(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Errorf("serve did not stop within 30 s of SIGTERM")
 	}
+	// The policy check has teeth: a broken policy in the folder stops serve.
+	bad := filepath.Join(tmp, "bad-policy")
+	writeDeployPolicies(t, bad)
+	if err := os.WriteFile(filepath.Join(bad, "broken.rego"), []byte("package piivault.authz\nrequest_allow contains \"x\" if { input.action == }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badCtx, badCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer badCancel()
+	badSrv := exec.CommandContext(badCtx, bin, "serve", "--dev", "--listen", net.JoinHostPort("127.0.0.1", freePort(t)), "--data", filepath.Join(tmp, "data-bad"), "--policy-dir", bad)
+	badSrv.Dir = tmp
+	badSrv.Env = cleanEnv("PIIVAULT_DEV_ROOT_TOKEN=deploy-validate-root")
+	if out, err := badSrv.CombinedOutput(); err == nil || badCtx.Err() != nil {
+		t.Errorf("serve with a broken policy: err %v (ctx %v), want a prompt failure\n%s", err, badCtx.Err(), tail(string(out), 2000))
+	}
 	for _, canary := range []string{"deploy-validate-root"} {
 		if strings.Contains(logs.String(), canary) {
 			t.Errorf("the server's log contains the dev root token")
 		}
+	}
+}
+
+// writeDeployPolicies copies every Rego policy deploy/ ships into dir.
+func writeDeployPolicies(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for name, body := range deployPolicies(t) {
+		n++
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < 3 {
+		t.Fatalf("found %d deploy policies, want the compose, Kubernetes and chart ones", n)
 	}
 }
 
