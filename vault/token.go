@@ -32,9 +32,9 @@ func NewToken(subject string) (Token, error) {
 	if err := ValidateSubject(subject); err != nil {
 		return "", err
 	}
-	var id [TokenIDSize]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return "", fmt.Errorf("new token: %w", err)
+	id, err := NewTokenID()
+	if err != nil {
+		return "", err
 	}
 	return FormatToken(subject, id), nil
 }
@@ -42,13 +42,22 @@ func NewToken(subject string) (Token, error) {
 // FormatToken returns the token for subject and id. It does not validate the
 // subject; use NewToken to mint tokens.
 func FormatToken(subject string, id [TokenIDSize]byte) Token {
-	var b strings.Builder
-	b.Grow(len(TokenPrefix) + tokenEncoding.EncodedLen(len(subject)) + 1 + idChars)
-	b.WriteString(TokenPrefix)
-	b.WriteString(tokenEncoding.EncodeToString([]byte(subject)))
-	b.WriteByte('.')
-	b.WriteString(tokenEncoding.EncodeToString(id[:]))
-	return Token(b.String())
+	n := tokenEncoding.EncodedLen(len(subject))
+	b := make([]byte, len(TokenPrefix)+n+1+idChars)
+	copy(b, TokenPrefix)
+	tokenEncoding.Encode(b[len(TokenPrefix):], []byte(subject))
+	b[len(TokenPrefix)+n] = '.'
+	tokenEncoding.Encode(b[len(TokenPrefix)+n+1:], id[:])
+	return Token(b)
+}
+
+// NewTokenID returns 128 random bits for a token.
+func NewTokenID() ([TokenIDSize]byte, error) {
+	var id [TokenIDSize]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return id, fmt.Errorf("new token: %w", err)
+	}
+	return id, nil
 }
 
 // ParseToken returns the subject a token names. It fails with ErrInvalid

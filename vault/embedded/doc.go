@@ -12,11 +12,18 @@
 //
 // # Durability
 //
-// Badger runs with SyncWrites on, so every commit is fsynced before it is
-// acknowledged. Put does not commit per call: calls go to one committer
-// goroutine that packs whatever is waiting into one transaction and one
-// fsync (group commit). Callers seal their values in parallel before
-// queuing, so the committer only checks tombstones and writes.
+// A write is acknowledged only after an fsync that started after its commit
+// finished (group commit, groupsync.go). Badger runs with SyncWrites off,
+// because with it on Badger fsyncs once per transaction; instead writers
+// share fsyncs: whoever finds none running starts one that covers every
+// commit made so far, and the others wait for it. Put calls are also packed
+// by one committer goroutine into one transaction per batch; callers find
+// DEKs and seal values in parallel before queuing, so the committer only
+// checks tombstones and DEK races and writes. The fsync covers the current
+// memtable's log and any older memtable log Badger has not yet flushed to
+// a (synced) table. An fsync error is sticky: every later write fails with
+// vault.ErrUnavailable, since nothing since the last good fsync can be
+// trusted to be on disk.
 //
 // # Erasure and purge
 //

@@ -25,12 +25,14 @@ const maxErasureIDLen = 256
 
 // Store is the embedded vault backend. It is safe for concurrent use.
 type Store struct {
-	dir   string
-	db    *badger.DB
-	kp    vault.KeyProvider
-	opts  Options
-	log   *slog.Logger
-	cache *vault.DEKCache
+	dir    string
+	dbPath string
+	gsync  *groupSync
+	db     *badger.DB
+	kp     vault.KeyProvider
+	opts   Options
+	log    *slog.Logger
+	cache  *vault.DEKCache
 
 	// life is held shared by every operation and exclusively by Close, so
 	// Close waits for operations in flight.
@@ -40,6 +42,8 @@ type Store struct {
 	commits       chan *putReq
 	committerDone chan struct{}
 	maxTxnBytes   int
+
+	stats stats
 
 	purgeMu   sync.Mutex
 	purgeKick chan struct{}
@@ -65,7 +69,7 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 	dbDir := filepath.Join(dir, "db")
 	bo := badger.DefaultOptions(dbDir).
 		WithLogger(badgerLogger{opts.Logger}).
-		WithSyncWrites(true).
+		WithSyncWrites(false).         // groupSync makes commits durable, see groupsync.go
 		WithCompression(options.None). // values are ciphertext: nothing to gain
 		WithIndexCacheSize(opts.IndexCacheSize).
 		WithBlockCacheSize(opts.BlockCacheSize).
@@ -91,6 +95,7 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		dir:           dir,
+		dbPath:        dbDir,
 		db:            db,
 		kp:            kp,
 		opts:          opts,
@@ -103,6 +108,7 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 		stop:          make(chan struct{}),
 		bgDone:        make(chan struct{}),
 	}
+	s.gsync = newGroupSync(s.syncWAL)
 	go s.committer()
 	go s.background()
 	// Finish erasures a crash interrupted between the tombstone and the
@@ -190,9 +196,13 @@ func backoff(ctx context.Context, n int) error {
 
 // update runs fn in a read-write transaction, again after conflicts and
 // while a purge blocks writes.
+// On success it returns once the commit is durable.
 func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	for n := 0; ; n++ {
 		err := s.db.Update(fn)
+		if err == nil {
+			return s.gsync.wait()
+		}
 		if !retryable(err) {
 			return err
 		}

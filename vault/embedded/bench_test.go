@@ -1,0 +1,201 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/piivault/piivault/vault"
+)
+
+// benchOptions are the production defaults with encryption at rest on; only
+// the background purge is off, so that benchmarks exclude it.
+func benchOptions() Options {
+	o := DefaultOptions()
+	o.PurgeDelay = -1
+	return o
+}
+
+func threeValues(sub string, i int64) []vault.Entry {
+	return []vault.Entry{
+		{Subject: sub, Class: "email", Value: vault.NewPII(fmt.Appendf(nil, `"user%d@example.com"`, i))},
+		{Subject: sub, Class: "name", Value: vault.NewPII(fmt.Appendf(nil, `"Firstname%d Lastname"`, i))},
+		{Subject: sub, Class: "address", Value: vault.NewPII(fmt.Appendf(nil, `{"street":"Main Street %d","city":"Ghent","zip":"9000"}`, i))},
+	}
+}
+
+// BenchmarkPut measures durable Puts of 3 values for a new subject each,
+// from 64 concurrent callers. Metric: subjects/s.
+func BenchmarkPut(b *testing.B) {
+	f := newFixture(b, benchOptions())
+	s := f.open(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			if _, err := s.Put(ctx, threeValues(fmt.Sprintf("bench-%d", i), i)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "subjects/s")
+	st := s.Stats()
+	if st.GroupCommits > 0 {
+		b.ReportMetric(float64(st.CommittedPuts)/float64(st.GroupCommits), "puts/commit")
+		b.ReportMetric(float64(st.CommitTime.Microseconds())/float64(st.GroupCommits), "us/commit")
+	}
+	if st.Syncs > 0 {
+		b.ReportMetric(float64(st.CommittedPuts)/float64(st.Syncs), "puts/fsync")
+		b.ReportMetric(float64(st.SyncTime.Microseconds())/float64(st.Syncs), "us/fsync")
+	}
+}
+
+// populate stores n subjects with 3 values each, concurrently, and returns
+// their tokens.
+func populate(tb testing.TB, s *Store, n int, prefix string) []vault.Token {
+	tb.Helper()
+	ctx := context.Background()
+	toks := make([]vault.Token, 3*n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	const perPut = 50 // subjects per Put call, to set up fast
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(perPut)) - perPut
+				if start >= n {
+					return
+				}
+				end := min(start+perPut, n)
+				var entries []vault.Entry
+				for i := start; i < end; i++ {
+					entries = append(entries, threeValues(fmt.Sprintf("%s-%d", prefix, i), int64(i))...)
+				}
+				got, err := s.Put(ctx, entries)
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				copy(toks[3*start:], got)
+			}
+		}()
+	}
+	wg.Wait()
+	if tb.Failed() {
+		tb.FailNow()
+	}
+	return toks
+}
+
+// BenchmarkResolve measures Resolve of batches of 100 random tokens out of
+// 1,000 subjects, with warm caches. Metric: tokens/s.
+func BenchmarkResolve(b *testing.B) {
+	f := newFixture(b, benchOptions())
+	// The DEK cache TTL would expire mid-run; "warm" means every DEK cached.
+	f.opts.DEKCacheTTL = time.Hour
+	s := f.open(b)
+	ctx := context.Background()
+	toks := populate(b, s, 1000, "resolve")
+	batches := make([][]vault.Token, 64)
+	for i := range batches {
+		batches[i] = make([]vault.Token, 100)
+		for j := range batches[i] {
+			batches[i][j] = toks[rand.IntN(len(toks))]
+		}
+	}
+	if _, err := s.Resolve(ctx, toks); err != nil { // warm up
+		b.Fatal(err)
+	}
+	check := func(res []vault.Resolved, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res[0].State != vault.Found {
+			b.Fatalf("state %v", res[0].State)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			check(s.Resolve(ctx, batches[i%len(batches)]))
+			i++
+		}
+		b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "tokens/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var seq atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := seq.Add(1)
+				res, err := s.Resolve(ctx, batches[int(i)%len(batches)])
+				if err != nil || res[0].State != vault.Found {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "tokens/s")
+	})
+}
+
+// BenchmarkErase measures Erase of a subject holding 100 values, purge
+// excluded, beside 1,000 other subjects and (with PIIVAULT_BENCH_100K=1)
+// 100,000. Metrics: p50 and p99 latency in ms. Use a fixed -benchtime
+// (e.g. 300x) so that every run has enough samples for a p99.
+func BenchmarkErase(b *testing.B) {
+	sizes := []int{1000}
+	if os.Getenv("PIIVAULT_BENCH_100K") != "" {
+		sizes = append(sizes, 100_000)
+	}
+	for _, others := range sizes {
+		b.Run(fmt.Sprintf("others=%d", others), func(b *testing.B) {
+			f := newFixture(b, benchOptions())
+			s := f.open(b)
+			ctx := context.Background()
+			populate(b, s, others, "other")
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				sub := fmt.Sprintf("erase-%d", i)
+				entries := make([]vault.Entry, 100)
+				for j := range entries {
+					entries[j] = vault.Entry{Subject: sub, Class: "email", Value: vault.NewPII(fmt.Appendf(nil, `"v%d-%d@example.com"`, i, j))}
+				}
+				if _, err := s.Put(ctx, entries); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				t0 := time.Now()
+				res, err := s.Erase(ctx, sub, "e")
+				lat = append(lat, time.Since(t0))
+				if err != nil || res.ValuesDeleted != 100 {
+					b.Fatalf("Erase = %+v, %v", res, err)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			q := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
+			}
+			b.ReportMetric(q(0.50), "p50-ms")
+			b.ReportMetric(q(0.99), "p99-ms")
+		})
+	}
+}
