@@ -283,3 +283,15 @@ func TestCheckConfigNames(t *testing.T) {
 		})
 	}
 }
+
+func secretValue(t *testing.T, o Object, key string) string {
+	t.Helper()
+	s, ok := o.Value.(*corev1.Secret)
+	if !ok {
+		t.Fatalf("%s is not a Secret", o.Name)
+	}
+	if v, ok := s.StringData[key]; ok {
+		return v
+	}
+	return string(s.Data[key])
+}
