@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/piivault/piivault/internal/config"
+	"github.com/piivault/piivault/sdk"
+)
+
+// Client-side settings of the commands that talk to a running sidecar.
+const (
+	envAddr    = "PIIVAULT_ADDR"
+	envToken   = "PIIVAULT_TOKEN"
+	defaultURL = "http://127.0.0.1:8200"
+)
+
+// serverFlags are the config flags shared by serve and the offline
+// commands; their names are the config package's.
+type serverFlags struct {
+	configFile string
+	dev        bool
+}
+
+func addServerFlags(fs *flag.FlagSet, sf *serverFlags, all bool) {
+	fs.StringVar(&sf.configFile, "config", "", "YAML config file (env "+config.EnvConfig+")")
+	for _, s := range config.Settings {
+		if s.Flag == "" {
+			continue
+		}
+		if !all && s.Flag != "data" && s.Flag != "tokens-file" && s.Flag != "log-level" {
+			continue
+		}
+		fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, key %s)", s.Help, s.Env, s.Key))
+	}
+}
+
+func loadConfig(e *env, fs *flag.FlagSet, sf serverFlags) (config.Config, error) {
+	flags := set(fs)
+	delete(flags, "config")
+	delete(flags, "dev")
+	for k := range flags { // flags of other commands that are not settings
+		if !isSetting(k) {
+			delete(flags, k)
+		}
+	}
+	return config.Load(config.Sources{Getenv: e.getenv, ConfigFile: sf.configFile, Flags: flags, Dev: sf.dev})
+}
+
+func isSetting(flagName string) bool {
+	for _, s := range config.Settings {
+		if s.Flag == flagName {
+			return true
+		}
+	}
+	return false
+}
+
+// clientFlags are the flags of commands that call a running sidecar.
+type clientFlags struct{ addr, token string }
+
+func addClientFlags(fs *flag.FlagSet, cf *clientFlags) {
+	fs.StringVar(&cf.addr, "addr", "", "sidecar URL (env "+envAddr+", default "+defaultURL+")")
+	fs.StringVar(&cf.token, "token", "", "bearer token (env "+envToken+")")
+}
+
+func (cf clientFlags) client(e *env) (*sdk.Client, error) {
+	addr := firstNonEmpty(cf.addr, e.getenv(envAddr), defaultURL)
+	tok := firstNonEmpty(cf.token, e.getenv(envToken))
+	if tok == "" {
+		return nil, usagef("no bearer token: pass --token or set %s", envToken)
+	}
+	return sdk.New(addr, sdk.WithToken(tok), sdk.WithUserAgent("piivault-cli/"+version))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func runTokenCreate(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "token create", "--principal ID [--roles a,b] [--attr k=v]",
+		"Creates a random bearer token for a principal, prints it once on stdout, and\n"+
+			"adds only its SHA-256 digest to the tokens file (default <data>/tokens.yaml).\n"+
+			"A running sidecar reads the tokens file at start: restart it to accept the token.")
+	var sf serverFlags
+	addServerFlags(fs, &sf, false)
+	principal := fs.String("principal", "", "principal ID the token stands for (required)")
+	var roles, attrs listFlag
+	fs.Var(&roles, "roles", "roles, comma separated or repeated, e.g. support,billing")
+	fs.Var(&attrs, "attr", "attribute key=value for the policy, repeatable")
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("token create: unexpected argument %q", fs.Arg(0))
+	}
+	if *principal == "" {
+		return usagef("token create: --principal is required")
+	}
+	am := map[string]string{}
+	for _, a := range attrs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return usagef("token create: --attr %q: want key=value", a)
+		}
+		am[k] = v
+	}
+	if len(am) == 0 {
+		am = nil
+	}
+	cfg, err := loadConfig(e, fs, sf)
+	if err != nil {
+		return err
+	}
+	tok, err := config.AppendToken(cfg.TokensFile, *principal, roles, am)
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	fmt.Fprintln(e.stdout, tok)
+	fmt.Fprintf(e.stderr, "piivault: token for %s (roles %s) added to %s as a SHA-256 digest; this is the only time it is shown\n",
+		*principal, strings.Join(roles, ","), cfg.TokensFile)
+	return nil
+}
+
+func runVerify(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "verify", "[--data DIR | --addr URL --token T]",
+		"Walks the event log's hash chain from the first event to the head and reports\n"+
+			"the head position and hash, or the first break. Without --addr it opens the\n"+
+			"data folder directly (the sidecar must be stopped); with --addr it asks a\n"+
+			"running sidecar. Exits 1 if the chain is broken.")
+	var sf serverFlags
+	addServerFlags(fs, &sf, false)
+	var cf clientFlags
+	addClientFlags(fs, &cf)
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("verify: unexpected argument %q", fs.Arg(0))
+	}
+	var res sdk.VerifyResult
+	if cf.addr != "" || e.getenv(envAddr) != "" {
+		c, err := cf.client(e)
+		if err != nil {
+			return err
+		}
+		if res, err = c.Verify(ctx); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+	} else {
+		cfg, err := loadConfig(e, fs, sf)
+		if err != nil {
+			return err
+		}
+		if res, err = verifyOffline(ctx, cfg); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+	}
+	if !res.OK {
+		return fmt.Errorf("verify: hash chain broken at position %d: %s (head %d)", res.BreakAt, res.Reason, res.HeadPosition)
+	}
+	fmt.Fprintf(e.stdout, "ok: hash chain intact, head position %d, head hash %s\n", res.HeadPosition, res.HeadHash)
+	return nil
+}
+
+// The file of `schema apply -f` holds one schema, a top-level list of
+// schemas, or a mapping with "schemas: [...]"; several YAML documents may
+// follow each other.
+
+// yamlSchema mirrors sdk.Schema with YAML names.
+type yamlSchema struct {
+	EventType string `yaml:"eventType"`
+	Subject   string `yaml:"subject"`
+	Fields    []struct {
+		Path    string `yaml:"path"`
+		Class   string `yaml:"class"`
+		Subject string `yaml:"subject"`
+	} `yaml:"fields"`
+	LeakGuard string `yaml:"leakGuard"`
+}
+
+func (y yamlSchema) sdk() sdk.Schema {
+	s := sdk.Schema{EventType: y.EventType, Subject: y.Subject, LeakGuard: y.LeakGuard, Fields: []sdk.SchemaField{}}
+	for _, f := range y.Fields {
+		s.Fields = append(s.Fields, sdk.SchemaField{Path: f.Path, Class: f.Class, Subject: f.Subject})
+	}
+	return s
+}
+
+func parseSchemas(r io.Reader) ([]sdk.Schema, error) {
+	dec := yaml.NewDecoder(r)
+	var out []sdk.Schema
+	for doc := 1; ; doc++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
+		var list []yamlSchema
+		if len(n.Content) == 0 {
+			continue
+		}
+		root := n.Content[0]
+		switch {
+		case root.Kind == yaml.SequenceNode:
+			err = root.Decode(&list)
+		case root.Kind == yaml.MappingNode && hasKey(root, "schemas"):
+			var f struct {
+				Schemas []yamlSchema `yaml:"schemas"`
+			}
+			err = root.Decode(&f)
+			list = f.Schemas
+		case root.Kind == yaml.MappingNode:
+			var one yamlSchema
+			err = root.Decode(&one)
+			list = []yamlSchema{one}
+		default:
+			err = fmt.Errorf("line %d: want a schema, a list of schemas, or schemas: [...]", root.Line)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
+		for i, y := range list {
+			if y.EventType == "" {
+				return nil, fmt.Errorf("document %d, schema %d: eventType is required", doc, i+1)
+			}
+			out = append(out, y.sdk())
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no schema in the file")
+	}
+	return out, nil
+}
+
+func hasKey(m *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func runSchemaApply(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "schema apply", "-f FILE [--addr URL] [--token T]",
+		"Declares which JSON pointers of each event type are personal data, on a\n"+
+			"running sidecar (the token needs the admin role, or the dev root token).\n"+
+			"FILE ('-' for stdin) holds one schema, a list, or `schemas: [...]`:\n\n"+
+			"  schemas:\n"+
+			"    - eventType: CustomerRegistered\n"+
+			"      subject: /customerId\n"+
+			"      fields:\n"+
+			"        - {path: /email, class: email}\n"+
+			"        - {path: /addresses/*/street, class: address}")
+	file := fs.String("f", "", "schema file, YAML or JSON ('-' for stdin) (required)")
+	var cf clientFlags
+	addClientFlags(fs, &cf)
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if *file == "" {
+		return usagef("schema apply: -f FILE is required")
+	}
+	var r io.Reader = os.Stdin
+	if *file != "-" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("schema apply: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	schemas, err := parseSchemas(r)
+	if err != nil {
+		return fmt.Errorf("schema apply: %s: %w", *file, err)
+	}
+	c, err := cf.client(e)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, s := range schemas {
+		got, err := c.PutSchema(ctx, s.EventType, s)
+		if err != nil {
+			return fmt.Errorf("schema apply: %s: %w", s.EventType, err)
+		}
+		fmt.Fprintf(e.stdout, "applied %s (version %d, %d PII fields)\n", s.EventType, got.Version, len(s.Fields))
+	}
+	return nil
+}

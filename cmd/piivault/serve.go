@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/internal/config"
+	"github.com/piivault/piivault/internal/httpapi"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
+)
+
+// Layout of the data folder.
+const (
+	logDir   = "log"   // the event log (Badger)
+	vaultDir = "vault" // the embedded vault (Badger)
+)
+
+// slog attribute keys of this command.
+const (
+	keyAddr    = "addr"
+	keyData    = "data"
+	keyBackend = "vault_backend"
+	keyErr     = "err"
+	keyTook    = "took"
+	keyTokens  = "tokens"
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "[--dev] [--config FILE] [flags]",
+		"Runs the sidecar. Settings come from the config file, then PIIVAULT_*\n"+
+			"environment variables, then flags (each overrides the one before).\n\n"+
+			"--dev starts a local playground: embedded vault, a generated key-encryption\n"+
+			"key in the data folder, the shipped policy, and a root token from\n"+
+			config.EnvDevRootToken+" (else generated and printed once).")
+	var sf serverFlags
+	fs.BoolVar(&sf.dev, "dev", false, "development mode (see above); never for production data")
+	addServerFlags(fs, &sf, true)
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(e, fs, sf)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, e, cfg)
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	o := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, o))
+	}
+	return slog.New(slog.NewJSONHandler(w, o))
+}
+
+// closer closes what serve opened, in reverse order, once.
+type closer struct {
+	fns []func() error
+}
+
+func (c *closer) add(f func() error) { c.fns = append(c.fns, f) }
+func (c *closer) close() error {
+	var errs []error
+	for i := len(c.fns) - 1; i >= 0; i-- {
+		errs = append(errs, c.fns[i]())
+	}
+	c.fns = nil
+	return errors.Join(errs...)
+}
+
+func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
+	lg := newLogger(e.stderr, cfg)
+	start := time.Now()
+	if p := e.getenv(envCPUProfile); p != "" {
+		stop, err := cpuProfile(p)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	var cl closer
+	defer func() {
+		if cerr := cl.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close stores: %w", cerr)
+		}
+	}()
+
+	fresh := !exists(filepath.Join(cfg.Data, logDir))
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create data folder %s: %w", cfg.Data, err)
+	}
+
+	// Authentication first: a bad tokens file should fail before any store
+	// is opened.
+	auth, rootToken, rootGenerated, ntok, err := authenticator(cfg)
+	if err != nil {
+		return err
+	}
+
+	elog, err := eventlog.Open(filepath.Join(cfg.Data, logDir), eventlogOptions(lg))
+	if err != nil {
+		return fmt.Errorf("open event log in %s: %w", cfg.Data, err)
+	}
+	cl.add(elog.Close)
+
+	store, vaultDesc, err := openVault(ctx, cfg, lg)
+	if err != nil {
+		return err
+	}
+	cl.add(store.Close)
+
+	popts := policy.DefaultOptions()
+	popts.PolicyDir = cfg.PolicyDir
+	popts.Watch = cfg.PolicyDir != ""
+	popts.Logger = lg.With("component", "policy")
+	pol, err := policy.New(ctx, popts)
+	if err != nil {
+		return fmt.Errorf("load policy: %w", err)
+	}
+	cl.add(pol.Close)
+
+	ropts := redaction.DefaultOptions()
+	ropts.Logger = lg.With("component", "redaction")
+	svc, err := redaction.New(elog, store, pol, ropts)
+	if err != nil {
+		return fmt.Errorf("start redaction service: %w", err)
+	}
+	cl.add(svc.Close)
+	// Before a single read: an erasure recorded in the log must hold even
+	// if the vault was restored from an older backup.
+	t0 := time.Now()
+	n, err := svc.ReapplyErasures(ctx)
+	if err != nil {
+		return fmt.Errorf("re-apply recorded erasures to the vault: %w", err)
+	}
+	lg.Info("re-applied recorded erasures to the vault", slog.Int("erasures", n), slog.String(keyTook, time.Since(t0).Round(time.Microsecond).String()))
+
+	hopts := httpapi.DefaultOptions()
+	hopts.Logger = lg.With("component", "http")
+	hopts.Auth = auth
+	api := httpapi.New(svc, pol, hopts)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	addr := ln.Addr().String()
+
+	// Subscriptions live for hours: at shutdown they are ended first, so
+	// that Shutdown only waits for ordinary requests in flight.
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
+	srv := api.HTTPServer(addr)
+	srv.Handler = endOnShutdown(streams, api)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	lg.Info("piivault serving", slog.String(keyAddr, addr), slog.String(keyData, cfg.Data),
+		slog.String(keyBackend, cfg.VaultBackend), slog.Int(keyTokens, ntok), slog.String(keyTook, time.Since(start).Round(time.Millisecond).String()))
+	if cfg.Dev {
+		devBanner(e.stdout, cfg, addr, vaultDesc, fresh, rootToken, rootGenerated)
+	} else {
+		fmt.Fprintf(e.stdout, "piivault listening on http://%s (data %s, vault %s, %d tokens)\n", addr, cfg.Data, vaultDesc, ntok)
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	lg.Info("shutting down: no new connections; finishing requests in flight", slog.String("timeout", cfg.ShutdownTimeout.String()))
+	endStreams()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		lg.Warn("shutdown timed out; closing remaining connections", slog.String(keyErr, err.Error()))
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		lg.Warn("HTTP server ended with an error", slog.String(keyErr, err.Error()))
+	}
+	if err := cl.close(); err != nil {
+		return fmt.Errorf("close stores: %w", err)
+	}
+	lg.Info("stopped: stores flushed and closed")
+	return nil
+}
+
+// endOnShutdown derives the context of SSE requests from streams, so that
+// cancelling streams ends every subscription while other requests finish.
+func endOnShutdown(streams context.Context, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/subscribe" {
+			ctx, cancel := context.WithCancel(r.Context())
+			stop := context.AfterFunc(streams, cancel)
+			defer stop()
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// envCPUProfile names a file for a CPU profile of the whole serve run, for
+// performance work (cmd/piivault-bench sets it).
+const envCPUProfile = "PIIVAULT_CPUPROFILE"
+
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
+}
+
+func eventlogOptions(lg *slog.Logger) eventlog.Options {
+	o := eventlog.DefaultOptions()
+	o.Logger = lg.With("component", "eventlog")
+	return o
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// authenticator builds the bearer-token authenticator from the tokens file
+// and, in dev mode, the root token.
+func authenticator(cfg config.Config) (auth *httpapi.Authenticator, root string, generated bool, n int, err error) {
+	toks, err := config.LoadTokens(cfg.TokensFile)
+	if err != nil {
+		return nil, "", false, 0, err
+	}
+	ac := httpapi.AuthConfig{}
+	for _, t := range toks {
+		ac.Tokens = append(ac.Tokens, httpapi.TokenEntry{
+			SHA256: fmt.Sprintf("%x", t.Hash[:]), Principal: t.Principal, Roles: t.Roles, Attributes: t.Attributes,
+		})
+	}
+	if cfg.Dev {
+		root = cfg.DevRootToken
+		if root == "" {
+			if root, err = config.NewToken(); err != nil {
+				return nil, "", false, 0, err
+			}
+			generated = true
+		}
+		ac.RootTokenSHA256 = httpapi.HashToken(root)
+	}
+	auth, err = httpapi.NewAuthenticator(ac)
+	if err != nil {
+		return nil, "", false, 0, fmt.Errorf("%w: tokens file %s: %w", config.ErrInvalid, cfg.TokensFile, err)
+	}
+	return auth, root, generated, len(toks), nil
+}
+
+// devBanner says in plain words what --dev did and how to call it.
+func devBanner(w io.Writer, cfg config.Config, addr, vaultDesc string, fresh bool, root string, generated bool) {
+	url := "http://" + addr
+	state := "existing"
+	if fresh {
+		state = "new"
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("piivault dev server: a local playground, not for production data.")
+	p("")
+	p("  data folder   %s (%s): event log in %s/, embedded vault in %s/", cfg.Data, state, logDir, vaultDir)
+	p("  vault         %s", vaultDesc)
+	p("  policy        %s", policyDesc(cfg))
+	p("  tokens file   %s (SHA-256 digests; add one with: piivault token create --data %s --principal NAME --roles support)", cfg.TokensFile, cfg.Data)
+	p("  listening on  %s", url)
+	p("")
+	if generated {
+		p("Root token (shown only now; it passes every policy check, like Vault's dev root token):")
+		p("")
+		p("  export PIIVAULT_TOKEN=%s", root)
+		p("")
+		p("Set %s to choose it yourself next time.", config.EnvDevRootToken)
+	} else {
+		p("Root token: the value of %s (it passes every policy check).", config.EnvDevRootToken)
+		p("")
+		p("  export PIIVAULT_TOKEN=\"$%s\"", config.EnvDevRootToken)
+	}
+	p("")
+	p("Try it:")
+	p("")
+	p("  # 1. declare which fields of an event type are personal data")
+	p(`  curl -s -X PUT %s/v1/schemas/CustomerRegistered -H "Authorization: Bearer $PIIVAULT_TOKEN" -H 'Content-Type: application/json' \`, url)
+	p(`    -d '{"subject":"/customerId","fields":[{"path":"/email","class":"email"},{"path":"/name","class":"name"}]}'`)
+	p("  # 2. append an event: the email and name go to the vault, the log keeps tokens")
+	p(`  curl -s -X POST %s/v1/streams/customer-42/events -H "Authorization: Bearer $PIIVAULT_TOKEN" -H 'Content-Type: application/json' \`, url)
+	p(`    -d '{"expectedVersion":0,"events":[{"type":"CustomerRegistered","data":{"customerId":"cust-42","email":"ada@example.com","name":"Ada"}}]}'`)
+	p("  # 3. read it back (add -H 'X-Purpose: support' with a support token)")
+	p(`  curl -s %s/v1/streams/customer-42/events -H "Authorization: Bearer $PIIVAULT_TOKEN"`, url)
+	p("  # 4. forget the customer, then read again: \"[deleted under GDPR]\"")
+	p(`  curl -s -X POST %s/v1/subjects/cust-42/erasure -H "Authorization: Bearer $PIIVAULT_TOKEN" \`, url)
+	p(`    -H 'Content-Type: application/json' -d '{"reason":"customer request"}'`)
+	p("")
+	p("Stop with Ctrl-C (a second Ctrl-C forces the exit).")
+}
+
+func policyDesc(cfg config.Config) string {
+	if cfg.PolicyDir == "" {
+		return "shipped default (roles service, support, billing, analytics, dpo, admin; everything else denied)"
+	}
+	return "shipped default plus the .rego files in " + cfg.PolicyDir + " (reloaded on change)"
+}
