@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -154,18 +154,21 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		out[i] = eventlog.EventData{ID: p.in.ID, Type: p.in.Type, Data: p.data, Metadata: meta}
 	}
 
+	epoch := s.idx.begin()
 	res, err := s.log.Append(ctx, stream, expected, out)
 	if err != nil {
+		s.idx.end(epoch, nil)
 		s.deleteOrphans(tokens)
 		return zero, fmt.Errorf("append: %w", err)
 	}
 	if anyID && len(tokens) > 0 && !s.appendedOurs(ctx, res, preps, out) {
 		// An exact retry of an earlier append: the log kept the first one,
 		// so this attempt's values belong to no event.
+		s.idx.end(epoch, nil)
 		s.deleteOrphans(tokens)
 		return res, nil
 	}
-	s.index(ctx, stream, res, preps)
+	s.idx.end(epoch, indexEntries(stream, res.FirstVersion, res.FirstPosition, preps))
 	return res, nil
 }
 
@@ -230,55 +233,42 @@ func (s *Service) deleteOrphans(tokens []vault.Token) {
 	}
 }
 
-// index writes one SubjectReferenced event per (subject, event) to the
-// subject's index stream, one append per subject, all in parallel so the
-// log's group commit takes them together. A failure does not fail the
-// append (the events are durable); the entry is retried by the sweeper.
-func (s *Service) index(ctx context.Context, stream string, res eventlog.AppendResult, preps []prepared) {
-	bySubject := map[string][]eventlog.EventData{}
-	var order []string
+// indexEntries builds the SubjectReferenced events of an append, per
+// subject index stream. Each has an ID derived from (stream, version,
+// subject), so writing it twice (after a crash, by the recovery scan) is an
+// idempotent no-op in the log.
+func indexEntries(stream string, firstVersion, firstPosition uint64, preps []prepared) map[string][]eventlog.EventData {
+	var out map[string][]eventlog.EventData
 	for i := range preps {
 		p := &preps[i]
 		if len(p.res.values) == 0 {
 			continue
 		}
-		m := &p.metaRec
-		for si, subj := range m.Subjects {
-			ref := subjectRef{Stream: stream, Version: res.FirstVersion + uint64(i), Position: res.FirstPosition + uint64(i), Type: p.in.Type}
-			for k, idx := range m.SubjectIdx {
-				if idx == si {
-					ref.Paths = append(ref.Paths, metaPathName(m, k))
-					ref.Classes = append(ref.Classes, m.Classes[k])
-				}
-			}
-			body, _ := json.Marshal(ref)
-			if _, ok := bySubject[subj]; !ok {
-				order = append(order, subj)
-			}
-			bySubject[subj] = append(bySubject[subj], eventlog.EventData{Type: eventSubjectReferenced, Data: body})
+		if out == nil {
+			out = map[string][]eventlog.EventData{}
 		}
+		addRefs(out, stream, firstVersion+uint64(i), firstPosition+uint64(i), p.in.Type, &p.metaRec)
 	}
-	if len(order) == 0 {
-		return
-	}
-	ictx := context.WithoutCancel(ctx)
-	write := func(subj string) {
-		if _, err := s.log.AppendSystem(ictx, subjectStream(subj), eventlog.Any, bySubject[subj]); err != nil {
-			s.lg.Warn("subject index entry deferred to the sweeper", logKeyErr, err.Error())
-			s.sw.addIndex(subjectStream(subj), bySubject[subj])
-		}
-	}
-	if len(order) == 1 {
-		write(order[0])
-		return
-	}
-	var wg sync.WaitGroup
-	for _, subj := range order {
-		wg.Add(1)
-		go func() { defer wg.Done(); write(subj) }()
-	}
-	wg.Wait()
+	return out
 }
+
+func addRefs(out map[string][]eventlog.EventData, stream string, version, position uint64, typ string, m *storedMeta) {
+	for si, subj := range m.Subjects {
+		ref := subjectRef{Stream: stream, Version: version, Position: position, Type: typ}
+		for k, idx := range m.SubjectIdx {
+			if idx == si {
+				ref.Paths = append(ref.Paths, metaPathName(m, k))
+				ref.Classes = append(ref.Classes, m.Classes[k])
+			}
+		}
+		body, _ := json.Marshal(ref)
+		id := uuid.NewSHA1(indexNamespace, []byte(stream+"\x00"+strconv.FormatUint(version, 10)+"\x00"+subj))
+		ss := subjectStream(subj)
+		out[ss] = append(out[ss], eventlog.EventData{ID: id, Type: eventSubjectReferenced, Data: body})
+	}
+}
+
+var indexNamespace = uuid.MustParse("0b6e9a51-8d0c-4c4e-a6b8-7f2d7f5b9c11")
 
 // metaPathName is how a path of an event's token list is named outside:
 // data paths as they are, metadata paths prefixed with "metadata".

@@ -207,6 +207,9 @@ func (s *Service) Export(ctx context.Context, a Access, subject string) (*Subjec
 		return nil, vaultWriteError("export", err)
 	}
 	out := &SubjectExport{Subject: subject, Erased: info.Erased, ErasureID: info.ErasureID}
+	if err := s.idx.sync(ctx); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
 	refs, err := s.subjectRefs(ctx, subject)
 	if err != nil {
 		return nil, err

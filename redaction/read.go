@@ -311,7 +311,7 @@ func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from 
 // trail and the subject index are read through Audit and Export; $erasures
 // and $schemas are shown, so that read models learn of erasures.
 func hidden(stream string) bool {
-	return stream == StreamAudit || strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")
+	return stream == StreamAudit || stream == streamIndex || strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")
 }
 
 // ReadAll reads every stream in global order from position from

@@ -121,6 +121,7 @@ type eventLog interface {
 	SaveSnapshot(ctx context.Context, stream string, version uint64, data json.RawMessage) error
 	LoadSnapshot(ctx context.Context, stream string) (eventlog.Snapshot, error)
 	Verify(ctx context.Context) (eventlog.VerifyResult, error)
+	Head(ctx context.Context) (uint64, error)
 }
 
 // decider is what the Service needs of the policy; *policy.Engine has it.
@@ -158,8 +159,10 @@ type Service struct {
 	putMu    sync.Mutex           // serialises PutSchema
 
 	sw      sweeper
+	idx     *indexer
 	stop    context.CancelFunc
 	done    chan struct{}
+	idxDone chan struct{}
 	closeMu sync.Once
 }
 
@@ -182,9 +185,15 @@ func newService(ctx context.Context, log eventLog, store vault.Store, pol decide
 	if err := s.loadSchemas(ctx); err != nil {
 		return nil, err
 	}
+	s.idx = newIndexer(s)
+	if err := s.idx.recover(ctx); err != nil {
+		return nil, err
+	}
 	s.done = make(chan struct{})
+	s.idxDone = make(chan struct{})
 	sctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
+	go s.idx.run(sctx, s.idxDone)
 	if opts.SweepInterval > 0 {
 		go s.sweepLoop(sctx)
 	} else {
@@ -199,9 +208,13 @@ func (s *Service) Close() error {
 	s.closeMu.Do(func() {
 		s.stop()
 		<-s.done
+		<-s.idxDone
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.Sweep(ctx)
+		if err := s.idx.sync(ctx); err != nil {
+			s.lg.Warn("subject index not fully written at close; the next start repairs it", logKeyErr, err.Error())
+		}
 	})
 	return nil
 }

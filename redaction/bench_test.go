@@ -1,0 +1,164 @@
+package redaction
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/piivault/piivault/eventlog"
+)
+
+// benchEvent is about 1 KiB of JSON with 3 PII fields (email, phone, name)
+// and ~900 bytes of ordinary order data, which the leak guard scans.
+func benchEvent(i int) json.RawMessage {
+	var items strings.Builder
+	for j := 0; j < 9; j++ {
+		if j > 0 {
+			items.WriteByte(',')
+		}
+		fmt.Fprintf(&items, `{"sku":"SKU-%05d-%d","qty":%d,"price":"%d.99","warehouse":"north-%d","tags":["gift","fragile"]}`, i%100000, j, j+1, 10+j, j)
+	}
+	return json.RawMessage(fmt.Sprintf(`{"customerId":"cust-%d","email":"customer%d@example.com","phone":"+1 415 555 %04d","name":"Jane Q Customer","orderId":"ord-%d","status":"placed","items":[%s]}`,
+		i, i, i%10000, i, items.String()))
+}
+
+const benchSchema = `{"subject":"/customerId","fields":[{"path":"/email","class":"email"},{"path":"/phone","class":"phone"},{"path":"/name","class":"name"}]}`
+
+func benchEnv(b *testing.B) *testEnv {
+	b.Helper()
+	env := newEnv(b, envConfig{embedded: true, opts: Options{SweepInterval: -1}})
+	mustPutSchema(b, env.svc, "OrderPlaced", benchSchema)
+	if n := len(benchEvent(1)); n < 900 || n > 1200 {
+		b.Fatalf("bench event is %d bytes", n)
+	}
+	return env
+}
+
+// BenchmarkAppendConcurrent64: 64 goroutines each append one event at a
+// time to their own stream, durable (log and vault sync their writes).
+func BenchmarkAppendConcurrent64(b *testing.B) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.SetParallelism((64 + 1) / 2)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		w := seq.Add(1)
+		for pb.Next() {
+			i := int(seq.Add(1))
+			if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("order-%d", w), eventlog.Any,
+				[]EventInput{{Type: "OrderPlaced", Data: benchEvent(i)}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
+}
+
+// BenchmarkAppendBatch100: one appender, batches of 100 events (100
+// subjects) per call. b.N counts events.
+func BenchmarkAppendBatch100(b *testing.B) {
+	benchBatches(b, 1)
+}
+
+// BenchmarkAppendBatch100x4: four concurrent appenders of batches of 100.
+func BenchmarkAppendBatch100x4(b *testing.B) {
+	benchBatches(b, 4)
+}
+
+func benchBatches(b *testing.B, par int) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	var stream atomic.Int64
+	b.SetParallelism(max(1, par/2))
+	b.ResetTimer()
+	start := time.Now()
+	batches := (b.N + 99) / 100
+	var left atomic.Int64
+	left.Store(int64(batches))
+	done := make(chan struct{}, par)
+	for g := 0; g < par; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			st := fmt.Sprintf("batch-%d", stream.Add(1))
+			for left.Add(-1) >= 0 {
+				evs := make([]EventInput, 100)
+				for j := range evs {
+					evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent(int(seq.Add(1)))}
+				}
+				if _, err := env.svc.Append(ctx, pService, st, eventlog.Any, evs); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for g := 0; g < par; g++ {
+		<-done
+	}
+	b.ReportMetric(float64(batches*100)/time.Since(start).Seconds(), "ev/s")
+}
+
+// BenchmarkReadRevealed reads pages of 1000 events through ReadAll with
+// every field revealed (3 per event), one vault Resolve and one audit
+// append per page. b.N counts events.
+func BenchmarkReadRevealed(b *testing.B) {
+	benchRead(b, pRoot, 1000)
+}
+
+// BenchmarkReadRevealedPage100 is the same with pages of 100.
+func BenchmarkReadRevealedPage100(b *testing.B) {
+	benchRead(b, pRoot, 100)
+}
+
+// BenchmarkReadSupport reads as role support through OPA: email and name
+// revealed, phone masked.
+func BenchmarkReadSupport(b *testing.B) {
+	benchRead(b, pSupport, 1000)
+}
+
+const benchReadEvents = 20000
+
+func benchRead(b *testing.B, a Access, page int) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	for i := 0; i < benchReadEvents; i += 500 {
+		evs := make([]EventInput, 500)
+		for j := range evs {
+			evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent((i + j) % 2000)}
+		}
+		if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("r-%d", i/500), eventlog.Any, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Read positions 1.. of user events: collect them once.
+	b.ResetTimer()
+	start := time.Now()
+	read := 0
+	from := uint64(1)
+	for read < b.N {
+		evs, err := env.svc.ReadAll(ctx, a, from, min(page, b.N-read), eventlog.Filter{Types: []string{"OrderPlaced"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(evs) == 0 {
+			from = 1
+			continue
+		}
+		for _, f := range evs[0].PII {
+			if f.State != StateRevealed && a.Principal.Root {
+				b.Fatalf("state %s", f.State)
+			}
+		}
+		read += len(evs)
+		from = evs[len(evs)-1].Position + 1
+	}
+	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "ev/s")
+}
