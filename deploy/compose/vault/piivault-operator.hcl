@@ -9,3 +9,6 @@ path "transit/keys/piivault/config" {
 path "transit/keys/piivault" {
   capabilities = ["read"]
 }
+path "transit/rewrap/piivault" {
+  capabilities = ["update"]
+}

@@ -1,21 +1,27 @@
-# Vault policy for piivault sidecars (the same for every sidecar sharing this
-# Vault: the vault is shared by subject, so that one erasure reaches all).
+# Vault policy for piivault sidecars: the same for every sidecar sharing this
+# Vault (the vault is shared by subject, so that one erasure reaches all).
+# Paths follow vault/hashicorp's layout: <kvMount>/piivault/s/<subject>.
 # Mount names match PIIVAULT_HASHICORP_KV_MOUNT=secret and
 # PIIVAULT_HASHICORP_TRANSIT_MOUNT=transit / _TRANSIT_KEY=piivault.
 
-# KV v2: ciphertexts, wrapped data keys, tombstones. Erasure deletes the
-# metadata (all versions), hence "delete" on metadata.
+# KV v2: one record per subject (wrapped data key, sealed values, or the
+# erasure marker), written with check-and-set.
 path "secret/data/piivault/*" {
-  capabilities = ["create", "read", "update", "delete"]
+  capabilities = ["create", "read", "update"]
 }
+# Erasure destroys every older version of the record (KV v2 destroy removes
+# the data from Vault's storage, unlike a soft delete).
+path "secret/destroy/piivault/*" {
+  capabilities = ["update"]
+}
+# Version lists and subject listing. No "delete": piivault never deletes
+# metadata (that would reset the version counter; see vault/hashicorp/doc.go).
 path "secret/metadata/piivault/*" {
-  capabilities = ["read", "list", "delete"]
-}
-path "secret/metadata/piivault" {
-  capabilities = ["list"]
+  capabilities = ["read", "list"]
 }
 
-# Transit: the KEK never leaves Vault; data keys are wrapped and unwrapped here.
+# Transit: the KEK never leaves Vault; data keys are wrapped and unwrapped
+# here (batched), and rewrapped after a KEK rotation.
 path "transit/encrypt/piivault" {
   capabilities = ["update"]
 }
