@@ -27,7 +27,6 @@ func (w *sweeper) addOrphans(tokens []vault.Token, now time.Time) {
 	w.mu.Unlock()
 }
 
-
 // Pending reports how many orphaned vault values wait for the sweeper, and
 // how many appends wait for their subject-index entries.
 func (s *Service) Pending() (orphans, unindexed int) {
