@@ -82,15 +82,18 @@ func SplitToken(tok Token) (subject string, id [TokenIDSize]byte, err error) {
 	if dot == 0 || dot > tokenEncoding.EncodedLen(MaxSubjectLen) {
 		return "", id, fmt.Errorf("parse token: bad subject length: %w", ErrInvalid)
 	}
-	sub, err := tokenEncoding.DecodeString(s[:dot])
+	var buf [MaxSubjectLen + 3]byte
+	ns, err := tokenEncoding.Decode(buf[:], []byte(s[:dot]))
 	if err != nil {
 		return "", id, fmt.Errorf("parse token: subject: %w", ErrInvalid)
 	}
-	n, err := tokenEncoding.Decode(id[:], []byte(s[dot+1:]))
+	var idBuf [TokenIDSize + 2]byte
+	n, err := tokenEncoding.Decode(idBuf[:], []byte(s[dot+1:]))
 	if err != nil || n != TokenIDSize {
 		return "", id, fmt.Errorf("parse token: id: %w", ErrInvalid)
 	}
-	subject = string(sub)
+	copy(id[:], idBuf[:TokenIDSize])
+	subject = string(buf[:ns])
 	if err := ValidateSubject(subject); err != nil {
 		return "", id, fmt.Errorf("parse token: %w", err)
 	}

@@ -44,6 +44,15 @@ type Store struct {
 	maxTxnBytes   int
 
 	stats stats
+	// erasing counts Erase calls in flight. While it is zero, Resolve
+	// trusts a cached DEK to mean "not erased" and skips the tombstone
+	// lookup: Erase raises it before its tombstone and lowers it only
+	// after dropping the cached DEK, and a DEK is never cached again
+	// once dropped (DEKCache generations).
+	erasing atomic.Int64
+	// eraseEpoch counts Erase calls begun, so that a Resolve that trusted
+	// the cache can tell whether an erasure began while it ran.
+	eraseEpoch atomic.Uint64
 
 	purgeMu   sync.Mutex
 	purgeKick chan struct{}
@@ -218,6 +227,23 @@ func (s *Store) Resolve(ctx context.Context, toks []vault.Token) ([]vault.Resolv
 		return nil, err
 	}
 	defer s.end()
+	epoch := s.eraseEpoch.Load()
+	trust := s.erasing.Load() == 0
+	out, err := s.resolve(ctx, toks, trust)
+	if err == nil && trust && s.eraseEpoch.Load() != epoch {
+		// An erasure began meanwhile: the cached DEKs proved nothing.
+		out, err = s.resolve(ctx, toks, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolve tokens: %w", storageErr(err))
+	}
+	return out, nil
+}
+
+// resolve resolves toks in one read transaction. With trustCache, a subject
+// whose DEK is cached is taken as not erased without reading its tombstone;
+// see Store.erasing for when that holds.
+func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool) ([]vault.Resolved, error) {
 	out := make([]vault.Resolved, len(toks))
 	type subjectState struct {
 		erased bool
@@ -235,17 +261,16 @@ func (s *Store) Resolve(ctx context.Context, toks []vault.Token) ([]vault.Resolv
 			st := subjects[sub]
 			if st == nil {
 				st = &subjectState{}
-				erased, err := isErased(txn, sub)
-				if err != nil {
+				subjects[sub] = st
+				if k, ok := s.cache.Get(sub); ok && trustCache {
+					st.dek = k
+				} else if st.erased, err = isErased(txn, sub); err != nil {
 					return err
-				}
-				st.erased = erased
-				if !erased {
+				} else if !st.erased {
 					if st.dek, err = s.loadDEK(ctx, txn, sub); err != nil {
 						return err
 					}
 				}
-				subjects[sub] = st
 			}
 			switch {
 			case st.erased:
@@ -281,7 +306,7 @@ func (s *Store) Resolve(ctx context.Context, toks []vault.Token) ([]vault.Resolv
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("resolve tokens: %w", storageErr(err))
+		return nil, err
 	}
 	return out, nil
 }
@@ -400,6 +425,9 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 		return vault.EraseResult{}, err
 	}
 	defer s.end()
+	s.eraseEpoch.Add(1)
+	s.erasing.Add(1)
+	defer s.erasing.Add(-1) // after step 3, see Store.erasing
 	var tomb tombRecord
 	var already bool
 	// Step 1: the tombstone, durable before anything is destroyed.

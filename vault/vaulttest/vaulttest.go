@@ -62,6 +62,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Purge", testPurge},
 		{"ConcurrentPut", testConcurrentPut},
 		{"ConcurrentPutErase", testConcurrentPutErase},
+		{"ResolveDuringErase", testResolveDuringErase},
 		{"ErrorsHoldNoPII", testErrorsHoldNoPII},
 		{"Tampering", testTampering},
 		{"Reopen", testReopen},
@@ -767,4 +768,60 @@ func testClosed(t *testing.T, h Harness) {
 		t.Fatalf("Erase after Close error = %v, want ErrClosed", err)
 	}
 	_ = s.Close() // must not panic
+}
+
+// testResolveDuringErase checks that a reader racing with an erasure sees
+// each stored token as Found or Erased, never Unknown (neither the value
+// nor the tombstone), and Erased once Erase has returned.
+func testResolveDuringErase(t *testing.T, h Harness) {
+	s := h.Open(t)
+	for round := 0; round < 5; round++ {
+		sub := Subject("rde")
+		var entries []vault.Entry
+		for i := 0; i < 20; i++ {
+			entries = append(entries, vault.Entry{Subject: sub, Class: "email", Value: Value("v")})
+		}
+		toks := mustPut(t, s, entries)
+		mustResolve(t, s, toks) // warm any cache
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var bad []string
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					res, err := s.Resolve(context.Background(), toks)
+					mu.Lock()
+					if err != nil {
+						bad = append(bad, err.Error())
+					}
+					for _, r := range res {
+						if r.State != vault.Found && r.State != vault.Erased {
+							bad = append(bad, fmt.Sprintf("token %s state %v", r.Token, r.State))
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(5 * time.Millisecond)
+		mustErase(t, s, sub, "rde")
+		for _, r := range mustResolve(t, s, toks) {
+			if r.State != vault.Erased {
+				t.Fatalf("after Erase returned, %q resolves to %v, want Erased", r.Token, r.State)
+			}
+		}
+		close(stop)
+		wg.Wait()
+		if len(bad) > 0 {
+			t.Fatalf("Resolve racing with Erase: %d bad results, first: %s", len(bad), bad[0])
+		}
+	}
 }
