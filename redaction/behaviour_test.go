@@ -598,3 +598,30 @@ func TestIndexRecovery(t *testing.T) {
 		t.Fatalf("Export after a second recovery = %d events, %v; want 3", len(x.Events), err)
 	}
 }
+
+func TestGetErasureAndHead(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, envConfig{})
+	svc := env.svc
+	er, err := svc.Erase(ctx, pDPO, "c1", ErasureRequest{RequestID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.GetErasure(ctx, pDPO, er.ErasureID)
+	if err != nil || got.Status != ErasureErased || got.Subject != "c1" || got.LogPosition == 0 {
+		t.Fatalf("GetErasure = %+v, %v", got, err)
+	}
+	if _, err := svc.GetErasure(ctx, pDPO, "nope"); !errors.Is(err, ErrErasureNotFound) {
+		t.Errorf("GetErasure(nope) = %v", err)
+	}
+	if _, err := svc.GetErasure(ctx, pSupport, er.ErasureID); !errors.Is(err, ErrDenied) {
+		t.Errorf("GetErasure by support = %v", err)
+	}
+	if h, err := svc.Head(ctx); err != nil || h < got.LogPosition {
+		t.Errorf("Head = %d, %v", h, err)
+	}
+	_, err = DecodeSchema("T", []byte(`{"subject":"/id","fields":[{"path":"x","class":"email"}]}`))
+	if !errors.Is(err, ErrInvalidPointer) || !errors.Is(err, ErrInvalidSchema) {
+		t.Errorf("bad pointer schema error = %v, want both ErrInvalidSchema and ErrInvalidPointer", err)
+	}
+}

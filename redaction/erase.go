@@ -309,3 +309,61 @@ func (s *Service) Verify(ctx context.Context, a Access) (eventlog.VerifyResult, 
 	}
 	return s.log.Verify(ctx)
 }
+
+// GetErasure returns the status of an erasure by its ID, from $erasures:
+// "erased" once SubjectErased was recorded, "requested" before. Needs
+// action erase. An unknown ID gives ErrErasureNotFound.
+func (s *Service) GetErasure(ctx context.Context, a Access, erasureID string) (Erasure, error) {
+	if err := s.authorize(ctx, a, policy.ActionErase, policy.Resource{}); err != nil {
+		return Erasure{}, err
+	}
+	var out Erasure
+	found := false
+	from := uint64(1)
+	for {
+		evs, err := s.log.ReadStream(ctx, StreamErasures, from, 1000, eventlog.Forward)
+		if errors.Is(err, eventlog.ErrStreamNotFound) {
+			break
+		}
+		if err != nil {
+			return Erasure{}, fmt.Errorf("get erasure: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			from = e.Version + 1
+			switch e.Type {
+			case EventErasureRequested:
+				var rq erasureRequested
+				if json.Unmarshal(e.Data, &rq) != nil || rq.ErasureID != erasureID {
+					continue
+				}
+				if !found {
+					out = Erasure{ErasureID: rq.ErasureID, Subject: rq.Subject, Status: ErasureRequested, RequestedAt: rq.RequestedAt}
+					found = true
+				}
+			case EventSubjectErased:
+				var done Erasure
+				if json.Unmarshal(e.Data, &done) != nil || done.ErasureID != erasureID {
+					continue
+				}
+				if !found || out.Status != ErasureErased {
+					done.LogPosition = e.Position
+					if found {
+						done.RequestedAt = out.RequestedAt
+					}
+					out = done
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		return Erasure{}, fmt.Errorf("%w: %q", ErrErasureNotFound, erasureID)
+	}
+	return out, nil
+}
+
+// Head returns the log's last global position (0 if empty).
+func (s *Service) Head(ctx context.Context) (uint64, error) { return s.log.Head(ctx) }

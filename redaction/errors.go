@@ -34,6 +34,8 @@ var (
 	ErrClosed = errors.New("redaction: closed")
 	// ErrInvalid is returned for other bad input (empty subject, bad limit).
 	ErrInvalid = errors.New("redaction: invalid input")
+	// ErrErasureNotFound is returned by GetErasure for an unknown erasure ID.
+	ErrErasureNotFound = errors.New("redaction: erasure not found")
 )
 
 // SchemaError explains why a schema was refused. Field names the place in
@@ -42,14 +44,22 @@ type SchemaError struct {
 	EventType string
 	Field     string
 	Reason    string
+	// Cause is the underlying sentinel, if any (ErrInvalidPointer).
+	Cause error
 }
 
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("redaction: invalid schema for %q: %s: %s", e.EventType, e.Field, e.Reason)
 }
 
-// Unwrap makes errors.Is(err, ErrInvalidSchema) true.
-func (e *SchemaError) Unwrap() error { return ErrInvalidSchema }
+// Unwrap makes errors.Is(err, ErrInvalidSchema) true, and
+// errors.Is(err, ErrInvalidPointer) when a pointer was the cause.
+func (e *SchemaError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{ErrInvalidSchema, e.Cause}
+	}
+	return []error{ErrInvalidSchema}
+}
 
 // EventError explains why an event was refused. Index is the event's place in
 // the batch; Path is a JSON pointer into data (or metadata if Metadata is set).

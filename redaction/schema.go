@@ -3,6 +3,7 @@ package redaction
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -148,7 +149,13 @@ func jsonErrorReason(err error) string {
 // Validate checks the schema and prepares it for use. DecodeSchema calls it.
 func (s *Schema) Validate() error {
 	fail := func(field, format string, args ...any) error {
-		return &SchemaError{EventType: s.EventType, Field: field, Reason: fmt.Sprintf(format, args...)}
+		e := &SchemaError{EventType: s.EventType, Field: field, Reason: fmt.Sprintf(format, args...)}
+		for _, a := range args {
+			if err, ok := a.(error); ok && errors.Is(err, ErrInvalidPointer) {
+				e.Cause = ErrInvalidPointer
+			}
+		}
+		return e
 	}
 	if s.EventType == "" {
 		return fail("eventType", "must not be empty")
