@@ -130,6 +130,9 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 			}
 		}
 	}
+	if err == nil && len(queued) > 0 {
+		err = s.gsync.wait()
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open embedded vault: recover erasures: %w", err)
@@ -204,14 +207,21 @@ func backoff(ctx context.Context, n int) error {
 }
 
 // update runs fn in a read-write transaction, again after conflicts and
-// while a purge blocks writes.
-// On success it returns once the commit is durable.
+// while a purge blocks writes, and returns once the commit is durable.
 func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	if err := s.commit(ctx, fn); err != nil {
+		return err
+	}
+	return s.gsync.wait()
+}
+
+// commit is update without waiting for durability: the commit is visible
+// at once and durable with the next group fsync. A later commit's fsync
+// covers it too, since the memtable log is replayed in order and stops at
+// the first gap.
+func (s *Store) commit(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	for n := 0; ; n++ {
 		err := s.db.Update(fn)
-		if err == nil {
-			return s.gsync.wait()
-		}
 		if !retryable(err) {
 			return err
 		}
@@ -430,8 +440,11 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 	defer s.erasing.Add(-1) // after step 3, see Store.erasing
 	var tomb tombRecord
 	var already bool
-	// Step 1: the tombstone, durable before anything is destroyed.
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	// Step 1: the tombstone, committed before anything is destroyed, so
+	// readers see Erased from now on and a racing Put's commit conflicts.
+	// It becomes durable with step 2's fsync, which cannot persist step 2
+	// without it (see commit).
+	err := s.commit(ctx, func(txn *badger.Txn) error {
 		rec, ok, err := getTomb(txn, subject)
 		if err != nil {
 			return err
@@ -452,6 +465,9 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 	// Step 2: the DEK and the values. Also on a repeated erasure, in case
 	// a crash came between the steps.
 	n, dekGone, err := s.destroy(ctx, subject)
+	if err == nil {
+		err = s.gsync.wait()
+	}
 	// Step 3: the cached DEK, whatever step 2 did.
 	s.cache.Drop(subject)
 	if err != nil {
@@ -477,7 +493,8 @@ const destroyBatch = 4096
 
 // destroy deletes everything under the subject's prefix (DEK and values)
 // and leaves the purge-pending marker, so that DropPrefix will see the
-// prefix. It returns how many values and whether a DEK it deleted.
+// prefix. It returns how many values and whether a DEK it deleted. The
+// caller waits for durability.
 func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGone bool, err error) {
 	prefix := subjectPrefix(subject)
 	marker := markerKey(subject)
@@ -485,7 +502,7 @@ func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGon
 		var n int
 		var dek bool
 		var more bool
-		err := s.update(ctx, func(txn *badger.Txn) error {
+		err := s.commit(ctx, func(txn *badger.Txn) error {
 			n, dek, more = 0, false, false
 			var keys [][]byte
 			func() {
