@@ -2,7 +2,6 @@ package eventlog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -74,8 +73,9 @@ func validType(s string) error { return validName("event type", s, ErrInvalid) }
 type appendReq struct {
 	stream   string
 	expected ExpectedVersion
-	events   []EventData
-	given    []bool // the caller gave the ID (so it may be a retry)
+	events   []EventData // ID and Type only; the bodies are in recs
+	recs     [][]byte    // records built by appendRecordBuf, sealed by the writer
+	given    []bool      // the caller gave the ID (so it may be a retry)
 	anyGiven bool
 	txnSize  int64 // Badger's estimate of the transaction bytes this append adds
 	txnCount int64
@@ -131,6 +131,7 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 		stream:   stream,
 		expected: expected,
 		events:   make([]EventData, len(events)),
+		recs:     make([][]byte, len(events)),
 		given:    make([]bool, len(events)),
 		res:      make(chan appendResp, 1),
 	}
@@ -151,10 +152,10 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 		if total > l.opts.MaxBatchBytes {
 			return nil, fmt.Errorf("append to %q: batch exceeds %d bytes: %w", stream, l.opts.MaxBatchBytes, ErrBatchTooLarge)
 		}
-		if !json.Valid(e.Data) {
+		if !validJSON(e.Data) {
 			return nil, fmt.Errorf("append to %q: event %d data: %w", stream, i, ErrInvalidJSON)
 		}
-		if len(e.Metadata) > 0 && !json.Valid(e.Metadata) {
+		if len(e.Metadata) > 0 && !validJSON(e.Metadata) {
 			return nil, fmt.Errorf("append to %q: event %d metadata: %w", stream, i, ErrInvalidJSON)
 		}
 		if e.ID == uuid.Nil {
@@ -169,14 +170,11 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 			}
 			seen[e.ID] = struct{}{}
 		}
-		e.Data = append(json.RawMessage(nil), e.Data...)
-		if len(e.Metadata) > 0 {
-			e.Metadata = append(json.RawMessage(nil), e.Metadata...)
-		} else {
-			e.Metadata = nil
-		}
-		req.events[i] = e
-		req.txnSize += l.entrySize(9, recordSize(len(stream), len(e.Type), len(e.Data), len(e.Metadata))) +
+		rec := appendRecordBuf(make([]byte, 0, recordSize(len(stream), len(e.Type), len(e.Data), len(e.Metadata))),
+			e.ID, stream, e.Type, e.Data, e.Metadata)
+		req.recs[i] = rec
+		req.events[i] = EventData{ID: e.ID, Type: e.Type}
+		req.txnSize += l.entrySize(9, len(rec)) +
 			l.entrySize(1+2+len(stream)+8, 8) +
 			l.entrySize(17, 16+len(stream)) +
 			l.entrySize(1+2+len(e.Type)+8, 0)
@@ -344,15 +342,12 @@ func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, runs *ind
 		return AppendResult{}, false, errRequest{&ConflictError{Stream: r.stream, Expected: r.expected, Actual: cur}}
 	}
 	res := AppendResult{FirstVersion: cur + 1, FirstPosition: l.w.nextPos}
-	for _, e := range r.events {
+	for i, e := range r.events {
 		cur++
 		pos := l.w.nextPos
 		t := max(now, l.w.lastTime)
-		rec := record{
-			Position: pos, Version: cur, RecordedAt: t, ID: e.ID, PrevHash: l.w.lastHash,
-			Stream: r.stream, Type: e.Type, Data: e.Data, Metadata: e.Metadata,
-		}
-		val := encodeRecord(make([]byte, 0, recordSize(len(rec.Stream), len(rec.Type), len(rec.Data), len(rec.Metadata))), &rec)
+		val := r.recs[i]
+		hash := sealRecord(val, pos, cur, t, l.w.lastHash)
 		if err := wtxn.Set(keys.Event(pos), val); err != nil {
 			return AppendResult{}, false, fmt.Errorf("append: stage event: %w", err)
 		}
@@ -366,7 +361,7 @@ func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, runs *ind
 			groupIDs[e.ID] = idLoc{pos: pos, version: cur, stream: r.stream}
 		}
 		l.w.nextPos++
-		l.w.lastHash = rec.Hash
+		l.w.lastHash = hash
 		l.w.lastTime = t
 	}
 	groupVersions[r.stream] = cur

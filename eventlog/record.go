@@ -53,22 +53,41 @@ func recordSize(streamLen, typeLen, dataLen, metaLen int) int {
 // returns the result. r.Hash on input is ignored.
 func encodeRecord(dst []byte, r *record) []byte {
 	start := len(dst)
+	dst = appendRecordBuf(dst, r.ID, r.Stream, r.Type, r.Data, r.Metadata)
+	r.Hash = sealRecord(dst[start:], r.Position, r.Version, r.RecordedAt, r.PrevHash)
+	return dst
+}
+
+// appendRecordBuf appends a record with its chain fields (position,
+// version, time, previous hash, hash) zero, to be filled by sealRecord.
+// Appenders build this in their own goroutine; the writer only seals.
+func appendRecordBuf(dst []byte, id [16]byte, stream, typ string, data, meta []byte) []byte {
 	dst = append(dst, recordVersion)
-	dst = binary.BigEndian.AppendUint64(dst, r.Position)
-	dst = binary.BigEndian.AppendUint64(dst, r.Version)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(r.RecordedAt))
-	dst = append(dst, r.ID[:]...)
-	dst = append(dst, r.PrevHash[:]...)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.Stream)))
-	dst = append(dst, r.Stream...)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(r.Type)))
-	dst = append(dst, r.Type...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.Data)))
-	dst = append(dst, r.Data...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(r.Metadata)))
-	dst = append(dst, r.Metadata...)
-	r.Hash = sha256.Sum256(dst[start:])
-	return append(dst, r.Hash[:]...)
+	dst = append(dst, make([]byte, 8+8+8)...)
+	dst = append(dst, id[:]...)
+	dst = append(dst, make([]byte, 32)...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(stream)))
+	dst = append(dst, stream...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(typ)))
+	dst = append(dst, typ...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
+	dst = append(dst, data...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(meta)))
+	dst = append(dst, meta...)
+	return append(dst, make([]byte, sha256.Size)...)
+}
+
+// sealRecord fills the chain fields of a record built by appendRecordBuf
+// and returns its hash.
+func sealRecord(b []byte, pos, version uint64, at int64, prev [32]byte) [32]byte {
+	binary.BigEndian.PutUint64(b[1:], pos)
+	binary.BigEndian.PutUint64(b[9:], version)
+	binary.BigEndian.PutUint64(b[17:], uint64(at))
+	copy(b[41:73], prev[:])
+	body := len(b) - sha256.Size
+	h := sha256.Sum256(b[:body])
+	copy(b[body:], h[:])
+	return h
 }
 
 // decodeRecord parses b. Data, Metadata alias b unless copy is true.

@@ -25,7 +25,7 @@ func (l *Log) SaveSnapshot(ctx context.Context, stream string, version uint64, d
 	if len(data) > l.opts.MaxBatchBytes {
 		return fmt.Errorf("save snapshot of %q: %d bytes, limit %d: %w", stream, len(data), l.opts.MaxBatchBytes, ErrBatchTooLarge)
 	}
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return fmt.Errorf("save snapshot of %q: %w", stream, ErrInvalidJSON)
 	}
 	if err := l.acquire(ctx); err != nil {
