@@ -2,7 +2,10 @@ package hashicorp
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/hashicorp/vault/api"
 
 	"github.com/piivault/piivault/vault"
 )
@@ -65,6 +68,9 @@ type Options struct {
 	Concurrency int
 	// Retries bounds check-and-set retries per subject (32).
 	Retries int
+	// DEKBatch is how many new DEKs are wrapped in one key-provider batch
+	// and kept ready for new subjects (32).
+	DEKBatch int
 	// Logger receives operational messages; never values, subjects or
 	// tokens. Nil means slog.Default().
 	Logger *slog.Logger
@@ -86,6 +92,7 @@ func DefaultOptions() Options {
 		RequestTimeout: 10 * time.Second,
 		Concurrency:    16,
 		Retries:        32,
+		DEKBatch:       32,
 		Now:            time.Now,
 	}
 }
@@ -129,6 +136,9 @@ func (o Options) withDefaults() Options {
 	if o.Retries <= 0 {
 		o.Retries = d.Retries
 	}
+	if o.DEKBatch <= 0 {
+		o.DEKBatch = d.DEKBatch
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -136,4 +146,21 @@ func (o Options) withDefaults() Options {
 		o.Now = d.Now
 	}
 	return o
+}
+
+// ClientConfig returns api.DefaultConfig() (which reads VAULT_ADDR and the
+// other VAULT_* variables) with a connection pool sized for a Store: the
+// default keeps only GOMAXPROCS+1 idle connections per host, so a store
+// sending Concurrency requests at once from many callers would open and
+// close connections all the time. idle <= 0 means 64.
+func ClientConfig(idle int) *api.Config {
+	if idle <= 0 {
+		idle = 64
+	}
+	cfg := api.DefaultConfig()
+	if t, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = idle
+		t.MaxIdleConns = max(t.MaxIdleConns, idle)
+	}
+	return cfg
 }

@@ -26,6 +26,7 @@ type Store struct {
 	auth   *auth
 	deks   *vault.DEKCache
 	recs   *recordCache
+	pool   *dekPool
 	closed atomic.Bool
 }
 
@@ -66,6 +67,7 @@ func New(ctx context.Context, client *api.Client, opts Options) (*Store, error) 
 		deks: vault.NewDEKCache(opts.CacheTTL, opts.CacheSize, opts.Now),
 		recs: newRecordCache(opts.CacheTTL, opts.CacheSize, opts.Now),
 	}
+	s.pool = newDEKPool(s, opts.DEKBatch)
 	if s.kv.mount == "" || s.kv.prefix == "" {
 		return nil, fmt.Errorf("new hashicorp store: empty KV mount or prefix: %w", vault.ErrInvalid)
 	}
@@ -87,6 +89,7 @@ func (s *Store) Close() error {
 	s.auth.close()
 	s.deks.Clear()
 	s.recs.clear()
+	s.pool.flush()
 	return nil
 }
 
@@ -197,43 +200,6 @@ func (s *Store) unwrapDEKs(ctx context.Context, states []*subjectState) error {
 	return nil
 }
 
-// newDEKs makes and wraps a fresh DEK for every state, in one batch.
-func (s *Store) newDEKs(ctx context.Context, states []*subjectState) (wrapped []string, err error) {
-	if len(states) == 0 {
-		return nil, nil
-	}
-	deks := make([]*vault.DEK, len(states))
-	raws := make([][]byte, len(states))
-	for i := range states {
-		if deks[i], err = vault.NewDEK(); err != nil {
-			return nil, err
-		}
-		raws[i] = deks[i].Bytes()
-	}
-	rctx, cancel := s.reqCtx(ctx)
-	defer cancel()
-	var ws [][]byte
-	if b, ok := s.kp.(BatchKeyProvider); ok {
-		if ws, err = b.WrapBatch(rctx, raws); err != nil {
-			return nil, fmt.Errorf("wrap dek: %w", keyErr(err))
-		}
-	} else {
-		for _, r := range raws {
-			w, err := s.kp.Wrap(rctx, r)
-			if err != nil {
-				return nil, fmt.Errorf("wrap dek: %w", keyErr(err))
-			}
-			ws = append(ws, w)
-		}
-	}
-	wrapped = make([]string, len(states))
-	for i, st := range states {
-		st.dek = deks[i]
-		wrapped[i] = base64.StdEncoding.EncodeToString(ws[i])
-	}
-	return wrapped, nil
-}
-
 // keyErr keeps ErrTampered and ErrUnavailable from a key provider and
 // makes anything else ErrUnavailable.
 func keyErr(err error) error {
@@ -333,11 +299,11 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 				next.Values[id] = v
 			}
 		} else {
-			w, err := s.newDEKs(ctx, []*subjectState{st})
+			d, err := s.pool.take(ctx)
 			if err != nil {
 				return fmt.Errorf("put: %w", err)
 			}
-			next.DEK = w[0]
+			st.dek, next.DEK = d.dek, d.wrapped
 		}
 		for j, i := range p.idx {
 			e := entries[i]
@@ -718,6 +684,7 @@ func (s *Store) RotateKEK(ctx context.Context) (RewrapReport, error) {
 	if err != nil {
 		return RewrapReport{}, fmt.Errorf("rotate kek: %w", keyErr(err))
 	}
+	s.pool.flush() // pooled DEKs are wrapped by the old version
 	return s.Rewrap(ctx)
 }
 

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +57,21 @@ func Client(t testing.TB) *api.Client {
 // NewClient returns a client for addr with token tok and no retries.
 func NewClient(t testing.TB, addr, tok string) *api.Client {
 	t.Helper()
+	c, _ := CountingClient(t, addr, tok)
+	return c
+}
+
+// CountingClient is NewClient that also counts the HTTP requests sent.
+func CountingClient(t testing.TB, addr, tok string) (*api.Client, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
 	cfg := api.DefaultConfig()
+	if tr, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		// The default keeps GOMAXPROCS+1 idle connections; the stores and
+		// benchmarks send many requests at once.
+		tr.MaxIdleConnsPerHost = 64
+	}
+	cfg.HttpClient.Transport = counting{rt: cfg.HttpClient.Transport, n: &n}
 	cfg.Address = addr
 	cfg.MaxRetries = 0
 	cfg.Timeout = 10 * time.Second
@@ -65,7 +80,17 @@ func NewClient(t testing.TB, addr, tok string) *api.Client {
 		t.Fatalf("api.NewClient(%s): %v", addr, err)
 	}
 	c.SetToken(tok)
-	return c
+	return c, &n
+}
+
+type counting struct {
+	rt http.RoundTripper
+	n  *atomic.Int64
+}
+
+func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.rt.RoundTrip(r)
 }
 
 // Random returns a short random hex string for prefixes and names.
