@@ -208,6 +208,13 @@ func BenchmarkErase(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			if os.Getenv("PIIVAULT_BENCH_DEBUG") != "" {
+				for i, d := range lat {
+					if d > 30*time.Millisecond {
+						b.Logf("erase %d took %v", i, d)
+					}
+				}
+			}
 			slices.Sort(lat)
 			q := func(p float64) float64 {
 				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
