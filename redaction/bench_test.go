@@ -30,7 +30,7 @@ const benchSchema = `{"subject":"/customerId","fields":[{"path":"/email","class"
 
 func benchEnv(b *testing.B) *testEnv {
 	b.Helper()
-	env := newEnv(b, envConfig{embedded: true, opts: Options{SweepInterval: -1}})
+	env := newEnv(b, envConfig{embedded: true, quiet: true, opts: Options{SweepInterval: -1}})
 	mustPutSchema(b, env.svc, "OrderPlaced", benchSchema)
 	if n := len(benchEvent(1)); n < 900 || n > 1200 {
 		b.Fatalf("bench event is %d bytes", n)

@@ -114,8 +114,16 @@ func (x *extractor) extract(index int, typ string, data, metadata []byte) (extra
 		detected[i].subject = res.subject
 	}
 	res.values = append(fields, detected...)
+	if p, dup := duplicatePath(res.values); dup {
+		// JSON allows a key twice; a token must have one place.
+		return res, evErr(p, false, "the key appears twice in its object")
+	}
+	nd := len(res.values)
 	if err := x.checkMetadata(index, typ, metadata, res.subject, &res.values); err != nil {
 		return res, err
+	}
+	if p, dup := duplicatePath(res.values[nd:]); dup {
+		return res, evErr(p, true, "the key appears twice in its object")
 	}
 	return res, nil
 }
@@ -282,7 +290,8 @@ func splitMeta(metadata []byte) (storedMeta, []byte, bool, error) {
 	if err != nil {
 		return m, metadata, false, err
 	}
-	if err := json.Unmarshal(metadata[start:end], &m); err != nil {
+	m, err = parseMeta(metadata[start:end])
+	if err != nil {
 		return m, metadata, false, err
 	}
 	rest := skipWS(metadata, end)
@@ -293,4 +302,28 @@ func splitMeta(metadata []byte) (storedMeta, []byte, bool, error) {
 	out = append(out, '{')
 	out = append(out, metadata[skipWS(metadata, rest+1):]...)
 	return m, out, true, nil
+}
+
+func duplicatePath(vs []found) (string, bool) {
+	if len(vs) < 2 {
+		return "", false
+	}
+	if len(vs) <= 8 {
+		for i := range vs {
+			for j := i + 1; j < len(vs); j++ {
+				if vs[i].path == vs[j].path {
+					return vs[i].path, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		if seen[v.path] {
+			return v.path, true
+		}
+		seen[v.path] = true
+	}
+	return "", false
 }

@@ -26,15 +26,27 @@ type walker struct {
 	path    []string
 	onMatch func(ptr int, path []string, v span) error
 	onLeaf  func(path []string, v span, isString bool) error
+	// concrete: the pointers have no wildcards, so each matches at most
+	// once and the walk stops when all have matched (the rest of the
+	// document is not looked at; only for reads of documents known valid).
+	concrete bool
+	left     int
 }
+
+// errWalkDone stops a concrete walk early.
+var errWalkDone = errors.New("walk done")
 
 func (w *walker) run() error {
 	all := make([]int, len(w.ptrs))
 	for i := range all {
 		all[i] = i
 	}
+	w.left = len(w.ptrs)
 	i := skipWS(w.b, 0)
 	end, err := w.value(i, all)
+	if err == errWalkDone {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -57,6 +69,11 @@ func (w *walker) value(i int, active []int) (int, error) {
 			if w.onMatch != nil {
 				if err := w.onMatch(p, w.path, span{i, end}); err != nil {
 					return 0, err
+				}
+			}
+			if w.concrete {
+				if w.left--; w.left == 0 {
+					return end, errWalkDone
 				}
 			}
 			return end, nil

@@ -58,6 +58,7 @@ type testEnv struct {
 
 type envConfig struct {
 	embedded bool        // the real embedded vault (else a memStore)
+	quiet    bool        // no decision log hook (benchmarks)
 	store    vault.Store // overrides both
 	opts     Options
 }
@@ -95,9 +96,11 @@ func newEnv(t testing.TB, cfg envConfig) *testEnv {
 	po := policy.DefaultOptions()
 	po.Watch = false
 	po.Logger = lg
-	po.DecisionLog = func(r policy.DecisionRecord) {
-		b, _ := json.Marshal(r)
-		_, _ = out.Write(append(b, '\n'))
+	if !cfg.quiet {
+		po.DecisionLog = func(r policy.DecisionRecord) {
+			b, _ := json.Marshal(r)
+			_, _ = out.Write(append(b, '\n'))
+		}
 	}
 	pol, err := policy.New(ctx, po)
 	if err != nil {

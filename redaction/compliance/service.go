@@ -1,0 +1,272 @@
+package compliance
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/vault"
+)
+
+// eventLog is what the Service needs of the event log; *eventlog.Log has it.
+type eventLog interface {
+	AppendSystem(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData) (eventlog.AppendResult, error)
+	ReadStream(ctx context.Context, stream string, from uint64, limit int, dir eventlog.Direction) ([]eventlog.Event, error)
+	ReadAll(ctx context.Context, from uint64, limit int, filter eventlog.Filter) ([]eventlog.Event, error)
+	Head(ctx context.Context) (uint64, error)
+	Verify(ctx context.Context) (eventlog.VerifyResult, error)
+}
+
+// headHasher is an O(1) head hash, used when the log has one.
+type headHasher interface {
+	HeadHash(ctx context.Context) (uint64, [32]byte, error)
+}
+
+// redactor is what the Service needs of redaction; *redaction.Service has it.
+type redactor interface {
+	Erase(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest) (redaction.Erasure, error)
+	Export(ctx context.Context, a redaction.Access, subject string) (*redaction.SubjectExport, error)
+}
+
+// decider is what the Service needs of the policy; *policy.Engine has it.
+type decider interface {
+	Authorize(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+var (
+	_ eventLog = (*eventlog.Log)(nil)
+	_ redactor = (*redaction.Service)(nil)
+	_ decider  = (*policy.Engine)(nil)
+)
+
+// systemAccess is the principal the workflow acts as when it reads for a
+// receipt (the subject's event list; never values) and runs its jobs.
+var systemAccess = redaction.Access{Principal: policy.Principal{ID: "piivault-compliance", Root: true}, Purpose: "compliance"}
+
+// Service runs the compliance workflows. It is safe for concurrent use.
+type Service struct {
+	red   redactor
+	log   eventLog
+	store vault.Store
+	pol   decider
+	opts  Options
+	lg    *slog.Logger
+	pub   ed25519.PublicKey
+
+	mu        sync.Mutex
+	erasures  map[string]*Erasure
+	order     []string          // erasure IDs in request order
+	byRequest map[string]string // request ID -> erasure ID
+	pending   map[string]chan struct{}
+	holds     map[string]*Hold
+	holdOrder []string
+	lastRead  uint64 // $erasures version replayed through
+
+	advMu sync.Mutex
+	retMu sync.Mutex
+	bixMu sync.Mutex
+
+	kick    chan struct{}
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Once
+	closed  chan struct{}
+}
+
+// New builds the compliance workflows over a redaction service, the log and
+// the vault it composes, and the policy. It replays $erasures and $holds
+// and starts the background workers (advance, retention, blind index) that
+// Options enable. Close stops them; it does not close the parts.
+func New(svc *redaction.Service, log *eventlog.Log, store vault.Store, pol *policy.Engine, opts Options) (*Service, error) {
+	if svc == nil || log == nil || store == nil || pol == nil {
+		return nil, fmt.Errorf("new compliance service: %w: redaction service, log, store and policy are required", ErrInvalid)
+	}
+	return newService(context.Background(), svc, log, store, pol, opts)
+}
+
+func newService(ctx context.Context, red redactor, log eventLog, store vault.Store, pol decider, opts Options) (*Service, error) {
+	opts = opts.withDefaults()
+	if len(opts.SigningKey) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("new compliance service: %w: an Ed25519 signing key is required (LoadOrCreateSigningKey)", ErrInvalid)
+	}
+	if opts.BlindIndexKey != nil && len(opts.BlindIndexKey) < 32 {
+		return nil, fmt.Errorf("new compliance service: %w: blind index key must be at least 32 bytes", ErrInvalid)
+	}
+	for _, r := range opts.Retention {
+		if r.Period <= 0 {
+			return nil, fmt.Errorf("new compliance service: %w: retention period of %q/%q must be positive", ErrInvalid, r.EventType, r.Class)
+		}
+	}
+	s := &Service{red: red, log: log, store: store, pol: pol, opts: opts, lg: opts.Logger,
+		pub:      opts.SigningKey.Public().(ed25519.PublicKey),
+		erasures: map[string]*Erasure{}, byRequest: map[string]string{}, pending: map[string]chan struct{}{},
+		holds: map[string]*Hold{}, kick: make(chan struct{}, 1), closed: make(chan struct{})}
+	if err := s.replay(ctx); err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	if opts.AdvanceInterval > 0 {
+		s.wg.Add(1)
+		go s.advanceLoop(bctx)
+	}
+	if opts.RetentionInterval > 0 && len(opts.Retention) > 0 {
+		s.wg.Add(1)
+		go s.every(bctx, opts.RetentionInterval, "retention", func(ctx context.Context) error { _, err := s.RunRetention(ctx); return err })
+	}
+	if opts.BlindIndexKey != nil && opts.AdvanceInterval > 0 {
+		if _, ok := store.(BlindIndexStore); ok {
+			s.wg.Add(1)
+			go s.every(bctx, opts.AdvanceInterval, "blind index", func(ctx context.Context) error { _, err := s.IndexBlind(ctx); return err })
+		}
+	}
+	return s, nil
+}
+
+// Close stops the background workers. It does not close the log, the vault,
+// the policy or the redaction service.
+func (s *Service) Close() error {
+	s.closeMu.Do(func() {
+		close(s.closed)
+		s.stop()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// PublicKey returns the public key receipts are signed with.
+func (s *Service) PublicKey() ed25519.PublicKey { return s.pub }
+
+// advanceLoop moves open erasures on: shortly after each new erasure and
+// every AdvanceInterval.
+func (s *Service) advanceLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.AdvanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.opts.AdvanceDelay):
+			}
+		case <-t.C:
+		}
+		if _, err := s.Advance(ctx); err != nil && ctx.Err() == nil {
+			s.lg.Warn("erasure workflow: advance failed, will retry", logKeyErr, err.Error())
+		}
+	}
+}
+
+func (s *Service) every(ctx context.Context, d time.Duration, what string, fn func(context.Context) error) {
+	defer s.wg.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.lg.Warn("compliance job failed, will retry", "job", what, logKeyErr, err.Error())
+			}
+		}
+	}
+}
+
+func (s *Service) kickAdvance() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// authorize asks the policy; a denial is audited and returned wrapping
+// redaction.ErrDenied.
+func (s *Service) authorize(ctx context.Context, a redaction.Access, action policy.Action, subject string) error {
+	d, err := s.pol.Authorize(ctx, policy.Input{Principal: a.Principal, Action: action, Purpose: a.Purpose,
+		Resource: policy.Resource{Subject: subject}})
+	if err == nil && d.Allow {
+		return nil
+	}
+	reason := d.Reason
+	if err != nil {
+		reason = "policy could not decide"
+	}
+	if aerr := s.audit(ctx, a, action, auditRecord{Subject: subject, Effect: string(policy.EffectDeny), State: string(redaction.StateDenied), Reason: reason}); aerr != nil {
+		return aerr
+	}
+	return fmt.Errorf("%w: %s: %s", redaction.ErrDenied, action, reason)
+}
+
+// audit appends one record to $audit in redaction's shape.
+func (s *Service) audit(ctx context.Context, a redaction.Access, action policy.Action, recs ...auditRecord) error {
+	ev := auditEvent{Time: s.opts.Now().UTC(), Principal: a.Principal.ID, Roles: a.Principal.Roles, Root: a.Principal.Root,
+		Action: string(action), Purpose: a.Purpose, RequestID: a.RequestID, Records: recs}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("%w: %w", redaction.ErrAudit, err)
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.log.AppendSystem(actx, streamAudit, eventlog.Any, []eventlog.EventData{{Type: eventPIIAccessed, Data: body}}); err != nil {
+		return fmt.Errorf("%w: %w", redaction.ErrAudit, err)
+	}
+	return nil
+}
+
+// appendSystem appends events to a system stream; a cancelled caller does
+// not cut a step of the workflow in half.
+func (s *Service) appendSystem(ctx context.Context, stream string, evs ...eventlog.EventData) (eventlog.AppendResult, error) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return s.log.AppendSystem(actx, stream, eventlog.Any, evs)
+}
+
+// readStream calls fn for every event of a stream from version from on.
+func (s *Service) readStream(ctx context.Context, stream string, from uint64, fn func(eventlog.Event) error) (uint64, error) {
+	for {
+		evs, err := s.log.ReadStream(ctx, stream, from, 1000, eventlog.Forward)
+		if errors.Is(err, eventlog.ErrStreamNotFound) {
+			return from, nil
+		}
+		if err != nil {
+			return from, fmt.Errorf("read %s: %w", stream, err)
+		}
+		if len(evs) == 0 {
+			return from, nil
+		}
+		for _, e := range evs {
+			from = e.Version + 1
+			if err := fn(e); err != nil {
+				return from, err
+			}
+		}
+	}
+}
+
+// replay rebuilds the workflow state from $erasures and $holds.
+func (s *Service) replay(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, err := s.readStream(ctx, StreamErasures, 1, func(e eventlog.Event) error { s.applyErasure(e); return nil })
+	if err != nil {
+		return fmt.Errorf("new compliance service: %w", err)
+	}
+	s.lastRead = next - 1
+	if _, err := s.readStream(ctx, StreamHolds, 1, func(e eventlog.Event) error { s.applyHold(e); return nil }); err != nil {
+		return fmt.Errorf("new compliance service: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package redaction
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func FuzzParseMeta(f *testing.F) {
+	for _, m := range []storedMeta{
+		{Format: 1},
+		{Format: 1, SchemaVersion: 3, Subjects: []string{"c-1", "é\"<x>"}, Paths: []string{"/a", "/b~1c"}, Classes: []Class{"email", "name"}, SubjectIdx: []int{0, 1}, InMetadata: []int{1}},
+	} {
+		b, _ := json.Marshal(m)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want storedMeta
+		if json.Unmarshal(b, &want) != nil {
+			return
+		}
+		var got storedMeta
+		if !fastParseMeta(b, &got) {
+			return // falls back to encoding/json
+		}
+		if !reflect.DeepEqual(normMeta(got), normMeta(want)) {
+			t.Fatalf("fastParseMeta(%s) = %+v, encoding/json = %+v", b, got, want)
+		}
+		// What we write, we read back the same.
+		enc, _ := json.Marshal(want)
+		var back storedMeta
+		if !fastParseMeta(enc, &back) || !reflect.DeepEqual(normMeta(back), normMeta(want)) {
+			t.Fatalf("round trip of %s = %+v", enc, back)
+		}
+	})
+}
+
+// normMeta treats nil and empty slices alike.
+func normMeta(m storedMeta) storedMeta {
+	if len(m.Subjects) == 0 {
+		m.Subjects = nil
+	}
+	if len(m.Paths) == 0 {
+		m.Paths = nil
+	}
+	if len(m.Classes) == 0 {
+		m.Classes = nil
+	}
+	if len(m.SubjectIdx) == 0 {
+		m.SubjectIdx = nil
+	}
+	if len(m.InMetadata) == 0 {
+		m.InMetadata = nil
+	}
+	return m
+}
