@@ -1,12 +1,150 @@
-// Package redaction is piivault's redaction-aware event store: it composes
-// the event log (eventlog), the PII vault (vault) and the OPA policy (policy)
-// so that personal data leaves events on append and comes back on read only
-// as the policy allows.
+// Package redaction is piivault's redaction-aware event store. It composes
+// the event log (package eventlog), the PII vault (package vault) and the
+// policy (package policy) so that personal data leaves events on append and
+// comes back on read only as the policy allows. The event log never holds a
+// PII value; erasing a subject touches the vault only.
 //
 // # Schemas
 //
-// An event type declares its PII with a Schema: a subject pointer (whose
-// data the event is about) and fields, each a JSON pointer (RFC 6901, with
-// "*" matching every array element or object member), a Class and,
-// optionally, its own subject pointer.
+// An event type declares its PII with a Schema (the JSON shape of
+// sdk.Schema): a subject pointer (whose data the event is about, for
+// example "/customerId"), then fields, each a JSON pointer, a Class and,
+// optionally, the field's own subject pointer. Pointers follow RFC 6901
+// ("~0" is "~", "~1" is "/"), with one addition: a segment that is exactly
+// "*" matches every element of an array and every member of an object
+// ("/addresses/*/street"). A key literally named "*" cannot be addressed. A
+// whole object or array may be one field. A field's own subject pointer may
+// use "*" too: its k-th "*" takes the index the field's k-th "*" matched, so
+// "/people/*/email" with subject "/people/*/id" pairs each email with the
+// id beside it. Fields may not overlap (one inside another), and a subject
+// pointer may not point into a field: the subject ID stays readable.
+//
+// Classes: email, phone, name, address, date_of_birth, national_id,
+// ip_address, free_text, and detected (what the leak guard gives values it
+// tokenizes).
+//
+// Schemas live in the system stream "$schemas" (one SchemaDefined event per
+// version; version n of a type is its n-th schema), so they are versioned,
+// replay on start and survive restarts. Putting a schema equal to the
+// current one stores nothing. A change never rewrites old events: each
+// stored event records the schema version it was redacted under.
+//
+// # Append
+//
+// Append validates every event of the batch (data a JSON object, metadata
+// absent or a JSON object, the subject pointers resolve to non-empty
+// strings, no key twice at a PII path), runs the leak guard, moves every
+// declared value to the vault with ONE vault Put for the whole batch, and
+// appends events in which each value is replaced in place by its token (a
+// JSON string, whatever the value's type: number, object and array become
+// token strings; every other byte of the document is kept). A null value is
+// not personal data and stays null.
+//
+// The stored event's metadata gets a reserved first member, "$piivault"
+// (ReservedMetadataKey): the schema version, and for each token its path,
+// class, subject and whether it is in metadata. Reads use it to find the
+// tokens without the schema, so a later schema change cannot confuse them.
+// Clients may not send that key; reads remove it.
+//
+// All or nothing: if the log append fails after the vault Put (conflict,
+// bad input the log refuses, I/O), the new values are deleted at once. If
+// that deletion fails too, the tokens go to the sweeper, which retries every
+// SweepInterval (Sweep runs one pass). An exact retry of an earlier append
+// (same event IDs) is detected by reading back the first event, and its new
+// values are deleted as well. Caveat: a crash of the process between the
+// vault Put and the log append leaves unreferenced ciphertext in the vault
+// (no event points to it; it is destroyed with its subject on erasure); the
+// in-memory sweeper does not survive a restart.
+//
+// # Leak guard
+//
+// Values outside the declared fields, in data and in metadata, are scanned
+// (DetectPII): email, phone (a leading "+" or the punctuation of a written
+// number; dates, UUIDs, timestamps do not count), payment card (Luhn and a
+// network prefix, also as a JSON number), IBAN (mod-97), IPv4/IPv6 (not
+// loopback or unspecified), national IDs (US SSN, UK NINO, Spanish DNI with
+// its check letter). Per event type (Schema.LeakGuard, else
+// Options.DefaultLeakGuard, reject by default): reject the batch with a
+// *LeakError that names the path and the kind, never the value; tokenize
+// the value as class "detected" under the event's subject (for a type
+// without schema, Options.UnattributedSubject, the stream name by default);
+// or allow it.
+//
+// # Read
+//
+// ReadStream, ReadAll and Subscribe resolve tokens per field under
+// policy.Engine.Field (the engine caches; within one request each distinct
+// (stream, type, subject, path, class) is asked once). Effects become
+// states: reveal (the original JSON value), mask (a string from the class's
+// masker: j***@example.com, ***-***-1234, J*** D**, the year of a date of
+// birth, **** otherwise), tokenize (the token string stays), deny (JSON
+// null). Only reveal and mask need the vault: ONE vault Resolve per page.
+// An erased subject's value reads as Options.Placeholder ("[deleted under
+// GDPR]") with state erased; a value destroyed by retention as
+// Options.ExpiredPlaceholder with state expired; a vault that cannot answer
+// gives state unavailable and null, never a value. Each read event carries
+// PII, a list of {path, class, subject, state}; metadata fields have
+// Metadata set (wire path "metadata/<ptr>").
+//
+// ReadAll and Subscribe skip the audit trail, the subject index and the
+// index checkpoints; they show $schemas and $erasures, so read models learn
+// of erasures (EventSubjectErased carries the subject ID).
+//
+// # Policy and audit
+//
+// The Service is the enforcement point: every method takes an Access
+// (principal, purpose, request ID) and asks policy.Engine.Authorize for the
+// request (append, read, subscribe, erase, export, audit, admin) before it
+// does anything; a denial is audited and returned as ErrDenied. A caller
+// (the HTTP layer) may check too; it does not have to.
+//
+// Audit records go to the system stream "$audit", one PIIAccessed event per
+// request (split in parts of one atomic append if large): who (principal,
+// roles), action, purpose, request ID, when, and records of subject,
+// stream, event type, versions, paths, classes, effect, state and the
+// policy's reason. Never a value. Reveals, masks, denials, erased and
+// unavailable outcomes are recorded; tokenized fields are not (a token
+// reveals nothing). Fields of one stream and subject with the same outcome
+// are merged into one record with a list of versions, so reading one
+// customer's stream writes one small record. If the audit append fails,
+// the read fails with ErrAudit and returns nothing. Audit queries them.
+//
+// # Erasure
+//
+// Erase asks the policy (action erase) itself. It records ErasureRequested
+// in "$erasures" first, then calls vault.Erase, then records SubjectErased.
+// None of these holds PII: reason, requester and ticket are refused
+// (ErrLeak) if they look like personal data. A request ID makes the
+// erasure ID deterministic, so repeating a request repeats nothing but an
+// idempotent vault call. ReapplyErasures erases again every subject named
+// in "$erasures"; call it on start so that a vault restored from an older
+// backup forgets again (issue 6). GetErasure reads an erasure's status.
+//
+// # Export and the subject index
+//
+// Export (action export) returns every value the vault holds for a subject,
+// each shown as the policy's field decision for action export says (the
+// shipped policy reveals all to the dpo), and the events that refer to the
+// subject. Those come from the subject index: the system stream
+// "$subject-<subject ID>" (hashed if too long) with one SubjectReferenced
+// event per referring event (stream, version, position, type, paths,
+// classes). The index is written off the append's critical path by an
+// indexer (see index.go): entries have IDs derived from (stream, version,
+// subject), so a retry is a no-op; "$index" holds checkpoints, and on start
+// the events after the last checkpoint are indexed again. Export waits for
+// the queue to drain first. After an erasure, Export lists the events and
+// one placeholder per referenced path.
+//
+// # Snapshots
+//
+// SaveSnapshot tokenizes a snapshot like an event of the given type and
+// stores it with its token list; LoadSnapshot resolves it like a read.
+// Caveat: the tokens of a snapshot that a newer one replaces stay in the
+// vault until the subject is erased.
+//
+// # Caveats
+//
+// The leak guard is a heuristic: it catches the common shapes above, not
+// every personal datum (a bare name in an undeclared field passes).
+// Declaring fields is the real protection.
 package redaction
