@@ -86,6 +86,7 @@ var listenRE = regexp.MustCompile(`listening on +http://(127\.0\.0\.1:\d+)`)
 // ready. listen is host:port, port 0 for a free one.
 func start(t *testing.T, out *syncBuffer, env []string, args ...string) *sidecar {
 	t.Helper()
+	offset := len(out.Bytes()) // out may hold an earlier run's output
 	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -105,7 +106,7 @@ func start(t *testing.T, out *syncBuffer, env []string, args ...string) *sidecar
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for s.addr == "" {
-		if m := listenRE.FindSubmatch(out.Bytes()); m != nil {
+		if m := listenRE.FindSubmatch(out.Bytes()[offset:]); m != nil {
 			s.addr = string(m[1])
 			break
 		}
