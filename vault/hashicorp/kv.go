@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,10 +27,39 @@ const recordVersion = 1
 // record is the KV v2 data of one subject: its wrapped DEK and sealed
 // values, or, once the subject is erased, only the erasure marker.
 type record struct {
-	V      int               `json:"v"`
-	DEK    string            `json:"dek,omitempty"`  // base64 of the provider's wrapped DEK
-	Values map[string]sealed `json:"vals,omitempty"` // by token ID (unpadded base64url, as in the token)
-	Erased *erasure          `json:"erased,omitempty"`
+	V       int                `json:"v"`
+	DEK     string             `json:"dek,omitempty"`  // base64 of the provider's wrapped DEK; "" until the first value
+	Values  map[string]sealed  `json:"vals,omitempty"` // by token ID (unpadded base64url, as in the token)
+	Expired map[string]expired `json:"exp,omitempty"`  // values destroyed by retention, by token ID
+	Blind   map[string]bool    `json:"bi,omitempty"`   // blind-index keys (blindKey) that name this subject
+	Erased  *erasure           `json:"erased,omitempty"`
+}
+
+// expired records that a value was destroyed by a retention rule.
+type expired struct {
+	Class string `json:"c"`
+	At    int64  `json:"t"` // Unix nanoseconds
+}
+
+// clone returns a copy of a live record whose maps may be changed.
+func (r *record) clone() *record {
+	n := &record{DEK: r.DEK, Values: make(map[string]sealed, len(r.Values)+1)}
+	for k, v := range r.Values {
+		n.Values[k] = v
+	}
+	if len(r.Expired) > 0 {
+		n.Expired = make(map[string]expired, len(r.Expired))
+		for k, v := range r.Expired {
+			n.Expired[k] = v
+		}
+	}
+	if len(r.Blind) > 0 {
+		n.Blind = make(map[string]bool, len(r.Blind))
+		for k, v := range r.Blind {
+			n.Blind[k] = v
+		}
+	}
+	return n
 }
 
 // sealed is one value: its class, its AES-256-GCM ciphertext (base64, as
@@ -46,6 +76,8 @@ type erasure struct {
 	At     time.Time `json:"at"`
 	Values int       `json:"n,omitempty"`   // values the erasure deleted
 	HadDEK bool      `json:"dek,omitempty"` // whether a DEK existed
+	// Blind lists blind-index keys still to delete; empty once done.
+	Blind []string `json:"bi,omitempty"`
 }
 
 // kv talks to one KV v2 mount under one prefix.
@@ -71,6 +103,46 @@ func (k *kv) subjectData(subject string) string {
 
 func (k *kv) subjectMeta(subject string) string {
 	return k.mount + "/metadata/" + k.prefix + "/s/" + encodeSubject(subject)
+}
+
+// blindKey names one blind-index entry: class and digest as path segments.
+func blindKey(class string, digest []byte) string {
+	return encodeSubject(class) + "/" + hex.EncodeToString(digest)
+}
+
+// blindData is the KV path of the blind-index entry key for subject.
+func (k *kv) blindData(key, subject string) string {
+	return k.mount + "/data/" + k.prefix + "/b/" + key + "/" + encodeSubject(subject)
+}
+
+func (k *kv) blindMeta(key, subject string) string {
+	return k.mount + "/metadata/" + k.prefix + "/b/" + key + "/" + encodeSubject(subject)
+}
+
+func (k *kv) blindList(key string) string {
+	return k.mount + "/metadata/" + k.prefix + "/b/" + key
+}
+
+// writeBlind writes the blind-index entry (no check-and-set: it holds
+// nothing but its name).
+func (k *kv) writeBlind(ctx context.Context, key, subject string) error {
+	_, err := k.write(ctx, k.blindData(key, subject), map[string]int{"v": recordVersion}, -1)
+	return err
+}
+
+// deleteBlind deletes a blind-index entry with its metadata (every
+// version). No check-and-set writer ever targets these keys, so resetting
+// their version counter is harmless.
+func (k *kv) deleteBlind(ctx context.Context, key, subject string) error {
+	if _, err := k.client.Logical().DeleteWithContext(ctx, k.blindMeta(key, subject)); err != nil {
+		return fmt.Errorf("delete blind index entry: %w", classify(err))
+	}
+	return nil
+}
+
+// listBlind returns the subjects under a blind-index key.
+func (k *kv) listBlind(ctx context.Context, key string) ([]string, error) {
+	return k.list(ctx, k.blindList(key))
 }
 
 func (k *kv) subjectsList() string {
@@ -155,9 +227,14 @@ func (k *kv) destroyOlder(ctx context.Context, subject string, keep int) error {
 
 // listSubjects returns the subjects that have a record.
 func (k *kv) listSubjects(ctx context.Context) ([]string, error) {
-	s, err := k.client.Logical().ListWithContext(ctx, k.subjectsList())
+	return k.list(ctx, k.subjectsList())
+}
+
+// list LISTs a metadata folder whose entries are encoded subjects.
+func (k *kv) list(ctx context.Context, path string) ([]string, error) {
+	s, err := k.client.Logical().ListWithContext(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("list subjects: %w", classify(err))
+		return nil, fmt.Errorf("list: %w", classify(err))
 	}
 	if s == nil || s.Data == nil {
 		return nil, nil
@@ -212,16 +289,14 @@ func (k *kv) read(ctx context.Context, path string, v interface{}) (version int,
 	return body.Data.Metadata.Version, true, nil
 }
 
-// write PUTs v as the data of a KV v2 path with check-and-set cas.
+// write PUTs v as the data of a KV v2 path with check-and-set cas; a
+// negative cas writes unconditionally.
 func (k *kv) write(ctx context.Context, path string, v interface{}, cas int) (int, error) {
-	body, err := json.Marshal(struct {
-		Options struct {
-			CAS int `json:"cas"`
-		} `json:"options"`
-		Data interface{} `json:"data"`
-	}{Options: struct {
-		CAS int `json:"cas"`
-	}{cas}, Data: v})
+	req := map[string]interface{}{"data": v}
+	if cas >= 0 {
+		req["options"] = map[string]int{"cas": cas}
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return 0, fmt.Errorf("write: encode: %w", err)
 	}

@@ -158,7 +158,7 @@ func (s *Store) unwrapDEKs(ctx context.Context, states []*subjectState) error {
 	var need []*subjectState
 	var wrapped [][]byte
 	for _, st := range states {
-		if st.dek != nil || !st.live() {
+		if st.dek != nil || !st.live() || st.rec.DEK == "" {
 			continue
 		}
 		w, err := base64.StdEncoding.DecodeString(st.rec.DEK)
@@ -291,12 +291,11 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 		}
 		next := &record{Values: map[string]sealed{}}
 		if st.live() {
+			next = st.rec.clone()
+		}
+		if next.DEK != "" {
 			if err := s.unwrapDEKs(ctx, []*subjectState{st}); err != nil {
 				return fmt.Errorf("put: %w", err)
-			}
-			next.DEK = st.rec.DEK
-			for id, v := range st.rec.Values {
-				next.Values[id] = v
 			}
 		} else {
 			d, err := s.pool.take(ctx)
@@ -357,10 +356,7 @@ func (s *Store) removeIDs(ctx context.Context, subject string, ids []string) err
 		if !st.live() {
 			return nil
 		}
-		next := &record{DEK: st.rec.DEK, Values: make(map[string]sealed, len(st.rec.Values))}
-		for id, v := range st.rec.Values {
-			next.Values[id] = v
-		}
+		next := st.rec.clone()
 		n := len(next.Values)
 		for _, id := range ids {
 			delete(next.Values, id)
@@ -453,6 +449,9 @@ func (s *Store) Resolve(ctx context.Context, tokens []vault.Token) ([]vault.Reso
 		}
 		v, ok := st.rec.Values[ids[i]]
 		if !ok {
+			if x, ok := st.rec.Expired[ids[i]]; ok {
+				r.State, r.Class = vault.Expired, x.Class
+			}
 			continue
 		}
 		pt, err := openValue(st, r.Token, v)
@@ -543,16 +542,23 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 		}
 		res := vault.EraseResult{Subject: subject}
 		markerVersion := st.version
+		var marker *erasure
 		if e := st.erased(); e != nil {
 			res.ErasureID, res.ErasedAt, res.AlreadyErased = e.ID, e.At, true
+			marker = e
 		} else {
 			res.ErasureID, res.ErasedAt = erasureID, s.opts.Now().UTC()
+			marker = &erasure{ID: res.ErasureID, At: res.ErasedAt}
 			if st.live() {
-				res.ValuesDeleted, res.DEKDestroyed = len(st.rec.Values), true
+				res.ValuesDeleted, res.DEKDestroyed = len(st.rec.Values), st.rec.DEK != ""
+				for k := range st.rec.Blind {
+					marker.Blind = append(marker.Blind, k)
+				}
+				sort.Strings(marker.Blind)
 			}
-			marker := &record{Erased: &erasure{ID: res.ErasureID, At: res.ErasedAt, Values: res.ValuesDeleted, HadDEK: res.DEKDestroyed}}
+			marker.Values, marker.HadDEK = res.ValuesDeleted, res.DEKDestroyed
 			rctx, cancel := s.reqCtx(ctx)
-			markerVersion, err = s.kv.writeSubject(rctx, subject, marker, st.version)
+			markerVersion, err = s.kv.writeSubject(rctx, subject, &record{Erased: marker}, st.version)
 			cancel()
 			if errors.Is(err, errCAS) {
 				continue // a write landed since the read: erase that too
@@ -568,6 +574,11 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 		cancel()
 		if err != nil {
 			return vault.EraseResult{}, fmt.Errorf("erase: destroy values and DEK: %w", err)
+		}
+		if len(marker.Blind) > 0 {
+			if err := s.eraseBlind(ctx, subject, marker, markerVersion); err != nil {
+				return vault.EraseResult{}, fmt.Errorf("erase: %w", err)
+			}
 		}
 		return res, nil
 	}
@@ -719,7 +730,7 @@ func (s *Store) Rewrap(ctx context.Context) (RewrapReport, error) {
 		var wrapped [][]byte
 		for _, st := range states {
 			rep.Subjects++
-			if !st.live() {
+			if !st.live() || st.rec.DEK == "" {
 				continue
 			}
 			w, err := base64.StdEncoding.DecodeString(st.rec.DEK)
@@ -738,7 +749,8 @@ func (s *Store) Rewrap(ctx context.Context) (RewrapReport, error) {
 		}
 		if err := s.parallel(ctx, len(live), func(ctx context.Context, i int) error {
 			st := live[i]
-			next := &record{DEK: base64.StdEncoding.EncodeToString(rewrapped[i]), Values: st.rec.Values}
+			next := st.rec.clone()
+			next.DEK = base64.StdEncoding.EncodeToString(rewrapped[i])
 			rctx, cancel := s.reqCtx(ctx)
 			_, err := s.kv.writeSubject(rctx, st.subject, next, st.version)
 			cancel()
