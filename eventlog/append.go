@@ -199,10 +199,16 @@ type writerState struct {
 	lastHash [32]byte
 	lastTime int64
 	versions map[string]uint64 // cache of stream versions; bounded
-	buf      []byte
+
+	active     int           // appenders seen at the last commit (acknowledged + queued)
+	lastCommit time.Duration // how long the last Badger commit (write + sync) took
 }
 
-const maxCachedStreams = 1 << 14
+const (
+	maxCachedStreams = 1 << 14
+	// maxLinger bounds how long the writer waits for returning appenders.
+	maxLinger = time.Millisecond
+)
 
 // writer gathers queued appends into groups, commits each group as one
 // synced Badger transaction, then acknowledges every append in it.
@@ -223,24 +229,52 @@ func (l *Log) writer() {
 		}
 		group := []*appendReq{first}
 		n, size, count := len(first.events), first.txnSize, first.txnCount
+		add := func(r *appendReq) bool {
+			if n+len(r.events) > l.opts.MaxGroupEvents || size+r.txnSize >= l.maxTxnSize*9/10 || count+r.txnCount >= l.maxTxnCount*9/10 {
+				carry = r
+				return false
+			}
+			group = append(group, r)
+			n, size, count = n+len(r.events), size+r.txnSize, count+r.txnCount
+			return true
+		}
 	gather:
 		for n < l.opts.MaxGroupEvents {
 			select {
 			case r, ok := <-l.reqs:
-				if !ok {
+				if !ok || !add(r) {
 					break gather
 				}
-				if n+len(r.events) > l.opts.MaxGroupEvents || size+r.txnSize >= l.maxTxnSize*9/10 || count+r.txnCount >= l.maxTxnCount*9/10 {
-					carry = r
-					break gather
-				}
-				group = append(group, r)
-				n, size, count = n+len(r.events), size+r.txnSize, count+r.txnCount
 			default:
 				break gather
 			}
 		}
+		// Linger: if more appenders were active at the last commit than
+		// this group holds, they are about to come back (their acks were
+		// just sent); wait a little for them rather than commit half a
+		// group and leave the other half for the next fsync.
+		if carry == nil && len(group) < l.w.active && l.w.active > 1 {
+			linger := min(l.w.lastCommit/4, maxLinger)
+			timer := time.NewTimer(linger)
+		wait:
+			for len(group) < l.w.active && n < l.opts.MaxGroupEvents {
+				select {
+				case r, ok := <-l.reqs:
+					if !ok || !add(r) {
+						break wait
+					}
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
 		l.commitGroup(group)
+		// Appenders active now: those just acknowledged and those queued.
+		l.w.active = len(group) + len(l.reqs)
+		if carry != nil {
+			l.w.active++
+		}
 	}
 }
 
@@ -279,7 +313,9 @@ func (l *Log) commitGroup(group []*appendReq) {
 		fatal = runs.flush(wtxn)
 	}
 	if fatal == nil && committed > 0 {
+		start := time.Now()
 		fatal = wtxn.Commit()
+		l.w.lastCommit = time.Since(start)
 		if fatal != nil {
 			fatal = fmt.Errorf("append: commit: %w", fatal)
 		}

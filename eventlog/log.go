@@ -193,13 +193,13 @@ func Open(dir string, opts Options) (*Log, error) {
 // checkLimits makes sure the largest append the options allow fits in one
 // Badger transaction, so an append can never be split.
 func (l *Log) checkLimits() error {
-	perEvent := int64(0)
-	nameLen := 256
-	for _, k := range []int{9, 1 + 2 + nameLen + 8, 17, 1 + 2 + nameLen + 8} {
-		perEvent += int64(k) + l.opts.ValueThreshold + 12
-	}
+	// Badger's own estimate per entry (see entrySize), for the largest names:
+	// the event record inline at most up to the value threshold, the ID
+	// index value, a stream run and a type run (one each per event at worst).
+	vt := l.opts.ValueThreshold
+	perEvent := (9 + max(vt, 12) + 12) + (17 + 16 + MaxNameLen + 12) + (3 + MaxNameLen + 8 + 12 + 12) + (3 + MaxNameLen + 8 + 4 + 12)
 	need := perEvent * int64(l.opts.MaxBatchEvents)
-	if need >= l.maxTxnSize || int64(4*l.opts.MaxBatchEvents) >= l.maxTxnCount {
+	if need >= l.maxTxnSize*9/10 || int64(4*l.opts.MaxBatchEvents) >= l.maxTxnCount*9/10 {
 		return fmt.Errorf("open eventlog: MaxBatchEvents %d needs up to %d bytes per transaction but Badger allows %d (raise MemTableSize or lower ValueThreshold): %w",
 			l.opts.MaxBatchEvents, need, l.maxTxnSize, ErrInvalid)
 	}
