@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -73,14 +74,15 @@ func (s *syncBuffer) Bytes() []byte {
 
 // sidecar is one running piivault process.
 type sidecar struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	out  *syncBuffer // stdout and stderr: everything the process printed
-	addr string
-	done chan error
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    *syncBuffer // stdout and stderr: everything the process printed
+	scheme string      // http or https
+	addr   string
+	done   chan error
 }
 
-var listenRE = regexp.MustCompile(`listening on +http://(127\.0\.0\.1:\d+)`)
+var listenRE = regexp.MustCompile(`listening on +(https?)://(127\.0\.0\.1:\d+)`)
 
 // start runs `piivault serve` with args and env and waits until it is
 // ready. listen is host:port, port 0 for a free one.
@@ -107,7 +109,7 @@ func start(t *testing.T, out *syncBuffer, env []string, args ...string) *sidecar
 	deadline := time.Now().Add(60 * time.Second)
 	for s.addr == "" {
 		if m := listenRE.FindSubmatch(out.Bytes()[offset:]); m != nil {
-			s.addr = string(m[1])
+			s.scheme, s.addr = string(m[1]), string(m[2])
 			break
 		}
 		select {
@@ -119,7 +121,9 @@ func start(t *testing.T, out *syncBuffer, env []string, args ...string) *sidecar
 			t.Fatalf("piivault serve did not print its address within 60 s:\n%s", out.Bytes())
 		}
 	}
-	c, _ := sdk.New("http://"+s.addr, sdk.WithRetry(sdk.RetryPolicy{Attempts: 1}))
+	// Readiness only: the TLS test checks the certificate itself.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	c, _ := sdk.New(s.scheme+"://"+s.addr, sdk.WithRetry(sdk.RetryPolicy{Attempts: 1}), sdk.WithHTTPClient(insecure))
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := c.Ready(ctx)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -156,11 +158,20 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	hopts.Auth = auth
 	api := httpapi.New(svc, pol, hopts)
 
+	tlsCfg, err := tlsConfig(cfg.TLS)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	addr := ln.Addr().String()
+	scheme := "http"
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		scheme = "https"
+	}
 
 	// Subscriptions live for hours: at shutdown they are ended first, so
 	// that Shutdown only waits for ordinary requests in flight.
@@ -168,6 +179,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	defer endStreams()
 	srv := api.HTTPServer(addr)
 	srv.Handler = endOnShutdown(streams, api)
+	srv.TLSConfig = tlsCfg
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -175,9 +187,9 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	lg.Info("piivault serving", slog.String(keyAddr, addr), slog.String(keyData, cfg.Data),
 		slog.String(keyBackend, cfg.VaultBackend), slog.Int(keyTokens, ntok), slog.String(keyTook, time.Since(start).Round(time.Millisecond).String()))
 	if cfg.Dev {
-		devBanner(e.stdout, cfg, addr, vaultDesc, fresh, rootToken, rootGenerated)
+		devBanner(e.stdout, cfg, scheme+"://"+addr, vaultDesc, fresh, rootToken, rootGenerated)
 	} else {
-		fmt.Fprintf(e.stdout, "piivault listening on http://%s (data %s, vault %s, %d tokens)\n", addr, cfg.Data, vaultDesc, ntok)
+		fmt.Fprintf(e.stdout, "piivault listening on %s://%s (data %s, vault %s, %d tokens)\n", scheme, addr, cfg.Data, vaultDesc, ntok)
 	}
 
 	select {
@@ -237,6 +249,33 @@ func cpuProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
+// tlsConfig builds the listener's TLS configuration, nil without TLS.
+// Client certificates are verified when given, not required, so bearer
+// tokens keep working beside mTLS.
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	if !t.Enabled() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tls.certFile/tls.keyFile: %w", config.ErrInvalid, err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.ClientCAFile != "" {
+		pem, err := os.ReadFile(t.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tls.clientCAFile: %w", config.ErrInvalid, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: tls.clientCAFile %s: no PEM certificate in it", config.ErrInvalid, t.ClientCAFile)
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return c, nil
+}
+
 func eventlogOptions(lg *slog.Logger) eventlog.Options {
 	o := eventlog.DefaultOptions()
 	o.Logger = lg.With("component", "eventlog")
@@ -261,6 +300,15 @@ func authenticator(cfg config.Config) (auth *httpapi.Authenticator, root string,
 			SHA256: fmt.Sprintf("%x", t.Hash[:]), Principal: t.Principal, Roles: t.Roles, Attributes: t.Attributes,
 		})
 	}
+	if cfg.TLS.ClientCertsFile != "" {
+		certs, err := config.LoadClientCerts(cfg.TLS.ClientCertsFile)
+		if err != nil {
+			return nil, "", false, 0, err
+		}
+		for _, c := range certs {
+			ac.Certs = append(ac.Certs, httpapi.CertEntry{Match: c.Match, Principal: c.Principal, Roles: c.Roles, Attributes: c.Attributes})
+		}
+	}
 	if cfg.Dev {
 		root = cfg.DevRootToken
 		if root == "" {
@@ -279,8 +327,7 @@ func authenticator(cfg config.Config) (auth *httpapi.Authenticator, root string,
 }
 
 // devBanner says in plain words what --dev did and how to call it.
-func devBanner(w io.Writer, cfg config.Config, addr, vaultDesc string, fresh bool, root string, generated bool) {
-	url := "http://" + addr
+func devBanner(w io.Writer, cfg config.Config, url, vaultDesc string, fresh bool, root string, generated bool) {
 	state := "existing"
 	if fresh {
 		state = "new"

@@ -30,6 +30,11 @@ const (
 	EnvTokensFile   = "PIIVAULT_TOKENS_FILE"
 	EnvShutdown     = "PIIVAULT_SHUTDOWN_TIMEOUT"
 
+	EnvTLSCertFile     = "PIIVAULT_TLS_CERT_FILE"
+	EnvTLSKeyFile      = "PIIVAULT_TLS_KEY_FILE"
+	EnvTLSClientCAFile = "PIIVAULT_TLS_CLIENT_CA_FILE"
+	EnvClientCertsFile = "PIIVAULT_CLIENT_CERTS_FILE"
+
 	EnvHashiCorpAddr         = "PIIVAULT_HASHICORP_ADDR"
 	EnvHashiCorpAuth         = "PIIVAULT_HASHICORP_AUTH"
 	EnvHashiCorpToken        = "PIIVAULT_HASHICORP_TOKEN"
@@ -77,11 +82,23 @@ type Config struct {
 	KEKFile         string // empty: <data>/kek.key
 	TokensFile      string // empty: <data>/tokens.yaml
 	ShutdownTimeout time.Duration
+	TLS             TLS
 
 	// Origin says where each key's value came from ("default", "file
 	// F", "env X", "flag --f"), for messages.
 	Origin map[string]string
 }
+
+// TLS is the listener's TLS and mTLS settings. With CertFile and KeyFile
+// the sidecar serves HTTPS; with ClientCAFile too it verifies client
+// certificates it is given (bearer tokens keep working), and
+// ClientCertsFile maps verified certificates to principals.
+type TLS struct {
+	CertFile, KeyFile, ClientCAFile, ClientCertsFile string
+}
+
+// Enabled reports whether the listener serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // HashiCorp is the HashiCorp Vault backend's settings.
 type HashiCorp struct {
@@ -127,6 +144,10 @@ var Settings = []Setting{
 	{Key: "tokensFile", Env: EnvTokensFile, Flag: "tokens-file", Help: "bearer tokens file (SHA-256 hashes only); default <data>/tokens.yaml", field: func(c *Config) *string { return &c.TokensFile }},
 	{Key: "kekFile", Env: EnvKEKFile, Flag: "kek-file", Help: "local key-encryption key file (embedded vault); default <data>/kek.key", field: func(c *Config) *string { return &c.KEKFile }},
 	{Key: "shutdownTimeout", Env: EnvShutdown, Flag: "shutdown-timeout", Help: "how long a graceful shutdown waits for in-flight requests, e.g. 30s"},
+	{Key: "tls.certFile", Env: EnvTLSCertFile, Flag: "tls-cert-file", Help: "PEM certificate: serve HTTPS", field: func(c *Config) *string { return &c.TLS.CertFile }},
+	{Key: "tls.keyFile", Env: EnvTLSKeyFile, Flag: "tls-key-file", Help: "PEM private key of tls.certFile", field: func(c *Config) *string { return &c.TLS.KeyFile }},
+	{Key: "tls.clientCAFile", Env: EnvTLSClientCAFile, Flag: "tls-client-ca-file", Help: "PEM CA bundle: verify client certificates (mTLS)", field: func(c *Config) *string { return &c.TLS.ClientCAFile }},
+	{Key: "tls.clientCertsFile", Env: EnvClientCertsFile, Flag: "client-certs-file", Help: "YAML list of {match: SPIFFE ID or CN, principal, roles}: client certificates as principals", field: func(c *Config) *string { return &c.TLS.ClientCertsFile }},
 	{Key: "vault.hashicorp.addr", Env: EnvHashiCorpAddr, Help: "HashiCorp Vault address, e.g. https://vault:8200", field: func(c *Config) *string { return &c.HashiCorp.Addr }},
 	{Key: "vault.hashicorp.auth", Env: EnvHashiCorpAuth, Help: "token, approle or kubernetes", field: func(c *Config) *string { return &c.HashiCorp.Auth }},
 	{Key: "vault.hashicorp.token", Env: EnvHashiCorpToken, Help: "Vault token (auth token)", Secret: true, field: func(c *Config) *string { return &c.HashiCorp.Token }},
@@ -293,8 +314,34 @@ func (c *Config) Validate() error {
 			return c.bad("policy.dir", c.PolicyDir, "must be an existing folder of .rego files")
 		}
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	if c.ShutdownTimeout <= 0 {
 		return c.bad("shutdownTimeout", c.ShutdownTimeout.String(), "must be positive")
+	}
+	return nil
+}
+
+func (c *Config) validateTLS() error {
+	t := c.TLS
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		return c.bad("tls.keyFile", "", "is required with tls.certFile")
+	case t.KeyFile != "" && t.CertFile == "":
+		return c.bad("tls.certFile", "", "is required with tls.keyFile")
+	case t.ClientCAFile != "" && t.CertFile == "":
+		return c.bad("tls.clientCAFile", t.ClientCAFile, "needs tls.certFile and tls.keyFile: client certificates only exist over TLS")
+	case t.ClientCertsFile != "" && t.ClientCAFile == "":
+		return c.bad("tls.clientCertsFile", t.ClientCertsFile, "needs tls.clientCAFile to verify the certificates it maps")
+	}
+	for key, p := range map[string]string{"tls.certFile": t.CertFile, "tls.keyFile": t.KeyFile, "tls.clientCAFile": t.ClientCAFile, "tls.clientCertsFile": t.ClientCertsFile} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return c.bad(key, p, "must be a readable file")
+		}
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"dev with hashicorp", Sources{Dev: true, Flags: map[string]string{"vault-backend": "hashicorp"}}, []string{"vault.backend", "--dev"}},
 		{"missing policy dir", Sources{Flags: map[string]string{"policy-dir": "/no/such/dir"}}, []string{"policy.dir"}},
 		{"bad shutdown", Sources{Getenv: env(map[string]string{EnvShutdown: "soon"})}, []string{"shutdownTimeout"}},
+		{"cert without key", Sources{Flags: map[string]string{"tls-cert-file": "/etc/hosts"}}, []string{"tls.keyFile", "required"}},
+		{"client CA without cert", Sources{Getenv: env(map[string]string{EnvTLSClientCAFile: "/etc/hosts"})}, []string{"tls.clientCAFile", "needs tls.certFile"}},
+		{"missing cert file", Sources{Flags: map[string]string{"tls-cert-file": "/no/cert.pem", "tls-key-file": "/etc/hosts"}}, []string{"tls.certFile", "readable file"}},
+		{"certs file without CA", Sources{Flags: map[string]string{"tls-cert-file": "/etc/hosts", "tls-key-file": "/etc/hosts", "client-certs-file": "/etc/hosts"}}, []string{"tls.clientCertsFile"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,3 +142,35 @@ func AppendToken(path, principal string, roles []string, attrs map[string]string
 	}
 	return tok, nil
 }
+
+// ClientCert maps a verified client certificate to a principal: Match is a
+// URI SAN (a SPIFFE ID such as spiffe://example.org/ns/shop/sa/orders) or
+// the subject's common name.
+type ClientCert struct {
+	Match      string            `yaml:"match" json:"match"`
+	Principal  string            `yaml:"principal" json:"principal"`
+	Roles      []string          `yaml:"roles" json:"roles"`
+	Attributes map[string]string `yaml:"attributes,omitempty" json:"attributes,omitempty"`
+}
+
+// LoadClientCerts reads a client certificates file: a YAML or JSON list of
+// ClientCert.
+func LoadClientCerts(path string) ([]ClientCert, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read client certificates file: %w", err)
+	}
+	var out []ClientCert
+	if err := yaml.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("%w: client certificates file %s: %w", ErrInvalid, path, err)
+	}
+	for i, c := range out {
+		if c.Match == "" {
+			return nil, fmt.Errorf("%w: client certificates file %s: entry %d: match is required", ErrInvalid, path, i+1)
+		}
+		if !namePattern.MatchString(c.Principal) {
+			return nil, fmt.Errorf("%w: client certificates file %s: entry %d: principal %q: must be 1-128 of A-Z a-z 0-9 . _ @ : / -", ErrInvalid, path, i+1, c.Principal)
+		}
+	}
+	return out, nil
+}

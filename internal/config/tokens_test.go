@@ -79,3 +79,25 @@ func TestLoadTokens(t *testing.T) {
 		t.Errorf("LoadTokens(missing) = %v, %v; want nil, nil", toks, err)
 	}
 }
+
+func TestLoadClientCerts(t *testing.T) {
+	tests := []struct{ name, body, wantErr string }{
+		{"ok", "- match: spiffe://example.org/ns/shop/sa/orders\n  principal: orders\n  roles: [service]\n", ""},
+		{"no match", "- principal: orders\n", "match is required"},
+		{"bad principal", "- match: cn\n  principal: ''\n", "principal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadClientCerts(writeFile(t, "c.yaml", tt.body))
+			if tt.wantErr == "" {
+				if err != nil || len(got) != 1 || got[0].Roles[0] != "service" {
+					t.Errorf("LoadClientCerts = %+v, %v", got, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("LoadClientCerts err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
