@@ -48,11 +48,15 @@ type auditEvent struct {
 // the event's version are merged, so reading a stream of one customer makes
 // one record however many events it has.
 type auditGroups struct {
-	list    []auditRecord
-	merge   map[string]int
-	cur     map[string]*auditRecord // per event: subject+state -> record
-	curKeys []string
-	curEv   *eventlog.Event
+	list  []auditRecord
+	merge map[mergeKey]int
+	cur   []auditRecord // the current event's records
+	curEv *eventlog.Event
+}
+
+type mergeKey struct {
+	subject, stream, eventType, effect, reason, paths string
+	state                                         State
 }
 
 // add records one field of one event; fields of an event arrive together.
@@ -61,16 +65,17 @@ func (g *auditGroups) add(e *eventlog.Event, f *rfield) {
 		g.flush()
 		g.curEv = e
 	}
-	if g.cur == nil {
-		g.cur = map[string]*auditRecord{}
+	var r *auditRecord
+	for i := range g.cur {
+		if g.cur[i].Subject == f.subject && g.cur[i].State == f.state {
+			r = &g.cur[i]
+			break
+		}
 	}
-	k := f.subject + "\x00" + string(f.state)
-	r, ok := g.cur[k]
-	if !ok {
-		r = &auditRecord{Subject: f.subject, Stream: e.Stream, EventType: e.Type, Versions: []uint64{e.Version},
-			Effect: string(f.effect), State: f.state, Reason: f.reason}
-		g.cur[k] = r
-		g.curKeys = append(g.curKeys, k)
+	if r == nil {
+		g.cur = append(g.cur, auditRecord{Subject: f.subject, Stream: e.Stream, EventType: e.Type,
+			Versions: []uint64{e.Version}, Effect: string(f.effect), State: f.state, Reason: f.reason})
+		r = &g.cur[len(g.cur)-1]
 	}
 	r.Paths = append(r.Paths, f.name)
 	r.Classes = append(r.Classes, f.class)
@@ -85,21 +90,26 @@ func (g *auditGroups) flush() {
 		return
 	}
 	if g.merge == nil {
-		g.merge = map[string]int{}
+		g.merge = map[mergeKey]int{}
 	}
-	for _, k := range g.curKeys {
-		r := g.cur[k]
-		mk := strings.Join([]string{r.Subject, r.Stream, r.EventType, strings.Join(r.Paths, "\x01"),
-			fmt.Sprint(r.Classes), r.Effect, string(r.State), r.Reason}, "\x00")
+	var b strings.Builder
+	for _, r := range g.cur {
+		b.Reset()
+		for k, p := range r.Paths {
+			b.WriteString(p)
+			b.WriteByte(0)
+			b.WriteString(string(r.Classes[k]))
+			b.WriteByte(1)
+		}
+		mk := mergeKey{r.Subject, r.Stream, r.EventType, r.Effect, r.Reason, b.String(), r.State}
 		if i, ok := g.merge[mk]; ok {
 			g.list[i].Versions = append(g.list[i].Versions, r.Versions...)
 			continue
 		}
 		g.merge[mk] = len(g.list)
-		g.list = append(g.list, *r)
+		g.list = append(g.list, r)
 	}
-	clear(g.cur)
-	g.curKeys = g.curKeys[:0]
+	g.cur = g.cur[:0]
 	g.curEv = nil
 }
 

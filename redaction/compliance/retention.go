@@ -31,9 +31,9 @@ type expirer interface {
 	Expire(ctx context.Context, tokens []vault.Token) (int, error)
 }
 
-// valuesExpired is the body of ValuesExpired: one event's values of one
+// ValuesExpired is the body of the ValuesExpired event: one event's values of one
 // subject that a retention rule destroyed. No value, no token.
-type valuesExpired struct {
+type ValuesExpired struct {
 	Stream     string    `json:"stream"`
 	Version    uint64    `json:"version"`
 	Position   uint64    `json:"position"`
@@ -60,7 +60,7 @@ type RetentionReport struct {
 	Expired int    // values destroyed
 	Records int    // ValuesExpired events written
 	Cursor  uint64 // where the next run starts
-	Mode    string // "expired" or "deleted", see valuesExpired
+	Mode    string // "expired" or "deleted", see ValuesExpired
 }
 
 // rule returns the retention period for a value, or 0 if none applies.
@@ -201,7 +201,7 @@ func (s *Service) expire(ctx context.Context, cands []expiryCandidate, exp expir
 		pos     uint64
 		subject string
 	}
-	groups := map[key]*valuesExpired{}
+	groups := map[key]*ValuesExpired{}
 	var order []key
 	for i, r := range res {
 		if r.State != vault.Found {
@@ -212,7 +212,7 @@ func (s *Service) expire(ctx context.Context, cands []expiryCandidate, exp expir
 		k := key{c.ev.Position, c.ref.Subject}
 		g := groups[k]
 		if g == nil {
-			g = &valuesExpired{Stream: c.ev.Stream, Version: c.ev.Version, Position: c.ev.Position, EventType: c.ev.Type,
+			g = &ValuesExpired{Stream: c.ev.Stream, Version: c.ev.Version, Position: c.ev.Position, EventType: c.ev.Type,
 				Subject: c.ref.Subject, RecordedAt: c.ev.RecordedAt.UTC(), ExpiredAt: now.UTC(), Retention: c.period.String(), Mode: rep.Mode}
 			groups[k] = g
 			order = append(order, k)
@@ -282,17 +282,15 @@ func (s *Service) loadCursor(ctx context.Context, stream string) (uint64, error)
 func (s *Service) Expiries(ctx context.Context, subject string) ([]ValuesExpired, error) {
 	var out []ValuesExpired
 	_, err := s.readStream(ctx, StreamRetention, 1, func(e eventlog.Event) error {
-		var v valuesExpired
+		var v ValuesExpired
 		if e.Type != EventValuesExpired || json.Unmarshal(e.Data, &v) != nil {
 			return nil
 		}
 		if subject == "" || v.Subject == subject {
-			out = append(out, ValuesExpired(v))
+			out = append(out, v)
 		}
 		return nil
 	})
 	return out, err
 }
 
-// ValuesExpired is one recorded expiry (see RunRetention).
-type ValuesExpired valuesExpired

@@ -1,0 +1,323 @@
+package compliance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/redaction"
+)
+
+func TestErasureWorkflow(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-1", "c1", "canary.one@example.com", "+44 20 7946 0001", "Canary Onesmith")
+	e.appendCustomer("customer-1b", "c1", "canary.one@example.com", "+44 20 7946 0001", "Canary Onesmith")
+	e.appendCustomer("customer-2", "c2", "keeper.two@example.com", "+44 20 7946 0002", "Keeper Twosmith")
+
+	// Subscribers of everything see the workflow's events.
+	sub, err := e.svc.Subscribe(ctx, pService, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	req := redaction.ErasureRequest{RequestID: "req-1", Reason: "art17 request", Requester: "staff-7", Ticket: "JIRA-1"}
+	er, err := e.comp.Request(ctx, pDPO, "c1", req)
+	if err != nil {
+		t.Fatalf("Request = %v", err)
+	}
+	if er.Status != StatusErased || er.ValuesDeleted != 6 || !er.DEKDestroyed || er.RequestedAt.IsZero() || er.ErasedAt.IsZero() {
+		t.Fatalf("Request = %+v, want erased with 6 values and the DEK", er)
+	}
+	if want := er.RequestedAt.Add(DefaultDeadline); !er.DueAt.Equal(want) {
+		t.Errorf("DueAt = %v, want %v", er.DueAt, want)
+	}
+	if st, _ := readField(t, e.svc, "customer-1", "/email"); st != redaction.StateErased {
+		t.Errorf("read after erasure: state %s, want erased", st)
+	}
+	// Idempotent per request ID, also across a restart.
+	again, err := e.comp.Request(ctx, pDPO, "c1", req)
+	if err != nil || again.ID != er.ID {
+		t.Fatalf("Request again = %+v, %v; want the same erasure %s", again, err, er.ID)
+	}
+	if _, err := e.comp.Request(ctx, pDPO, "c2", req); !errors.Is(err, ErrRequestIDReused) {
+		t.Fatalf("Request(c2, same request ID) = %v, want ErrRequestIDReused", err)
+	}
+
+	rep, err := e.comp.Advance(ctx)
+	if err != nil {
+		t.Fatalf("Advance = %v", err)
+	}
+	if rep.Purged != 1 || rep.Completed != 1 {
+		t.Errorf("Advance = %+v, want 1 purged, 1 completed", rep)
+	}
+	got, err := e.comp.Get(ctx, pDPO, er.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusCompleted || got.PurgedAt.IsZero() || got.CompletedAt.IsZero() || len(got.Receipt) == 0 {
+		t.Fatalf("Get = %+v, want completed with a receipt", got)
+	}
+	if !(!got.RequestedAt.After(got.ErasedAt) && !got.ErasedAt.After(got.PurgedAt) && !got.PurgedAt.After(got.CompletedAt)) {
+		t.Errorf("times out of order: %v %v %v %v", got.RequestedAt, got.ErasedAt, got.PurgedAt, got.CompletedAt)
+	}
+	r, err := VerifyReceipt(got.Receipt, e.comp.PublicKey())
+	if err != nil {
+		t.Fatalf("VerifyReceipt = %v", err)
+	}
+	if r.Subject != "c1" || r.ErasureID != er.ID || r.ValuesDestroyed != 6 || !r.DEKDestroyed || !r.PurgeDone ||
+		len(r.Events) != 2 || r.LogHead.Position == 0 || len(r.LogHead.Hash) != 64 || r.Reason != "art17 request" {
+		t.Errorf("receipt = %+v", r)
+	}
+	for _, ev := range r.Events {
+		if ev.Stream != "customer-1" && ev.Stream != "customer-1b" || len(ev.Paths) != 3 || ev.Type != "CustomerRegistered" {
+			t.Errorf("receipt event = %+v", ev)
+		}
+	}
+	// Completed stays completed; a second Advance has nothing to do.
+	if rep, err := e.comp.Advance(ctx); err != nil || rep != (AdvanceReport{}) {
+		t.Errorf("Advance again = %+v, %v", rep, err)
+	}
+
+	// The steps are events in $erasures, and subscribers see ErasureCompleted.
+	var types []string
+	for _, ev := range mustRead(t, e.log, StreamErasures) {
+		types = append(types, ev.Type)
+	}
+	if want := "ErasureRequested SubjectErased ErasurePurged ErasureCompleted"; strings.Join(types, " ") != want {
+		t.Errorf("$erasures = %v, want %s", types, want)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		ev, err := sub.Next(sctx)
+		if err != nil {
+			t.Fatalf("subscription: %v (no ErasureCompleted)", err)
+		}
+		if ev.Type == EventErasureCompleted {
+			var c ErasureCompletedEvent
+			if err := json.Unmarshal(ev.Data, &c); err != nil || c.Subject != "c1" || c.ErasureID != er.ID {
+				t.Errorf("ErasureCompleted = %s", ev.Data)
+			}
+			break
+		}
+	}
+
+	// Restart: the state comes back from the log, idempotency too.
+	e.reopen()
+	got2, err := e.comp.Get(ctx, pDPO, er.ID)
+	if err != nil || got2.Status != StatusCompleted || string(got2.Receipt) != string(got.Receipt) {
+		t.Fatalf("Get after restart = %+v, %v", got2.Status, err)
+	}
+	if again, err := e.comp.Request(ctx, pDPO, "c1", req); err != nil || again.ID != er.ID || again.Status != StatusCompleted {
+		t.Fatalf("Request after restart = %+v, %v", again, err)
+	}
+	if _, err := e.comp.Get(ctx, pDPO, "nope"); !errors.Is(err, ErrNotFound) || !errors.Is(err, redaction.ErrErasureNotFound) {
+		t.Errorf("Get(unknown) = %v", err)
+	}
+	// Not for everyone.
+	if _, err := e.comp.Request(ctx, pSupport, "c2", redaction.ErasureRequest{}); !errors.Is(err, redaction.ErrDenied) {
+		t.Errorf("Request by support = %v, want ErrDenied", err)
+	}
+	if _, err := e.comp.Get(ctx, pSupport, er.ID); !errors.Is(err, redaction.ErrDenied) {
+		t.Errorf("Get by support = %v, want ErrDenied", err)
+	}
+	// Free text that looks like personal data is refused.
+	if _, err := e.comp.Request(ctx, pDPO, "c2", redaction.ErasureRequest{Requester: "jane@example.com"}); !errors.Is(err, redaction.ErrLeak) {
+		t.Errorf("Request with an email as requester = %v, want ErrLeak", err)
+	}
+	if st, _ := readField(t, e.svc, "customer-2", "/email"); st == redaction.StateErased {
+		t.Errorf("c2 erased by a refused request")
+	}
+}
+
+func mustRead(t testing.TB, l *eventlog.Log, stream string) []eventlog.Event {
+	t.Helper()
+	evs, err := l.ReadStream(context.Background(), stream, 1, 10000, eventlog.Forward)
+	if err != nil {
+		t.Fatalf("ReadStream(%s) = %v", stream, err)
+	}
+	return evs
+}
+
+func TestDeadlines(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{Deadline: 30 * 24 * time.Hour, NearDeadline: 5 * 24 * time.Hour})
+	e.putSchema("CustomerRegistered", customerSchema)
+	for _, s := range []string{"d1", "d2", "d3"} {
+		e.appendCustomer("customer-"+s, s, s+"@example.com", "+1 415 555 0100", "N")
+	}
+	// Requested "26 days ago" by the clock; completion happens later.
+	for _, s := range []string{"d1", "d2"} {
+		if _, err := e.comp.Request(ctx, pDPO, s, redaction.ErasureRequest{RequestID: "r-" + s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(q ListQuery) []string {
+		t.Helper()
+		l, err := e.comp.List(ctx, pDPO, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, x := range l {
+			ids = append(ids, x.Subject+":"+x.Status)
+		}
+		return ids
+	}
+	if got := list(ListQuery{Overdue: true}); len(got) != 0 {
+		t.Errorf("overdue at once = %v", got)
+	}
+	e.clock.Add(26 * 24 * time.Hour)
+	if got := list(ListQuery{NearDeadline: true}); strings.Join(got, ",") != "d1:erased,d2:erased" {
+		t.Errorf("near deadline after 26 days = %v", got)
+	}
+	st, _ := e.comp.Stats(ctx)
+	if st.Open != 2 || st.NearDeadline != 2 || st.Overdue != 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+	e.clock.Add(5 * 24 * time.Hour)
+	if _, err := e.comp.Request(ctx, pDPO, "d3", redaction.ErasureRequest{RequestID: "r-d3"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(ListQuery{Overdue: true}); strings.Join(got, ",") != "d1:erased,d2:erased" {
+		t.Errorf("overdue after 31 days = %v", got)
+	}
+	st, _ = e.comp.Stats(ctx)
+	if st.Open != 3 || st.Overdue != 2 || st.NearDeadline != 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+	if _, err := e.comp.Advance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(ListQuery{Overdue: true}); len(got) != 0 {
+		t.Errorf("overdue after completion = %v", got)
+	}
+	if got := list(ListQuery{Status: StatusCompleted}); len(got) != 3 {
+		t.Errorf("completed = %v", got)
+	}
+	st, _ = e.comp.Stats(ctx)
+	if st.Completed != 3 || st.Late != 2 || st.Open != 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+	if _, err := e.comp.List(ctx, pDPO, ListQuery{Status: "bogus"}); !errors.Is(err, redaction.ErrInvalid) {
+		t.Errorf("List(bogus) = %v", err)
+	}
+}
+
+func TestLegalHold(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-h", "h1", "held.person@example.com", "+1 415 555 0101", "Held Person")
+
+	if _, err := e.comp.PlaceHold(ctx, pSupport, "h1", "litigation LIT-9"); !errors.Is(err, redaction.ErrDenied) {
+		t.Fatalf("PlaceHold by support = %v, want ErrDenied", err)
+	}
+	if _, err := e.comp.PlaceHold(ctx, pDPO, "h1", "call 415-555-0101"); !errors.Is(err, redaction.ErrLeak) {
+		t.Fatalf("PlaceHold with a phone number in the reason = %v, want ErrLeak", err)
+	}
+	h, err := e.comp.PlaceHold(ctx, pDPO, "h1", "litigation LIT-9")
+	if err != nil || !h.Active || h.PlacedBy != "dpo-1" {
+		t.Fatalf("PlaceHold = %+v, %v", h, err)
+	}
+	er, err := e.comp.Request(ctx, pDPO, "h1", redaction.ErasureRequest{RequestID: "rq-h1", Reason: "art17"})
+	var lh *LegalHoldError
+	if !errors.As(err, &lh) || !errors.Is(err, ErrLegalHold) || lh.Reason != "litigation LIT-9" {
+		t.Fatalf("Request under hold = %v, want *LegalHoldError with the reason", err)
+	}
+	if er.Status != StatusRejected || er.Rejection != "legal hold: litigation LIT-9" || er.ID == "" {
+		t.Errorf("rejected erasure = %+v", er)
+	}
+	if st, _ := readField(t, e.svc, "customer-h", "/email"); st == redaction.StateErased {
+		t.Fatal("held subject was erased")
+	}
+	// The rejection is recorded, audited, and survives a restart; the
+	// rejected request is not re-applied as an erasure on start.
+	page, err := e.svc.Audit(ctx, pDPO, redaction.AuditQuery{Subject: "h1", Action: "erase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var effects []string
+	for _, r := range page.Records {
+		effects = append(effects, r.Effect)
+	}
+	if strings.Join(effects, ",") != "deny,hold_place,reject" {
+		t.Errorf("audit effects = %v, want deny (support's attempt),hold_place,reject", effects)
+	}
+	e.reopen()
+	if n, err := e.svc.ReapplyErasures(ctx); err != nil || n != 0 {
+		t.Errorf("ReapplyErasures = %d, %v; want 0", n, err)
+	}
+	if st, _ := readField(t, e.svc, "customer-h", "/email"); st == redaction.StateErased {
+		t.Fatal("held subject erased after restart")
+	}
+	got, err := e.comp.Get(ctx, pDPO, er.ID)
+	if err != nil || got.Status != StatusRejected {
+		t.Fatalf("Get(rejected) after restart = %+v, %v", got, err)
+	}
+	hs, err := e.comp.ListHolds(ctx, pDPO, false)
+	if err != nil || len(hs) != 1 || hs[0].Subject != "h1" {
+		t.Fatalf("ListHolds = %+v, %v", hs, err)
+	}
+	// Same request ID again: still the rejection (idempotent).
+	if _, err := e.comp.Request(ctx, pDPO, "h1", redaction.ErasureRequest{RequestID: "rq-h1"}); !errors.Is(err, ErrLegalHold) {
+		t.Errorf("same request again = %v", err)
+	}
+	// Lift, then a new request erases.
+	if _, err := e.comp.LiftHold(ctx, pDPO, "h1", "case closed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.comp.LiftHold(ctx, pDPO, "h1", "case closed"); !errors.Is(err, ErrNoHold) {
+		t.Errorf("second LiftHold = %v, want ErrNoHold", err)
+	}
+	if er, err := e.comp.Request(ctx, pDPO, "h1", redaction.ErasureRequest{RequestID: "rq-h1-2"}); err != nil || er.Status != StatusErased {
+		t.Fatalf("Request after lift = %+v, %v", er, err)
+	}
+	var types []string
+	for _, ev := range mustRead(t, e.log, StreamHolds) {
+		types = append(types, ev.Type)
+	}
+	if strings.Join(types, ",") != "HoldPlaced,HoldLifted" {
+		t.Errorf("$holds = %v", types)
+	}
+	st, _ := e.comp.Stats(ctx)
+	if st.Rejected != 1 || st.ActiveHolds != 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// TestCrashBetweenRequestAndVault: ErasureRequested is in the log but the
+// vault was never touched (a crash); Advance finishes it.
+func TestAdvanceFinishesInterruptedErasure(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-x", "x1", "interrupted.x@example.com", "+1 415 555 0102", "Inter Rupted")
+	body, _ := json.Marshal(erasureRequested{ErasureID: "e-x1", Subject: "x1", RequestID: "rq-x1", Principal: "dpo-1", RequestedAt: e.clock.Now()})
+	if _, err := e.log.AppendSystem(ctx, StreamErasures, eventlog.Any, []eventlog.EventData{{Type: EventErasureRequested, Data: body}}); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen()
+	got, err := e.comp.Get(ctx, pDPO, "e-x1")
+	if err != nil || got.Status != StatusRequested {
+		t.Fatalf("Get = %+v, %v; want requested", got, err)
+	}
+	rep, err := e.comp.Advance(ctx)
+	if err != nil || rep.Erased != 1 || rep.Completed != 1 {
+		t.Fatalf("Advance = %+v, %v", rep, err)
+	}
+	got, _ = e.comp.Get(ctx, pDPO, "e-x1")
+	if got.Status != StatusCompleted || got.ValuesDeleted != 3 {
+		t.Errorf("Get = %+v", got)
+	}
+	if st, _ := readField(t, e.svc, "customer-x", "/email"); st != redaction.StateErased {
+		t.Errorf("state %s, want erased", st)
+	}
+}
