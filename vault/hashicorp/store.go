@@ -464,6 +464,9 @@ func (s *Store) Resolve(ctx context.Context, tokens []vault.Token) ([]vault.Reso
 }
 
 func openValue(st *subjectState, tok vault.Token, v sealed) ([]byte, error) {
+	if st.dek == nil {
+		return nil, fmt.Errorf("open value: record holds values but no DEK: %w", errCorrupt)
+	}
 	ct, err := base64.StdEncoding.DecodeString(v.Data)
 	if err != nil {
 		return nil, fmt.Errorf("open value: malformed: %w", vault.ErrTampered)

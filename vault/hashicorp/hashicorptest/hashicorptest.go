@@ -265,7 +265,8 @@ func EnableAppRole(t testing.TB, c *api.Client, role, kvMount, prefix, transitMo
 	}
 	policy := fmt.Sprintf(`
 path "%[1]s/data/%[2]s/*"     { capabilities = ["create", "read", "update"] }
-path "%[1]s/metadata/%[2]s/*" { capabilities = ["read", "list", "delete"] }
+path "%[1]s/metadata/%[2]s/*" { capabilities = ["read", "list"] }
+path "%[1]s/metadata/%[2]s/b/*" { capabilities = ["read", "list", "delete"] }
 path "%[1]s/metadata/%[2]s"   { capabilities = ["list"] }
 path "%[1]s/destroy/%[2]s/*"  { capabilities = ["update"] }
 path "%[3]s/encrypt/%[4]s"    { capabilities = ["update"] }
