@@ -47,6 +47,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if r := e.doJSON(t, http.MethodPost, "/v1/streams/c-1/events", roleTokens["service"], `{"events":[`+customerEvent("", "cust-1")+`]}`, nil); r.status != 201 {
 		t.Fatalf("append = %d %s", r.status, r.body)
 	}
+	e.settle(t)
 	head := e.head(t)
 	values, erasures := e.store.counts()
 
@@ -152,8 +153,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 		})
 	}
 
-	if got := e.head(t); got != head {
-		t.Errorf("log head moved from %d to %d", head, got)
+	// The head may move only by the indexer's periodic checkpoints.
+	e.settle(t)
+	if w := e.writtenSince(t, head, false); len(w) > 0 {
+		t.Errorf("bad input wrote to the log after head %d: %v", head, w)
 	}
 	if v, er := e.store.counts(); v != values || er != erasures {
 		t.Errorf("vault counts moved: values %d -> %d, erasures %d -> %d", values, v, erasures, er)

@@ -253,7 +253,6 @@ func (s *Server) erase(c *gin.Context) {
 	}
 	out, err := s.core.Erase(c.Request.Context(), callerOf(c), c.Param("subject"), req)
 	s.metrics.erasures.WithLabelValues(outcome(err)).Inc()
-	s.metrics.vaultOps.WithLabelValues("erase", outcome(err)).Inc()
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -275,7 +274,6 @@ func (s *Server) getErasure(c *gin.Context) {
 
 func (s *Server) export(c *gin.Context) {
 	out, err := s.core.Export(c.Request.Context(), callerOf(c), c.Param("subject"))
-	s.metrics.vaultOps.WithLabelValues("export", outcome(err)).Inc()
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
@@ -110,9 +112,11 @@ func newRealEnv(t testing.TB, opts Options) *realEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	po := policy.DefaultOptions()
 	po.Watch = false
 	po.Logger = lg
+	po.DecisionLog = PolicyDecisionMetrics(reg, nil)
 	pol, err := policy.New(ctx, po)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +125,7 @@ func newRealEnv(t testing.TB, opts Options) *realEnv {
 	ro := redaction.DefaultOptions()
 	ro.Logger = lg
 	ro.SweepInterval = -1
-	svc, err := redaction.New(l, store, pol, ro)
+	svc, err := redaction.New(l, InstrumentVault(store, reg), pol, ro)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +146,59 @@ func newRealEnv(t testing.TB, opts Options) *realEnv {
 	}
 	opts.Logger = lg
 	opts.Auth = auth
-	opts.Head = l.Head
+	opts.Registry = reg
 	srv := New(svc, pol, opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc}
+}
+
+// settle waits until the service's subject indexer has written every
+// queued entry, so that what follows starts from a quiet log.
+func (e *realEnv) settle(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, unindexed := e.svc.Pending(); unindexed == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("subject indexer did not settle")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// housekeeping reports whether an event is the service's own bookkeeping,
+// written in the background: index checkpoints, and (when indexEntries)
+// subject-index entries of earlier successful appends.
+func housekeeping(stream string, indexEntries bool) bool {
+	if stream == "$index" {
+		return true
+	}
+	return indexEntries && (strings.HasPrefix(stream, "$subject-") || strings.HasPrefix(stream, "$subject#"))
+}
+
+// writtenSince returns the events after position from that are not
+// housekeeping: what a request wrote.
+func (e *realEnv) writtenSince(t testing.TB, from uint64, indexEntries bool) []string {
+	t.Helper()
+	var out []string
+	for {
+		evs, err := e.log.ReadAll(context.Background(), from+1, 256, eventlog.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return out
+		}
+		for _, ev := range evs {
+			if !housekeeping(ev.Stream, indexEntries) {
+				out = append(out, fmt.Sprintf("%d %s %s", ev.Position, ev.Stream, ev.Type))
+			}
+		}
+		from = evs[len(evs)-1].Position
+	}
 }
 
 func (e *realEnv) head(t testing.TB) uint64 {
@@ -319,6 +371,13 @@ func TestRealStackFlow(t *testing.T) {
 	if r.header.Get("Location") != "/v1/erasures/"+er.ErasureID {
 		t.Errorf("Location = %q", r.header.Get("Location"))
 	}
+	var status sdk.Erasure
+	if r := e.doJSON(t, http.MethodGet, "/v1/erasures/"+er.ErasureID, roleTokens["dpo"], nil, &status); r.status != http.StatusOK || status.ErasureID != er.ErasureID || status.Subject != subject {
+		t.Errorf("GET erasure = %d %s", r.status, r.body)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/erasures/nope", roleTokens["dpo"], nil); r.status != http.StatusNotFound || r.problem(t).Code != sdk.CodeNotFound {
+		t.Errorf("GET unknown erasure = %d %s", r.status, r.body)
+	}
 	_, page = e.read(t, "support", "support", "/v1/streams/customer-42/events")
 	if len(page.Events) != 1 || fieldState(t, page.Events[0], "/email") != sdk.StateErased ||
 		!strings.Contains(string(page.Events[0].Data), redaction.DefaultPlaceholder) || strings.Contains(string(page.Events[0].Data), canaryEmail) {
@@ -339,8 +398,25 @@ func TestRealStackFlow(t *testing.T) {
 		t.Errorf("verify = %d %s", r.status, r.body)
 	}
 
-	// No plaintext canary in logs, metrics, or the audit answer.
+	// Metrics: vault operations, policy decisions per outcome, erasures;
+	// no plaintext canary in logs, metrics, or the audit answer.
 	metrics := e.do(t, http.MethodGet, "/metrics", "", nil)
+	for _, want := range []string{
+		`piivault_vault_operations_total{op="put",outcome="ok"}`,
+		`piivault_vault_operations_total{op="resolve",outcome="ok"}`,
+		`piivault_vault_operations_total{op="erase",outcome="ok"} 1`,
+		`piivault_vault_operations_total{op="put",outcome="erased"} 1`,
+		`piivault_policy_decisions_evaluated_total{action="read",kind="field",outcome="reveal"}`,
+		`piivault_policy_decisions_evaluated_total{action="read",kind="field",outcome="mask"}`,
+		`piivault_policy_decisions_total{action="read",outcome="deny"}`,
+		`piivault_erasures_total{outcome="ok"} 1`,
+		`piivault_events_appended_total 2`,
+		`piivault_http_request_duration_seconds_count{code="201",method="POST",route="/v1/streams/:stream/events"} 2`,
+	} {
+		if !strings.Contains(string(metrics.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	for where, text := range map[string]string{"logs": e.logs.String(), "metrics": string(metrics.body), "audit": fmt.Sprint(audit)} {
 		for _, c := range []string{canaryEmail, canaryName, canaryPhone} {
 			if strings.Contains(text, c) {

@@ -16,7 +16,6 @@ type metrics struct {
 	appendBatches   prometheus.Histogram
 	eventsRead      prometheus.Counter
 	piiFields       *prometheus.CounterVec // state: revealed, masked, ...
-	vaultOps        *prometheus.CounterVec // op, outcome
 	policyDecisions *prometheus.CounterVec // action, outcome: allow, deny, error
 	erasures        *prometheus.CounterVec // outcome
 	subscriptions   prometheus.Gauge
@@ -52,10 +51,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "piivault_pii_fields_total",
 			Help: "PII fields returned by reads, by resulting state.",
 		}, []string{"state"}),
-		vaultOps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "piivault_vault_operations_total",
-			Help: "Vault operations driven by API requests, by operation and outcome.",
-		}, []string{"op", "outcome"}),
 		policyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "piivault_policy_decisions_total",
 			Help: "Request-level policy decisions by action and outcome (allow, deny, error).",
@@ -79,7 +74,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"code"}),
 	}
 	reg.MustRegister(m.requestDuration, m.inFlight, m.eventsAppended, m.appendBatches, m.eventsRead,
-		m.piiFields, m.vaultOps, m.policyDecisions, m.erasures, m.subscriptions, m.subscriptionLag, m.problems)
+		m.piiFields, m.policyDecisions, m.erasures, m.subscriptions, m.subscriptionLag, m.problems)
 	// A registry of the server's own has no process or runtime collectors
 	// unless we add them; they are label-free and useful.
 	_ = reg.Register(collectors.NewGoCollector())

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -39,10 +38,6 @@ type Options struct {
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
-
-	// Head returns the log head for the subscription lag metric, when the
-	// service does not offer it itself. Nil: lag is not sampled.
-	Head func(ctx context.Context) (uint64, error)
 
 	// Ready reports whether the stores are open and the policy is loaded,
 	// for /readyz. Nil means ready once the server is built.

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
@@ -39,7 +38,7 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 	case errors.Is(err, eventlog.ErrEventTooLarge), errors.Is(err, eventlog.ErrBatchTooLarge):
 		return p(http.StatusRequestEntityTooLarge, sdk.CodeTooLarge, err.Error())
 	case errors.Is(err, eventlog.ErrStreamNotFound), errors.Is(err, eventlog.ErrNoSnapshot),
-		errors.Is(err, redaction.ErrSchemaNotFound):
+		errors.Is(err, redaction.ErrSchemaNotFound), errors.Is(err, redaction.ErrErasureNotFound):
 		return p(http.StatusNotFound, sdk.CodeNotFound, err.Error())
 	case errors.Is(err, eventlog.ErrInvalidJSON):
 		return p(http.StatusBadRequest, sdk.CodeInvalidJSON, err.Error())
@@ -55,14 +54,10 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 		pr, _ := p(http.StatusUnprocessableEntity, sdk.CodeLeak, err.Error())
 		pr.Path = leak.Path
 		return pr, true
-	case errors.As(err, &schema):
-		code := sdk.CodeBadRequest
-		if strings.Contains(schema.Reason, redaction.ErrInvalidPointer.Error()) {
-			code = sdk.CodeInvalidPointer
-		}
-		return p(http.StatusBadRequest, code, err.Error())
 	case errors.Is(err, redaction.ErrInvalidPointer):
 		return p(http.StatusBadRequest, sdk.CodeInvalidPointer, err.Error())
+	case errors.As(err, &schema):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
 	case errors.As(err, &event):
 		pr, _ := p(http.StatusBadRequest, codeInvalidEvent, err.Error())
 		pr.Path = event.Path

@@ -19,14 +19,13 @@ import (
 // answers the request-level question of every /v1 route before its handler
 // runs; the service asks it again, field by field, when it resolves PII.
 func New(svc *redaction.Service, pol *policy.Engine, opts Options) *Server {
-	return newServer(&redactionCore{svc: svc, head: opts.Head}, pol, opts)
+	return newServer(&redactionCore{svc: svc}, pol, opts)
 }
 
 // redactionCore adapts *redaction.Service to the handlers' service: it is the
 // one place that knows both the wire types and the service's types.
 type redactionCore struct {
-	svc  *redaction.Service
-	head func(context.Context) (uint64, error)
+	svc *redaction.Service
 }
 
 var _ service = (*redactionCore)(nil)
@@ -142,19 +141,8 @@ func (r *redactionCore) Subscribe(ctx context.Context, who Caller, from uint64) 
 	return redactionSub{sub}, nil
 }
 
-// Head is the log head, for the subscription lag metric. The service
-// offers it once it has the method; until then Options.Head does.
-func (r *redactionCore) Head(ctx context.Context) (uint64, error) {
-	if h, ok := any(r.svc).(interface {
-		Head(context.Context) (uint64, error)
-	}); ok {
-		return h.Head(ctx)
-	}
-	if r.head != nil {
-		return r.head(ctx)
-	}
-	return 0, ErrNotImplemented
-}
+// Head is the log head, for the subscription lag metric.
+func (r *redactionCore) Head(ctx context.Context) (uint64, error) { return r.svc.Head(ctx) }
 
 func (r *redactionCore) SaveSnapshot(ctx context.Context, who Caller, stream string, req sdk.SnapshotRequest) error {
 	return r.svc.SaveSnapshot(ctx, access(who), stream, req.Version, req.Type, req.Data)
@@ -188,15 +176,8 @@ func (r *redactionCore) Erase(ctx context.Context, who Caller, subject string, r
 	return wireErasure(e)
 }
 
-// GetErasure uses the service's method once it has one.
 func (r *redactionCore) GetErasure(ctx context.Context, who Caller, id string) (sdk.Erasure, error) {
-	g, ok := any(r.svc).(interface {
-		GetErasure(context.Context, redaction.Access, string) (redaction.Erasure, error)
-	})
-	if !ok {
-		return sdk.Erasure{}, ErrNotImplemented
-	}
-	e, err := g.GetErasure(ctx, access(who), id)
+	e, err := r.svc.GetErasure(ctx, access(who), id)
 	if err != nil {
 		return sdk.Erasure{}, err
 	}
