@@ -1,0 +1,93 @@
+// Package compliance runs piivault's GDPR workflows on top of the
+// redaction service: erasure as a workflow with a deadline and a signed
+// receipt, legal holds, retention, and a blind index to find a subject by
+// email or phone. It keeps no state of its own beyond the event log: every
+// step is a system-stream event, replayed on start.
+//
+// # Erasure workflow
+//
+// Request (POST /v1/subjects/{subject}/erasure) moves an erasure through
+//
+//	requested -> erased -> purged -> completed      or      rejected
+//
+// each step an event in $erasures with its time and no personal value:
+// redaction's Erase writes ErasureRequested (before the vault is touched)
+// and SubjectErased (after vault.Erase destroyed the DEK and values); this
+// package writes ErasurePurged and ErasureCompleted (together, after one
+// vault Purge made every erased subject physical and the receipt was
+// signed), or ErasureRejected (legal hold). ErasureCompleted carries the
+// subject ID and the receipt; read models subscribed to the log react to it
+// by forgetting the subject.
+//
+// Requests are idempotent per request ID: the same ID returns the same
+// erasure, as it stands (ErrRequestIDReused for another subject); an
+// empty one gets a fresh ID. The background worker (Options.AdvanceInterval)
+// or Advance moves erasures on, including ones a crash left at requested.
+//
+// Restore safety comes from redaction's ReapplyErasures, which every start
+// runs before serving; Reapply here also purges and logs the count.
+//
+// # Deadline
+//
+// An erasure is due Options.Deadline (30 days, GDPR Art. 12(3)) after it
+// was requested. Open erasures past it are Overdue, within
+// Options.NearDeadline of it NearDeadline; completed ones after it Late.
+// List filters on them and Stats counts them for /metrics.
+//
+// # Receipts
+//
+// A completed erasure has a receipt: subject, erasure ID, request fields,
+// counts of values destroyed, DEK destroyed, purge done, the events that
+// referred to the subject (stream, version, position, type, paths; no
+// values), the log head (position and chain hash) when the receipt was made,
+// and times. The document is
+//
+//	{"receipt": {...}, "signature": {"alg": "Ed25519", "keyId": "...", "publicKey": "<base64>", "value": "<base64>"}}
+//
+// The signature is Ed25519 over the bytes "piivault erasure receipt v1",
+// 0x00, then the canonical encoding of the receipt object (Canonical:
+// members sorted by key, no whitespace, integers only, Go's string
+// escaping without HTML escaping). Because the canonical form is
+// recomputed, pretty-printing or reordering the document keeps it valid;
+// changing any value does not. VerifyReceipt checks a document offline
+// against a public key the verifier trusts (the embedded publicKey is only
+// a hint). The key is the sidecar's, kept by LoadOrCreateSigningKey in the
+// data folder (PEM PKCS #8, mode 0600, generated on first start);
+// MarshalPublicKey gives the PEM the sidecar serves.
+//
+// # Legal hold
+//
+// PlaceHold and LiftHold record HoldPlaced and HoldLifted in their own
+// system stream, $holds, and write an audit record each. Holds are kept
+// apart from $erasures so that nothing that re-applies erasures on start
+// can ever read a hold as an erasure. An erasure of a held subject is
+// rejected with a *LegalHoldError (errors.Is ErrLegalHold) that carries
+// the hold's reason, recorded as ErasureRejected and audited. A hold does
+// not stop an erasure already running.
+//
+// # Retention
+//
+// Options.Retention gives a period per event type and/or class. RunRetention
+// (the background job, Options.RetentionInterval) destroys values whose
+// period, counted from their event's recordedAt, has passed at the
+// clock's now, and records each group of them in $retention
+// (ValuesExpired: stream, version, position, type, subject, paths,
+// classes, times; no values). With a vault that can Expire single values
+// reads then say "expired" with the expiry placeholder; a vault without
+// that capability gets Delete, and reads say "unavailable".
+//
+// # Blind index
+//
+// With Options.BlindIndexKey set and a vault implementing BlindIndexStore,
+// IndexBlind (background) puts, for every email and phone value, the
+// HMAC-SHA256 of its normalised form (NormaliseEmail, NormalisePhone) under
+// the deployment key into the vault, next to the subject, where erasure
+// destroys it. FindSubjects answers subject IDs for a value, never values.
+//
+// # Caveats
+//
+// The workflow state is per event log: sidecars with their own logs sharing
+// one vault each see the erasures requested through them (the vault
+// erasure itself is shared). The receipt's log head walks the hash chain
+// (eventlog.Verify) until the log offers its head hash directly.
+package compliance
