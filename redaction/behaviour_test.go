@@ -626,3 +626,27 @@ func TestGetErasureAndHead(t *testing.T) {
 		t.Errorf("bad pointer schema error = %v, want both ErrInvalidSchema and ErrInvalidPointer", err)
 	}
 }
+
+func TestEventTokens(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, envConfig{})
+	svc := env.svc
+	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
+	if _, err := svc.Append(ctx, pService, "et", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com","addresses":[{"street":"a"},{"street":"b"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := env.log.ReadStream(ctx, "et", 1, 1, eventlog.Forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := EventTokens(raw[0])
+	if err != nil || len(refs) != 3 {
+		t.Fatalf("EventTokens = %+v, %v", refs, err)
+	}
+	if refs[1].Path != "/addresses/0/street" || refs[1].Class != ClassAddress || refs[1].Subject != "c1" || !strings.HasPrefix(string(refs[1].Token), vault.TokenPrefix) {
+		t.Errorf("EventTokens[1] = %+v", refs[1])
+	}
+	if ErasureID("c1", "r") != ErasureID("c1", "r") || ErasureID("c1", "r") == ErasureID("c2", "r") {
+		t.Error("ErasureID is not a function of (subject, request ID)")
+	}
+}

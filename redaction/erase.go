@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,6 +68,13 @@ const (
 
 var erasureNamespace = uuid.MustParse("6f1c1f43-3c1e-4e43-9f83-1e3c6f5a2b10")
 
+// ErasureID is the erasure ID Erase gives a request with a request ID: a
+// name-based UUID of (subject, request ID), so a repeated request gets the
+// same ID.
+func ErasureID(subject, requestID string) string {
+	return uuid.NewSHA1(erasureNamespace, []byte(subject+"\x00"+requestID)).String()
+}
+
 // Erase erases a subject: the policy is asked here (action erase), the
 // request is recorded in $erasures before the vault is touched (so a crash
 // half-way is re-applied by ReapplyErasures), then vault.Erase destroys the
@@ -85,12 +93,12 @@ func (s *Service) Erase(ctx context.Context, a Access, subject string, req Erasu
 			return Erasure{}, &LeakError{Type: "ErasureRequest", Path: "/" + name, Kind: k}
 		}
 	}
-	id := uuid.New()
+	id := uuid.NewString()
 	if req.RequestID != "" {
-		id = uuid.NewSHA1(erasureNamespace, []byte(subject+"\x00"+req.RequestID))
+		id = ErasureID(subject, req.RequestID)
 	}
 	now := s.opts.Now().UTC()
-	rq := erasureRequested{ErasureID: id.String(), Subject: subject, RequestID: req.RequestID, Reason: req.Reason,
+	rq := erasureRequested{ErasureID: id, Subject: subject, RequestID: req.RequestID, Reason: req.Reason,
 		Requester: req.Requester, Ticket: req.Ticket, Principal: a.Principal.ID, RequestedAt: now}
 	body, _ := json.Marshal(rq)
 	if _, err := s.log.AppendSystem(ctx, StreamErasures, eventlog.Any, []eventlog.EventData{{Type: EventErasureRequested, Data: body}}); err != nil {
@@ -122,22 +130,53 @@ func (s *Service) Erase(ctx context.Context, a Access, subject string, req Erasu
 
 // ReapplyErasures erases again, in the vault, every subject named in
 // $erasures. Erasure is idempotent, so this is safe at every start, and it
-// is what makes an erasure survive a restore of an older vault backup. It
-// returns how many erasures it applied.
+// is what makes an erasure survive a restore of an older vault backup. The
+// vault calls run on a bounded pool so that a backend's group commit can
+// share its syncs. It returns how many subjects it erased again.
 func (s *Service) ReapplyErasures(ctx context.Context) (int, error) {
+	type job struct{ subject, id string }
+	jobs := make(chan job)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		n     int
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for w := 0; w < reapplyWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				_, err := s.store.Erase(ctx, j.subject, j.id)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = vaultWriteError("reapply erasures", err)
+					cancel()
+				}
+				if err == nil {
+					n++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	seen := map[string]bool{}
-	n := 0
 	from := uint64(1)
+	var readErr error
+feed:
 	for {
 		evs, err := s.log.ReadStream(ctx, StreamErasures, from, 1000, eventlog.Forward)
 		if errors.Is(err, eventlog.ErrStreamNotFound) {
-			return n, nil
+			break
 		}
 		if err != nil {
-			return n, fmt.Errorf("reapply erasures: %w", err)
+			readErr = fmt.Errorf("reapply erasures: %w", err)
+			break
 		}
 		if len(evs) == 0 {
-			return n, nil
+			break
 		}
 		for _, e := range evs {
 			from = e.Version + 1
@@ -152,13 +191,22 @@ func (s *Service) ReapplyErasures(ctx context.Context) (int, error) {
 				continue
 			}
 			seen[rq.Subject] = true
-			if _, err := s.store.Erase(ctx, rq.Subject, rq.ErasureID); err != nil {
-				return n, vaultWriteError("reapply erasures", err)
+			select {
+			case jobs <- job{rq.Subject, rq.ErasureID}:
+			case <-ctx.Done():
+				break feed
 			}
-			n++
 		}
 	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return n, readErr
+	}
+	return n, first
 }
+
+const reapplyWorkers = 32
 
 // ExportValue is one value held for a subject.
 type ExportValue struct {

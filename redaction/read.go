@@ -308,10 +308,15 @@ func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from 
 }
 
 // hidden reports whether ReadAll and Subscribe skip an event: the audit
-// trail and the subject index are read through Audit and Export; $erasures
-// and $schemas are shown, so that read models learn of erasures.
+// trail, the subject index and the compliance bookkeeping ($holds,
+// $retention) are read through their own APIs; $erasures and $schemas are
+// shown, so that read models learn of erasures.
 func hidden(stream string) bool {
-	return stream == StreamAudit || stream == streamIndex || strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")
+	switch stream {
+	case StreamAudit, streamIndex, "$holds", "$retention":
+		return true
+	}
+	return strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")
 }
 
 // ReadAll reads every stream in global order from position from
