@@ -56,7 +56,7 @@ type auditGroups struct {
 
 type mergeKey struct {
 	subject, stream, eventType, effect, reason, paths string
-	state                                         State
+	state                                             State
 }
 
 // add records one field of one event; fields of an event arrive together.
