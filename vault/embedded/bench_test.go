@@ -224,3 +224,32 @@ func BenchmarkErase(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFsyncBaseline measures a 4 KiB write plus fsync on the file
+// system under the test's temp folder: the floor under every durable
+// write, reported beside Erase's and Put's latencies on a shared machine.
+func BenchmarkFsyncBaseline(b *testing.B) {
+	f, err := os.Create(b.TempDir() + "/fsync")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		if _, err := f.WriteAt(buf, int64(i%1024)*4096); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}

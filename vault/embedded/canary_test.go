@@ -27,12 +27,13 @@ type canarySubject struct {
 	dek      []byte   // raw DEK
 	wrapped  []byte   // wrapped DEK as stored
 	sealed   [][]byte // ciphertexts as stored
+	digest   []byte   // blind-index digest
 }
 
 // needles returns the byte strings whose presence on disk would mean the
 // subject's data or key survived.
 func (c *canarySubject) needles() map[string][]byte {
-	m := map[string][]byte{"dek": c.dek, "wrapped dek": c.wrapped}
+	m := map[string][]byte{"dek": c.dek, "wrapped dek": c.wrapped, "blind digest": c.digest}
 	for i, s := range c.canaries {
 		m[fmt.Sprintf("canary %d", i)] = []byte(s)
 	}
@@ -44,7 +45,8 @@ func (c *canarySubject) needles() map[string][]byte {
 
 // TestCanaryScan writes unique random canaries for 100 subjects, erases 50,
 // purges, closes, and scans every byte of every file under the data folder
-// for the erased subjects' canaries, DEKs, wrapped DEKs and ciphertexts. It
+// for the erased subjects' canaries, DEKs, wrapped DEKs, ciphertexts and
+// blind-index digests. It
 // runs with Badger's encryption at rest off, where the scan can see
 // anything that is left, and on, the production setting. With encryption
 // off, a control scan before the purge must find the erased subjects'
@@ -84,6 +86,13 @@ func testCanaryScan(t *testing.T, encrypted bool) {
 			t.Fatal(err)
 		}
 		c.toks = toks
+		c.digest = make([]byte, 32)
+		if _, err := rand.Read(c.digest); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutBlindIndex(ctx, c.id, "email", c.digest); err != nil {
+			t.Fatal(err)
+		}
 		subjects[i] = c
 		readSecrets(t, s, c)
 		if i == n/2-1 {
@@ -119,9 +128,9 @@ func testCanaryScan(t *testing.T, encrypted bool) {
 		// Control, with the store open: before the purge the deleted bytes
 		// are still on disk, in tables and in the memtable's log.
 		found := scanDir(t, dataDir, erased)
-		if len(found) < len(erased)*(valuesPer+1) {
-			t.Fatalf("control scan before purge found %d secrets of erased subjects, want at least %d (wrapped DEKs and ciphertexts): the scan cannot see the store's bytes",
-				len(found), len(erased)*(valuesPer+1))
+		if len(found) < len(erased)*(valuesPer+2) {
+			t.Fatalf("control scan before purge found %d secrets of erased subjects, want at least %d (wrapped DEKs, ciphertexts, blind digests): the scan cannot see the store's bytes",
+				len(found), len(erased)*(valuesPer+2))
 		}
 		t.Logf("control scan before purge: %d secrets of erased subjects on disk (expected)", len(found))
 	}
@@ -161,7 +170,15 @@ func testCanaryScan(t *testing.T, encrypted bool) {
 			}
 		}
 	}
+	for _, c := range kept {
+		if got, err := s.LookupBlindIndex(ctx, "email", c.digest); err != nil || len(got) != 1 || got[0] != c.id {
+			t.Fatalf("kept subject %s: blind-index lookup = %q, %v", c.id, got, err)
+		}
+	}
 	for _, c := range erased {
+		if got, err := s.LookupBlindIndex(ctx, "email", c.digest); err != nil || len(got) != 0 {
+			t.Fatalf("erased subject %s: blind-index lookup = %q, %v; want none", c.id, got, err)
+		}
 		res, err := s.Resolve(ctx, c.toks)
 		if err != nil {
 			t.Fatal(err)

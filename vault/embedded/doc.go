@@ -34,7 +34,10 @@
 // so Purge makes the deletion physical: for every queued subject it calls
 // DropPrefix on the subject's key prefix, which flushes the memtables without
 // those keys and rewrites every table that held them, then runs value-log GC
-// until it has nothing to rewrite, then removes the queue entries. The
+// until it has nothing to rewrite. The queue entries are dropped the same
+// way (they name the blind-index lookup prefixes to drop, which hold
+// digests: a logical delete would have left those bytes behind, as the
+// canary scan showed). The
 // canary-scan test proves this on the bytes of the data folder. A
 // background purge runs PurgeDelay after erasures; Purge also runs on
 // demand; both report through Options.OnPurge and the log.

@@ -18,6 +18,10 @@ func TestKeyLayout(t *testing.T) {
 		{"dek", dekKey("ab"), key{prefix: prefixData, subject: "ab", kind: kindDEK}},
 		{"value", valueKey("ab", id), key{prefix: prefixData, subject: "ab", kind: kindValue, id: id}},
 		{"marker", markerKey("ab"), key{prefix: prefixData, subject: "ab", kind: kindMarker}},
+		{"expired", expiredKey("ab", id), key{prefix: prefixData, subject: "ab", kind: kindExpired, id: id}},
+		{"blind entry", blindEntryKey("ab", "email", []byte("dg")), key{prefix: prefixData, subject: "ab", kind: kindBlind, class: "email", digest: "dg"}},
+		{"blind lookup", blindLookupKey("email", []byte("dg"), "ab", blindEntry), key{prefix: prefixBlind, subject: "ab", kind: blindEntry, class: "email", digest: "dg"}},
+		{"blind marker", blindLookupKey("email", []byte("dg"), "ab", blindMarker), key{prefix: prefixBlind, subject: "ab", kind: blindMarker, class: "email", digest: "dg"}},
 		{"tomb", tombKey("ab"), key{prefix: prefixTomb, subject: "ab"}},
 		{"purge", purgeKey("ab"), key{prefix: prefixPurge, subject: "ab"}},
 	}
@@ -80,6 +84,9 @@ func FuzzKey(f *testing.F) {
 	f.Add(purgeKey("x"))
 	f.Add(markerKey("x"))
 	f.Add([]byte{1, 0, 0})
+	f.Add(blindEntryKey("s", "email", []byte("digest")))
+	f.Add(blindLookupKey("email", []byte("digest"), "s", blindEntry))
+	f.Add(expiredKey("s", [vault.TokenIDSize]byte{1}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, err := parseKey(b)
 		if err != nil {
@@ -104,4 +111,20 @@ func FuzzValueRecord(f *testing.F) {
 			t.Fatalf("encode(parseValueRecord(%x)) = %x", b, got)
 		}
 	})
+}
+
+func TestPurgeRecord(t *testing.T) {
+	in := purgeRecord{prefixes: [][]byte{[]byte("a"), blindSubjectPrefix("email", []byte("d"), "s")}}
+	out, err := parsePurgeRecord(in.encode())
+	if err != nil || len(out.prefixes) != 2 || !bytes.Equal(out.prefixes[1], in.prefixes[1]) {
+		t.Fatalf("purge record round trip = %+v, %v", out, err)
+	}
+	if r, err := parsePurgeRecord(nil); err != nil || len(r.prefixes) != 0 {
+		t.Fatalf("parsePurgeRecord(empty) = %+v, %v", r, err)
+	}
+	for _, b := range [][]byte{{2}, {1, 0}, {1, 0, 5, 'a'}} {
+		if _, err := parsePurgeRecord(b); err == nil {
+			t.Fatalf("parsePurgeRecord(%x) succeeded", b)
+		}
+	}
 }

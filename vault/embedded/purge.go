@@ -51,12 +51,32 @@ func (s *Store) purge(ctx context.Context, subjects []string) error {
 	// The logical deletion first, in case an erasure stopped after its
 	// tombstone; this also makes sure each prefix holds its live marker,
 	// without which DropPrefix would skip it.
-	prefixes := make([][]byte, 0, len(subjects))
 	for _, sub := range subjects {
 		if _, _, err := s.destroy(ctx, sub); err != nil {
 			return err
 		}
-		prefixes = append(prefixes, subjectPrefix(sub))
+	}
+	// Then what to drop: each subject's prefix and the blind-index lookup
+	// prefixes its erasure recorded (read after the destroys, which may
+	// have added some).
+	prefixes := make([][]byte, 0, len(subjects))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, sub := range subjects {
+			rec, _, err := getPurgeRecord(txn, sub)
+			if err != nil {
+				return err
+			}
+			// The queue entry last: it names the lookup prefixes, which
+			// hold digests, so it must leave the disk with them, and it
+			// must outlive them in case the purge stops half-way.
+			prefixes = append(prefixes, subjectPrefix(sub))
+			prefixes = append(prefixes, rec.prefixes...)
+			prefixes = append(prefixes, purgeKey(sub))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for len(prefixes) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -83,14 +103,8 @@ func (s *Store) purge(ctx context.Context, subjects []string) error {
 			return fmt.Errorf("value log gc: %w", err)
 		}
 	}
-	return s.update(ctx, func(txn *badger.Txn) error {
-		for _, sub := range subjects {
-			if err := txn.Delete(purgeKey(sub)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	// The queue entries went with the dropped prefixes; nothing to delete.
+	return nil
 }
 
 // purgeQueue lists the subjects erased but not yet purged.

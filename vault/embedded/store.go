@@ -291,6 +291,9 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 			}
 			item, err := txn.Get(valueKey(sub, id))
 			if errors.Is(err, badger.ErrKeyNotFound) {
+				if err := resolveExpired(txn, sub, id, &out[i]); err != nil {
+					return err
+				}
 				continue
 			}
 			if err != nil {
@@ -319,6 +322,42 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 		return nil, err
 	}
 	return out, nil
+}
+
+// resolveExpired marks r Expired if the value was destroyed by Expire.
+func resolveExpired(txn *badger.Txn, subject string, id [vault.TokenIDSize]byte, r *vault.Resolved) error {
+	item, err := txn.Get(expiredKey(subject, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(v []byte) error {
+		rec, err := parseExpiryRecord(v)
+		if err != nil {
+			return fmt.Errorf("resolve: %w", vault.ErrTampered)
+		}
+		r.State, r.Class = vault.Expired, rec.class
+		return nil
+	})
+}
+
+func getPurgeRecord(txn *badger.Txn, subject string) (purgeRecord, bool, error) {
+	item, err := txn.Get(purgeKey(subject))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return purgeRecord{}, false, nil
+	}
+	if err != nil {
+		return purgeRecord{}, false, err
+	}
+	var rec purgeRecord
+	err = item.Value(func(v []byte) error {
+		var err error
+		rec, err = parsePurgeRecord(v)
+		return err
+	})
+	return rec, true, err
 }
 
 func isErased(txn *badger.Txn, subject string) (bool, error) {
@@ -528,8 +567,37 @@ func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGon
 			if len(keys) == 0 {
 				return nil
 			}
+			var extra [][]byte
 			for _, k := range keys {
 				if err := txn.Delete(k); err != nil {
+					return err
+				}
+				if k[len(prefix)] != kindBlind {
+					continue
+				}
+				// The lookup side lives outside the subject's prefix:
+				// delete it, leave a live marker for DropPrefix, and
+				// queue its prefix for the purge.
+				bk, err := parseKey(k)
+				if err != nil {
+					return fmt.Errorf("destroy: %w", err)
+				}
+				digest := []byte(bk.digest)
+				if err := txn.Delete(blindLookupKey(bk.class, digest, subject, blindEntry)); err != nil {
+					return err
+				}
+				if err := txn.Set(blindLookupKey(bk.class, digest, subject, blindMarker), nil); err != nil {
+					return err
+				}
+				extra = append(extra, blindSubjectPrefix(bk.class, digest, subject))
+			}
+			if len(extra) > 0 {
+				rec, _, err := getPurgeRecord(txn, subject)
+				if err != nil {
+					return err
+				}
+				rec.prefixes = append(rec.prefixes, extra...)
+				if err := txn.Set(purgeKey(subject), rec.encode()); err != nil {
 					return err
 				}
 			}
