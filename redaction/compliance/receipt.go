@@ -81,7 +81,8 @@ type ReceiptSignature struct {
 	// KeyID is KeyID(publicKey): 16 hex characters.
 	KeyID string `json:"keyId"`
 	// PublicKey is the signer's public key, base64 (standard, padded). It
-	// is informative: VerifyReceipt checks against the key it is given.
+	// is a hint: VerifyReceipt checks against the key it is given (and
+	// refuses a document whose hint names another key).
 	PublicKey string `json:"publicKey"`
 	// Value is the Ed25519 signature, base64 (standard, padded), of
 	// signingContext || Canonical(receipt).
@@ -145,6 +146,11 @@ func VerifyReceipt(doc []byte, pub ed25519.PublicKey) (*Receipt, error) {
 	}
 	if d.Signature.Algorithm != SignatureAlgorithm {
 		return nil, fmt.Errorf("%w: algorithm %q", ErrBadReceipt, d.Signature.Algorithm)
+	}
+	// The embedded key and key ID are hints, but a document whose hints
+	// name another key is not this key's receipt.
+	if d.Signature.KeyID != KeyID(pub) || d.Signature.PublicKey != base64.StdEncoding.EncodeToString(pub) {
+		return nil, fmt.Errorf("%w: signed by key %q, not by key %s", ErrBadReceipt, d.Signature.KeyID, KeyID(pub))
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(d.Signature.Value)
 	if err != nil || len(sig) != ed25519.SignatureSize {

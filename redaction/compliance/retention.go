@@ -293,4 +293,3 @@ func (s *Service) Expiries(ctx context.Context, subject string) ([]ValuesExpired
 	})
 	return out, err
 }
-

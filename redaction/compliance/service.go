@@ -34,6 +34,7 @@ type headHasher interface {
 type redactor interface {
 	Erase(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest) (redaction.Erasure, error)
 	Export(ctx context.Context, a redaction.Access, subject string) (*redaction.SubjectExport, error)
+	ReapplyErasures(ctx context.Context) (int, error)
 }
 
 // decider is what the Service needs of the policy; *policy.Engine has it.
@@ -269,4 +270,25 @@ func (s *Service) replay(ctx context.Context) error {
 		return fmt.Errorf("new compliance service: %w", err)
 	}
 	return nil
+}
+
+// Reapply makes the vault agree with $erasures after a start or a restore
+// of an older vault backup: it runs redaction's ReapplyErasures (every
+// subject named in $erasures is erased again; erasure is idempotent), then
+// one vault Purge so that re-erased values are physically gone, and logs
+// how many erasures it re-applied. The sidecar calls it before it serves a
+// single read.
+func (s *Service) Reapply(ctx context.Context) (int, error) {
+	start := time.Now()
+	n, err := s.red.ReapplyErasures(ctx)
+	if err != nil {
+		return n, fmt.Errorf("reapply erasures: %w", err)
+	}
+	if n > 0 {
+		if _, err := s.store.Purge(ctx); err != nil {
+			return n, fmt.Errorf("reapply erasures: purge: %w", err)
+		}
+	}
+	s.lg.Info("erasures re-applied to the vault", logKeyCount, n, "took", time.Since(start).String())
+	return n, nil
 }
