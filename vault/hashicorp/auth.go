@@ -183,14 +183,30 @@ func (a *auth) loginKubernetes(ctx context.Context) (*api.Secret, error) {
 }
 
 // keepAlive renews secret's token until it cannot be renewed, then logs in
-// again (when there is a login), forever, until close.
+// again (when there is a login), forever, until close. With token auth a
+// failed renewal (Vault down) is retried with backoff; only a token that
+// reached its max TTL is given up on, since there is nothing to log in
+// with.
 func (a *auth) keepAlive(secret *api.Secret, login func(context.Context) (*api.Secret, error)) {
 	defer close(a.done)
 	backoff := 100 * time.Millisecond
+	sleep := func() bool {
+		select {
+		case <-a.stop:
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+		return true
+	}
 	for {
-		if secret != nil && secret.Auth != nil && secret.Auth.Renewable && secret.Auth.LeaseDuration > 0 {
-			a.watch(secret)
-		} else if secret != nil && secret.Auth != nil && secret.Auth.LeaseDuration > 0 && login != nil {
+		var renewErr error
+		switch {
+		case secret == nil:
+			// The last login or lookup failed: try again below.
+		case secret.Auth != nil && secret.Auth.Renewable && secret.Auth.LeaseDuration > 0:
+			renewErr = a.watch(secret)
+		case secret.Auth != nil && secret.Auth.LeaseDuration > 0 && login != nil:
 			// Not renewable: log in again at about two thirds of the TTL.
 			t := time.NewTimer(time.Duration(secret.Auth.LeaseDuration) * time.Second * 2 / 3)
 			select {
@@ -199,9 +215,9 @@ func (a *auth) keepAlive(secret *api.Secret, login func(context.Context) (*api.S
 				return
 			case <-t.C:
 			}
-		} else if login == nil || secret != nil {
-			// A token without TTL (root, periodic without renewal) or
-			// nothing to log in with: nothing to do.
+		default:
+			// A token without TTL (root, or not renewable with token
+			// auth): nothing to do.
 			<-a.stop
 			return
 		}
@@ -211,20 +227,32 @@ func (a *auth) keepAlive(secret *api.Secret, login func(context.Context) (*api.S
 		default:
 		}
 		if login == nil {
-			a.log.Warn("hashicorp vault: the token can no longer be renewed and token auth cannot log in again; requests will fail once it expires")
-			<-a.stop
-			return
+			if secret != nil && renewErr == nil {
+				a.log.Warn("hashicorp vault: the token reached its max TTL and token auth cannot log in again; requests will fail once it expires")
+				<-a.stop
+				return
+			}
+			// Renewal failed (Vault down?): look the token up again.
+			if !sleep() {
+				return
+			}
+			s, err := a.lookupSelf(context.Background())
+			if err != nil {
+				a.log.Warn("hashicorp vault: token lookup failed, retrying", "err", err, "in", backoff)
+				secret = nil
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			secret = s
+			continue
 		}
 		s, err := a.login(context.Background(), login)
 		if err != nil {
 			a.log.Warn("hashicorp vault: login failed, retrying", "method", string(a.opts.Auth), "err", err, "in", backoff)
 			secret = nil
-			select {
-			case <-a.stop:
+			if !sleep() {
 				return
-			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, 30*time.Second)
 			continue
 		}
 		backoff = 100 * time.Millisecond
@@ -233,26 +261,28 @@ func (a *auth) keepAlive(secret *api.Secret, login func(context.Context) (*api.S
 }
 
 // watch runs an api.LifetimeWatcher on secret until the token cannot be
-// renewed any more (max TTL reached, renewal refused) or close.
-func (a *auth) watch(secret *api.Secret) {
+// renewed any more (nil: max TTL reached) or renewal fails (the error), or
+// close (nil).
+func (a *auth) watch(secret *api.Secret) error {
 	w, err := a.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: secret})
 	if err != nil {
 		a.log.Warn("hashicorp vault: cannot watch the token", "err", err)
-		return
+		return err
 	}
 	go w.Start()
 	defer w.Stop()
 	for {
 		select {
 		case <-a.stop:
-			return
+			return nil
 		case err := <-w.DoneCh():
 			if err != nil {
-				a.log.Warn("hashicorp vault: token renewal stopped", "err", classify(err))
-			} else {
-				a.log.Info("hashicorp vault: token reached its max TTL")
+				err = classify(err)
+				a.log.Warn("hashicorp vault: token renewal failed", "err", err)
+				return err
 			}
-			return
+			a.log.Info("hashicorp vault: token reached its max TTL")
+			return nil
 		case r := <-w.RenewCh():
 			a.renewals.Add(1)
 			if r != nil && r.Secret != nil && r.Secret.Auth != nil {

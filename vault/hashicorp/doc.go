@@ -3,7 +3,7 @@
 // engine, DEKs are wrapped by a Transit key (vault/keys.Transit) that never
 // leaves Vault, and any number of piivault instances can share one Vault.
 //
-//	client, _ := api.NewClient(api.DefaultConfig()) // VAULT_ADDR, VAULT_TOKEN
+//	client, _ := api.NewClient(hashicorp.ClientConfig(0)) // VAULT_ADDR, VAULT_TOKEN
 //	s, err := hashicorp.New(ctx, client, hashicorp.Options{})
 //
 // # Layout in KV v2
@@ -16,6 +16,11 @@
 //	              "vals":{"<token id>":{"c":"<class>","x":"<base64 sealed value>","t":<unix ns>}}}
 //	             or, once erased, only the marker
 //	             {"v":1, "erased":{"id":"<erasure id>","at":"<time>","n":<values>,"dek":true}}
+//	             a live record may also hold "exp" (token IDs whose values a
+//	             retention rule destroyed: class and time) and "bi" (its
+//	             blind-index keys)
+//	b/<class>/<digest hex>/<subject>
+//	             a blind-index entry (empty), listed by LookupBlindIndex
 //
 // A token ID is the random part of the token (see vault's doc.go), so a
 // token finds its value with one read of its subject's record. Sealed values
@@ -69,7 +74,18 @@
 // other instance sharing the Vault within CacheTTL; on the erasing instance
 // at once. A Put on another instance sees the erasure at once too, because
 // its check-and-set against the cached version fails and it reads again.
-// A negative CacheTTL turns caching off.
+// A negative CacheTTL turns caching off. The same bound applies to Delete
+// and Expire done through another instance.
+//
+// # Retention and blind index
+//
+// Expire destroys single values for a retention rule and leaves a note so
+// Resolve answers vault.Expired. PutBlindIndex and LookupBlindIndex find a
+// subject by a keyed digest of a value (computed by the caller) without
+// storing the value; the entries are noted in the subject's record first
+// (check-and-set, so an erasure cannot slip past) and Erase deletes them,
+// key and metadata, since they are pseudonymous personal data. These keys
+// are never written with check-and-set, so deleting their metadata is safe.
 //
 // # Authentication
 //
@@ -91,8 +107,9 @@
 //
 //   - A subject's values live in one KV secret, rewritten whole on every
 //     Put, so a subject with very many values makes each Put for it larger.
-//     Delete destroys the record's older versions, so removed values do not
-//     linger in KV v2's version history; erasure deletes all of them.
+//     Delete and Expire destroy the record's older versions, so removed
+//     values do not linger in KV v2's version history; erasure destroys
+//     all of them.
 //   - Put is all or nothing per subject. Across subjects, a failed write
 //     rolls back the subjects already written; if Vault fails during that
 //     rollback too, those values stay under tokens nobody was given (they
