@@ -43,6 +43,23 @@
 // Options.HeartbeatInterval, and the goroutine that pulls from the
 // subscription ends with the request.
 //
+// # Wiring
+//
+// cmd/piivault builds the parts and hands them over:
+//
+//	reg := prometheus.NewRegistry()
+//	store = httpapi.InstrumentVault(store, reg)          // vault ops and latency
+//	popts.DecisionLog = httpapi.PolicyDecisionMetrics(reg, nil)
+//	auth, _ := httpapi.NewAuthenticator(httpapi.AuthConfig{
+//		Tokens:          []httpapi.TokenEntry{{SHA256: hexDigest, Principal: "orders", Roles: []string{"service"}}},
+//		RootTokenSHA256: httpapi.HashToken(devRootToken),
+//		Certs:           []httpapi.CertEntry{{Match: "spiffe://example.org/ns/shop/sa/orders", Principal: "orders"}},
+//	})
+//	opts := httpapi.DefaultOptions()
+//	opts.Logger, opts.Auth, opts.Registry, opts.Ready = lg, auth, reg, readyCheck
+//	api := httpapi.New(svc, pol, opts)
+//	srv := api.HTTPServer(addr) // timeouts set; for mTLS set srv.TLSConfig ClientAuth and ClientCAs
+//
 // # Personal data
 //
 // Nothing this package logs or counts carries a personal value or a subject
