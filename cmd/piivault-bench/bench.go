@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,6 +149,37 @@ func (c *child) stop() error {
 	}
 }
 
+// procCPU returns the user+system CPU time a process has used so far, from
+// /proc/<pid>/stat (Linux; 0 elsewhere).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name: state is field 3, utime
+	// 14 and stime 15 (1-based), in clock ticks of 1/100 s.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// selfCPU returns this process's user+system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // result is one scenario run.
 type result struct {
 	events   int64
@@ -155,6 +187,16 @@ type result struct {
 	errors   int64
 	elapsed  time.Duration
 	lat      []time.Duration // per request
+	srvCPU   time.Duration   // CPU time of the server process during the run
+	cliCPU   time.Duration   // CPU time of this (client) process during the run
+}
+
+// perEvent returns server and client CPU microseconds per event.
+func (r result) perEvent() (srv, cli float64) {
+	if r.events == 0 {
+		return 0, 0
+	}
+	return float64(r.srvCPU.Microseconds()) / float64(r.events), float64(r.cliCPU.Microseconds()) / float64(r.events)
 }
 
 func (r result) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -376,6 +418,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	type scenario struct {
 		name    string
 		clients int
+		pid     int // the server process of the scenario
 		unit    string
 		do      func(ctx context.Context, client int, rnd *rand.Rand) (int, error)
 	}
@@ -389,15 +432,15 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		single[i] = appendBody(fmt.Sprintf("bench-s-%03d", i), i, 1)
 	}
 	scenarios := []scenario{
-		{"ceiling", o.clients, "req", func(ctx context.Context, _ int, _ *rand.Rand) (int, error) {
+		{"ceiling", o.clients, ceil.cmd.Process.Pid, "req", func(ctx context.Context, _ int, _ *rand.Rand) (int, error) {
 			_, err := call(ctx, hc, "GET", "http://"+ceil.addr+"/ping", "", "", nil, 200)
 			return 1, err
 		}},
-		{"append-1", o.clients, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
+		{"append-1", o.clients, pv.cmd.Process.Pid, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
 			_, err := call(ctx, hc, "POST", fmt.Sprintf("%s/v1/streams/bench-s-%03d/events", base, c), tokens["service"], "", single[c], 201)
 			return 1, err
 		}},
-		{"append-100", o.batchClients, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
+		{"append-100", o.batchClients, pv.cmd.Process.Pid, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
 			n := seq.Add(1)
 			subject := fmt.Sprintf("bench-b-%d", n)
 			body := appendBody(subject, 0, 100)
@@ -411,7 +454,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 			return 100, nil
 		}},
-		{"read-100", o.readClients, "ev", func(ctx context.Context, _ int, rnd *rand.Rand) (int, error) {
+		{"read-100", o.readClients, pv.cmd.Process.Pid, "ev", func(ctx context.Context, _ int, rnd *rand.Rand) (int, error) {
 			streamMu.Lock()
 			if len(streamList) == 0 {
 				streamMu.Unlock()
@@ -433,6 +476,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	type row struct {
 		name             string
 		rates, p50s, p99 []float64
+		srv, cli, proj   []float64
 		errs             int64
 		unit             string
 		clients          int
@@ -447,9 +491,22 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			s0, c0 := procCPU(sc.pid), selfCPU()
 			res := load(ctx, sc.clients, o.duration, o.maxEvents, sc.do)
-			fmt.Fprintf(stdout, "%-11s run %d: %9.0f %s/s  p50 %7.2f ms  p99 %7.2f ms  (%d %s in %d requests, %d errors, %s)\n",
-				sc.name, i+1, res.rate(), sc.unit, ms(res.pct(0.50)), ms(res.pct(0.99)), res.events, sc.unit, res.requests, res.errors, res.elapsed.Round(time.Millisecond))
+			res.srvCPU, res.cliCPU = procCPU(sc.pid)-s0, selfCPU()-c0
+			srv, cli := res.perEvent()
+			// What 2 dedicated cores would do if they ran only this server
+			// and this client: the machine is shared, so the measured rate
+			// is bounded by the CPU share the scheduler gave us.
+			proj := 0.0
+			if srv+cli > 0 {
+				proj = 2e6 / (srv + cli)
+			}
+			fmt.Fprintf(stdout, "%-11s run %d: %9.0f %s/s  p50 %7.2f ms  p99 %7.2f ms  (%d %s in %d requests, %d errors, %s)  cpu/%s: server %.0f us, client %.0f us\n",
+				sc.name, i+1, res.rate(), sc.unit, ms(res.pct(0.50)), ms(res.pct(0.99)), res.events, sc.unit, res.requests, res.errors, res.elapsed.Round(time.Millisecond), sc.unit, srv, cli)
+			r.srv = append(r.srv, srv)
+			r.cli = append(r.cli, cli)
+			r.proj = append(r.proj, proj)
 			r.rates = append(r.rates, res.rate())
 			r.p50s = append(r.p50s, ms(res.pct(0.50)))
 			r.p99 = append(r.p99, ms(res.pct(0.99)))
@@ -458,10 +515,11 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		rows = append(rows, r)
 	}
 	fmt.Fprintf(stdout, "\nmedians of %d runs:\n", o.runs)
-	fmt.Fprintf(stdout, "%-11s %8s %12s %10s %10s %7s\n", "scenario", "clients", "rate", "p50 ms", "p99 ms", "errors")
+	fmt.Fprintf(stdout, "%-11s %8s %14s %9s %9s %7s %13s %13s %16s\n", "scenario", "clients", "rate", "p50 ms", "p99 ms", "errors", "srv cpu us/u", "cli cpu us/u", "cpu-bound 2 cores")
 	for _, r := range rows {
-		fmt.Fprintf(stdout, "%-11s %8d %9.0f %s/s %10.2f %10.2f %7d\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs)
+		fmt.Fprintf(stdout, "%-11s %8d %10.0f %s/s %9.2f %9.2f %7d %13.1f %13.1f %12.0f %s/s\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs, median(r.srv), median(r.cli), median(r.proj), r.unit)
 	}
+	fmt.Fprintln(stdout, "(cpu-bound 2 cores = 2 CPU-seconds / (server + client CPU per unit): the rate if both processes had the machine's two cores to themselves)")
 
 	pvStopped = true
 	if err := pv.stop(); err != nil {
