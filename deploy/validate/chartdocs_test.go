@@ -100,10 +100,12 @@ spec:
   strategy:
     type: Recreate
   selector:
-    matchLabels: {app: orders}
+    matchLabels:
+      {{- include "piivault.selectorLabels" $pv | nindent 6 }}
   template:
     metadata:
-      labels: {app: orders}
+      labels:
+        {{- include "piivault.selectorLabels" $pv | nindent 8 }}
     spec:
       serviceAccountName: {{ .Release.Name }}-piivault
       automountServiceAccountToken: false
@@ -136,6 +138,10 @@ spec:
 		t.Errorf("%s", f)
 	}
 	for _, f := range CheckSidecar(objs, SidecarWant{Backend: "hashicorp", Auth: "kubernetes"}) {
+		t.Errorf("%s", f)
+	}
+	// The subchart's metrics Service and NetworkPolicy select the parent's pods.
+	for _, f := range CheckSelectors(objs) {
 		t.Errorf("%s", f)
 	}
 	deployments := 0

@@ -60,6 +60,23 @@ func PodTemplate(v any) *corev1.PodSpec {
 	return nil
 }
 
+// templateLabels returns the pod template labels of a workload object.
+func templateLabels(v any) map[string]string {
+	switch o := v.(type) {
+	case *appsv1.Deployment:
+		return o.Spec.Template.Labels
+	case *appsv1.StatefulSet:
+		return o.Spec.Template.Labels
+	case *appsv1.DaemonSet:
+		return o.Spec.Template.Labels
+	case *batchv1.Job:
+		return o.Spec.Template.Labels
+	case *corev1.Pod:
+		return o.Labels
+	}
+	return nil
+}
+
 // CheckObjects runs the pod-template rules on every workload in objs.
 func CheckObjects(objs []Object) []Finding {
 	var out []Finding

@@ -94,6 +94,9 @@ func TestChartRenders(t *testing.T) {
 			for _, f := range CheckSidecar(objs, tt.want) {
 				t.Errorf("%s", f)
 			}
+			for _, f := range CheckSelectors(objs) {
+				t.Errorf("%s", f)
+			}
 			for _, o := range objs {
 				var replicas *int32
 				switch w := o.Value.(type) {

@@ -64,6 +64,9 @@ func TestKubernetesManifestsFollowRules(t *testing.T) {
 	for _, f := range CheckSidecar(objs, SidecarWant{Backend: "hashicorp", Auth: "kubernetes"}) {
 		t.Errorf("%s", f)
 	}
+	for _, f := range CheckSelectors(objs) {
+		t.Errorf("%s", f)
+	}
 }
 
 // TestKustomizationListsEveryManifest keeps `kubectl apply -k` in step with
