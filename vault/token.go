@@ -75,6 +75,11 @@ func SplitToken(tok Token) (subject string, id [TokenIDSize]byte, err error) {
 		return "", id, fmt.Errorf("parse token: missing %q prefix: %w", TokenPrefix, ErrInvalid)
 	}
 	s = s[len(TokenPrefix):]
+	// The base64 decoder skips CR and LF; refuse them so that a token has
+	// one spelling (found by FuzzParseToken).
+	if strings.ContainsAny(s, "\r\n") {
+		return "", id, fmt.Errorf("parse token: malformed: %w", ErrInvalid)
+	}
 	dot := strings.IndexByte(s, '.')
 	if dot < 0 || len(s)-dot-1 != idChars {
 		return "", id, fmt.Errorf("parse token: malformed: %w", ErrInvalid)

@@ -72,6 +72,8 @@ func TestParseTokenInvalid(t *testing.T) {
 		{"control subject", "pv1.YQpi.AAECAwQFBgcICQoLDA0ODw"},
 		{"extra dot", "pv1.Y3Vz.dC00Mg.AAECAwQFBgcICQoLDA0ODw"},
 		{"suffix", string(good) + "x"},
+		{"newline in subject", "pv1.Y3Vz\ndC00Mg.AAECAwQFBgcICQoLDA0ODw"},
+		{"carriage return in id", "pv1.Y3VzdC00Mg.AAECAwQFBgcICQoLDA0OD\r"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
