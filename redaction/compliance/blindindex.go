@@ -37,15 +37,16 @@ type BlindIndexStore interface {
 // NormaliseEmail returns the form of an email address that is indexed:
 // surrounding space trimmed, everything lower-cased (case of the local part
 // is ignored by virtually every provider; dots and +tags are kept, since
-// they are not ignored by all). It fails for a string without exactly one
+// they are not ignored by all), trailing dots of the domain dropped. It
+// fails for a string without exactly one
 // "@" with text on both sides, or with spaces inside.
 func NormaliseEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimRight(strings.ToLower(strings.TrimSpace(s)), ".")
 	at := strings.IndexByte(s, '@')
 	if at <= 0 || at != strings.LastIndexByte(s, '@') || at == len(s)-1 || strings.IndexFunc(s, unicode.IsSpace) >= 0 {
 		return "", fmt.Errorf("normalise email: %w: not an address", ErrInvalid)
 	}
-	return strings.TrimSuffix(s, "."), nil
+	return s, nil
 }
 
 // NormalisePhone returns the form of a phone number that is indexed: "+"
@@ -73,14 +74,14 @@ func NormalisePhone(s, defaultCallingCode string) (string, error) {
 	if !plus && strings.HasPrefix(d, "00") {
 		d, plus = d[2:], true
 	}
+	if !plus && defaultCallingCode != "" {
+		d, plus = strings.TrimPrefix(defaultCallingCode, "+")+strings.TrimPrefix(d, "0"), true
+	}
 	if len(d) < 4 || len(d) > 15 {
 		return "", fmt.Errorf("normalise phone: %w: want 4 to 15 digits", ErrInvalid)
 	}
 	if plus {
 		return "+" + d, nil
-	}
-	if defaultCallingCode != "" {
-		return "+" + strings.TrimPrefix(defaultCallingCode, "+") + strings.TrimPrefix(d, "0"), nil
 	}
 	return d, nil
 }

@@ -20,8 +20,8 @@ func testReceipt() *Receipt {
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	return &Receipt{Type: ReceiptType, ErasureID: "e-1", Subject: "cust-42", Reason: "art17 <request> & more",
 		ValuesDestroyed: 7, DEKDestroyed: true, PurgeDone: true,
-		Events:  []ReceiptEvent{{Stream: "customer-42", Version: 1, Position: 41, Type: "CustomerRegistered", Paths: []string{"/email", "/name"}}},
-		LogHead: LogHead{Position: 99, Hash: strings.Repeat("ab", 32), Verified: true},
+		Events:      []ReceiptEvent{{Stream: "customer-42", Version: 1, Position: 41, Type: "CustomerRegistered", Paths: []string{"/email", "/name"}}},
+		LogHead:     LogHead{Position: 99, Hash: strings.Repeat("ab", 32), Verified: true},
 		RequestedAt: t0, ErasedAt: t0.Add(time.Second), PurgedAt: t0.Add(2 * time.Second), IssuedAt: t0.Add(3 * time.Second), DueAt: t0.Add(DefaultDeadline)}
 }
 
