@@ -74,6 +74,9 @@ func NormalisePhone(s, defaultCallingCode string) (string, error) {
 	if !plus && strings.HasPrefix(d, "00") {
 		d, plus = d[2:], true
 	}
+	if len(d) < 4 {
+		return "", fmt.Errorf("normalise phone: %w: want 4 to 15 digits", ErrInvalid)
+	}
 	if !plus && defaultCallingCode != "" {
 		d, plus = strings.TrimPrefix(defaultCallingCode, "+")+strings.TrimPrefix(d, "0"), true
 	}
