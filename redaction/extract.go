@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unsafe"
 )
 
 // ReservedMetadataKey is the metadata member in which piivault records, for
@@ -56,16 +57,16 @@ func (x *extractor) extract(index int, typ string, data, metadata []byte) (extra
 	}
 	var fail error
 	w := walker{b: data, ptrs: ptrs}
-	w.onMatch = func(p int, path []string, v span) error {
+	w.onMatch = func(p int, path []seg, v span) error {
 		if p < nf {
 			if bytes.Equal(data[v.start:v.end], []byte("null")) {
 				return nil // an absent value is not personal data
 			}
-			fields = append(fields, found{path: joinSegments(path), class: x.schema.Fields[p].Class, at: v})
+			fields = append(fields, found{path: pathString(path), class: x.schema.Fields[p].Class, at: v})
 			fieldPtr = append(fieldPtr, p)
 			return nil
 		}
-		key := joinSegments(path)
+		key := pathString(path)
 		if data[v.start] != '"' {
 			return evErr(key, false, "the subject pointer must resolve to a non-empty string")
 		}
@@ -128,22 +129,32 @@ func (x *extractor) extract(index int, typ string, data, metadata []byte) (extra
 	return res, nil
 }
 
-func (x *extractor) leafCheck(doc []byte, index int, typ string, meta bool, out *[]found, fail *error) func([]string, span, bool) error {
-	return func(path []string, v span, isString bool) error {
+func (x *extractor) leafCheck(doc []byte, index int, typ string, meta bool, out *[]found, fail *error) func([]seg, span, bool) error {
+	return func(path []seg, v span, isString bool) error {
 		var kind string
 		if isString {
-			s, err := decodeString(doc[v.start:v.end])
-			if err != nil {
-				return err
+			inner := doc[v.start+1 : v.end-1]
+			if len(inner) == 0 {
+				return nil
 			}
-			kind = DetectPII(s)
+			if bytes.IndexByte(inner, '\\') < 0 {
+				// No escape: scan the bytes in place. DetectPII keeps
+				// nothing of its argument, so no copy is needed.
+				kind = DetectPII(unsafe.String(&inner[0], len(inner)))
+			} else {
+				s, err := decodeString(doc[v.start:v.end])
+				if err != nil {
+					return err
+				}
+				kind = DetectPII(s)
+			}
 		} else {
 			kind = detectNumber(doc[v.start:v.end])
 		}
 		if kind == "" {
 			return nil
 		}
-		p := joinSegments(path)
+		p := pathString(path)
 		if x.guard == LeakReject {
 			*fail = &LeakError{Index: index, Type: typ, Path: p, Metadata: meta, Kind: kind}
 			return *fail
@@ -166,7 +177,7 @@ func (x *extractor) checkMetadata(index int, typ string, metadata []byte, subjec
 	var fail error
 	var detected []found
 	w := walker{b: metadata, ptrs: []Pointer{{segs: []string{ReservedMetadataKey}}}}
-	w.onMatch = func(int, []string, span) error {
+	w.onMatch = func(int, []seg, span) error {
 		return &EventError{Index: index, Type: typ, Path: "/" + ReservedMetadataKey, Metadata: true, Reason: "this metadata key is reserved"}
 	}
 	if x.guard != LeakAllow {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // This file is the one place that knows JSON bytes. It walks a document once,
@@ -17,20 +18,50 @@ var errBadJSON = errors.New("malformed JSON")
 // span is the byte range [start, end) of one value in a document.
 type span struct{ start, end int }
 
+// seg is one step of the walk's current path: an object key (the raw bytes
+// between the quotes, escapes not decoded) or an array index (key nil).
+// Keeping bytes, not strings, keeps the walk free of allocations; the
+// pointer string is built only when a path is reported.
+type seg struct {
+	key []byte
+	idx int
+	esc bool // key holds a backslash escape
+}
+
+// pathString renders a walk path as an RFC 6901 pointer.
+func pathString(path []seg) string {
+	var b strings.Builder
+	for _, p := range path {
+		b.WriteByte('/')
+		if p.key == nil {
+			b.WriteString(strconv.Itoa(p.idx))
+			continue
+		}
+		k := string(p.key)
+		if p.esc {
+			k, _ = decodeString(append(append([]byte{'"'}, p.key...), '"'))
+		}
+		b.WriteString(EscapeSegment(k))
+	}
+	return b.String()
+}
+
 // walker walks one document. onMatch is called for every value addressed by
 // a pointer (the outermost wins: it is not descended into); onLeaf, if set,
 // for every string or number leaf that no pointer addresses.
 type walker struct {
 	b       []byte
 	ptrs    []Pointer
-	path    []string
-	onMatch func(ptr int, path []string, v span) error
-	onLeaf  func(path []string, v span, isString bool) error
+	path    []seg
+	onMatch func(ptr int, path []seg, v span) error
+	onLeaf  func(path []seg, v span, isString bool) error
 	// concrete: the pointers have no wildcards, so each matches at most
 	// once and the walk stops when all have matched (the rest of the
 	// document is not looked at; only for reads of documents known valid).
 	concrete bool
 	left     int
+	// spare slices for narrow, one per depth, reused across siblings
+	spare [][]int
 }
 
 // errWalkDone stops a concrete walk early.
@@ -105,19 +136,42 @@ func (w *walker) value(i int, active []int) (int, error) {
 	}
 }
 
-func (w *walker) narrow(active []int, key string, isIndex bool) []int {
+// narrow keeps the active pointers whose next segment matches the key (or
+// index) of the current path step.
+func (w *walker) narrow(active []int, key []byte, esc bool, idx int) []int {
 	if len(active) == 0 {
 		return nil
 	}
 	depth := len(w.path)
-	var next []int
+	for len(w.spare) <= depth {
+		w.spare = append(w.spare, nil)
+	}
+	next := w.spare[depth][:0]
+	var decoded string
+	if esc {
+		decoded, _ = decodeString(append(append([]byte{'"'}, key...), '"'))
+	}
 	for _, p := range active {
 		ptr := &w.ptrs[p]
-		if ptr.isWild(depth) || ptr.segs[depth] == key {
+		if ptr.isWild(depth) {
+			next = append(next, p)
+			continue
+		}
+		want := ptr.segs[depth]
+		switch {
+		case key == nil:
+			if n, ok := ptr.index(depth); ok && n == idx {
+				next = append(next, p)
+			}
+		case esc:
+			if want == decoded {
+				next = append(next, p)
+			}
+		case want == string(key):
 			next = append(next, p)
 		}
 	}
-	_ = isIndex
+	w.spare[depth] = next
 	return next
 }
 
@@ -130,21 +184,18 @@ func (w *walker) object(i int, active []int) (int, error) {
 		if i >= len(w.b) || w.b[i] != '"' {
 			return 0, errBadJSON
 		}
-		kend, err := skipString(w.b, i)
+		kend, esc, err := scanString(w.b, i)
 		if err != nil {
 			return 0, err
 		}
-		key, err := decodeString(w.b[i:kend])
-		if err != nil {
-			return 0, err
-		}
+		key := w.b[i+1 : kend-1]
 		i = skipWS(w.b, kend)
 		if i >= len(w.b) || w.b[i] != ':' {
 			return 0, errBadJSON
 		}
 		i = skipWS(w.b, i+1)
-		next := w.narrow(active, key, false)
-		w.path = append(w.path, key)
+		next := w.narrow(active, key, esc, -1)
+		w.path = append(w.path, seg{key: key, esc: esc})
 		i, err = w.value(i, next)
 		w.path = w.path[:len(w.path)-1]
 		if err != nil {
@@ -170,9 +221,8 @@ func (w *walker) array(i int, active []int) (int, error) {
 		return i + 1, nil
 	}
 	for n := 0; ; n++ {
-		key := strconv.Itoa(n)
-		next := w.narrow(active, key, true)
-		w.path = append(w.path, key)
+		next := w.narrow(active, nil, false, n)
+		w.path = append(w.path, seg{idx: n})
 		var err error
 		i, err = w.value(i, next)
 		w.path = w.path[:len(w.path)-1]
@@ -191,6 +241,22 @@ func (w *walker) array(i int, active []int) (int, error) {
 		}
 		i = skipWS(w.b, i+1)
 	}
+}
+
+// scanString returns the end of the string starting at b[i] == '"' and
+// whether it holds an escape.
+func scanString(b []byte, i int) (int, bool, error) {
+	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			esc = true
+			j++
+		case '"':
+			return j + 1, esc, nil
+		}
+	}
+	return 0, false, errBadJSON
 }
 
 func skipWS(b []byte, i int) int {

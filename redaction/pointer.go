@@ -16,7 +16,8 @@ const Wildcard = "*"
 type Pointer struct {
 	raw  string
 	segs []string
-	wild int // number of wildcard segments
+	idx  []int // per segment: its array index, -1 if it is not one
+	wild int   // number of wildcard segments
 }
 
 // ParsePointer parses s as an RFC 6901 JSON pointer in which a segment that is
@@ -48,6 +49,13 @@ func parsePointer(s string, wildcards bool) (Pointer, error) {
 	}
 	if !wildcards {
 		p.wild = 0
+	}
+	p.idx = make([]int, len(p.segs))
+	for i, seg := range p.segs {
+		p.idx[i] = -1
+		if n, ok := arrayIndex(seg); ok {
+			p.idx[i] = n
+		}
 	}
 	return p, nil
 }
@@ -106,6 +114,15 @@ func (p Pointer) IsRoot() bool { return len(p.segs) == 0 }
 func (p Pointer) HasWildcard() bool { return p.wild > 0 }
 
 func (p Pointer) isWild(i int) bool { return p.wild > 0 && p.segs[i] == Wildcard }
+
+// index returns segment i as an array index, if it is one.
+func (p *Pointer) index(i int) (int, bool) {
+	if p.idx != nil {
+		n := p.idx[i]
+		return n, n >= 0
+	}
+	return arrayIndex(p.segs[i])
+}
 
 func joinSegments(segs []string) string {
 	var b strings.Builder

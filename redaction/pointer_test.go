@@ -82,8 +82,8 @@ func TestLocate(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			w := walker{b: doc, ptrs: []Pointer{p}, onMatch: func(_ int, path []string, v span) error {
-				got = append(got, joinSegments(path)+"="+string(doc[v.start:v.end]))
+			w := walker{b: doc, ptrs: []Pointer{p}, onMatch: func(_ int, path []seg, v span) error {
+				got = append(got, pathString(path)+"="+string(doc[v.start:v.end]))
 				return nil
 			}}
 			if err := w.run(); err != nil {
@@ -134,13 +134,13 @@ func FuzzWalk(f *testing.F) {
 			return
 		}
 		w := walker{b: doc, ptrs: []Pointer{p},
-			onMatch: func(_ int, _ []string, v span) error {
+			onMatch: func(_ int, _ []seg, v span) error {
 				if v.start < 0 || v.end > len(doc) || v.start >= v.end {
 					t.Fatalf("bad span %v of %d bytes", v, len(doc))
 				}
 				return nil
 			},
-			onLeaf: func(_ []string, v span, _ bool) error {
+			onLeaf: func(_ []seg, v span, _ bool) error {
 				if v.start < 0 || v.end > len(doc) || v.start >= v.end {
 					t.Fatalf("bad leaf span %v of %d bytes", v, len(doc))
 				}

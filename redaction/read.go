@@ -253,7 +253,7 @@ func locateTokens(fields []rfield, ev int, data, meta []byte, m *storedMeta) ([]
 		if len(ptrs) == 0 {
 			return nil
 		}
-		w := walker{b: doc, ptrs: ptrs, concrete: true, onMatch: func(p int, _ []string, v span) error {
+		w := walker{b: doc, ptrs: ptrs, concrete: true, onMatch: func(p int, _ []seg, v span) error {
 			f := &fields[idx[p]]
 			f.at = v
 			if doc[v.start] == '"' {
