@@ -125,7 +125,7 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 	queued, err := s.purgeQueue()
 	if err == nil {
 		for _, sub := range queued {
-			if _, _, err = s.destroy(ctx, sub); err != nil {
+			if _, _, _, err = s.destroy(ctx, sub); err != nil {
 				break
 			}
 		}
@@ -503,17 +503,18 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 	}
 	// Step 2: the DEK and the values. Also on a repeated erasure, in case
 	// a crash came between the steps.
-	n, dekGone, err := s.destroy(ctx, subject)
+	n, dekGone, keys, err := s.destroy(ctx, subject)
 	if err == nil {
 		err = s.gsync.wait()
 	}
 	// Step 3: the cached DEK, whatever step 2 did.
 	s.cache.Drop(subject)
+	if !already || keys > 0 || err != nil {
+		// The purge also finishes a destroy that failed here.
+		s.kickPurge()
+	}
 	if err != nil {
 		return vault.EraseResult{}, fmt.Errorf("erase subject: destroy: %w", storageErr(err))
-	}
-	if n > 0 || dekGone {
-		s.kickPurge()
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "vault subject erased",
 		slog.String(attrErasureID, tomb.erasureID), slog.Int(attrValues, n))
@@ -534,21 +535,21 @@ const destroyBatch = 4096
 // and leaves the purge-pending marker, so that DropPrefix will see the
 // prefix. It returns how many values and whether a DEK it deleted. The
 // caller waits for durability.
-func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGone bool, err error) {
+func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGone bool, keys int, err error) {
 	prefix := subjectPrefix(subject)
 	marker := markerKey(subject)
 	for {
-		var n int
+		var n, deleted int
 		var dek bool
 		var more bool
 		err := s.commit(ctx, func(txn *badger.Txn) error {
-			n, dek, more = 0, false, false
-			var keys [][]byte
+			n, deleted, dek, more = 0, 0, false, false
+			var found [][]byte
 			func() {
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 				defer it.Close()
 				for it.Rewind(); it.Valid(); it.Next() {
-					if len(keys) == destroyBatch {
+					if len(found) == destroyBatch {
 						more = true
 						return
 					}
@@ -561,14 +562,15 @@ func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGon
 					case kindValue:
 						n++
 					}
-					keys = append(keys, k)
+					found = append(found, k)
 				}
 			}()
-			if len(keys) == 0 {
+			if len(found) == 0 {
 				return nil
 			}
+			deleted = len(found)
 			var extra [][]byte
-			for _, k := range keys {
+			for _, k := range found {
 				if err := txn.Delete(k); err != nil {
 					return err
 				}
@@ -604,12 +606,13 @@ func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGon
 			return txn.Set(marker, nil)
 		})
 		if err != nil {
-			return values, dekGone, err
+			return values, dekGone, keys, err
 		}
 		values += n
 		dekGone = dekGone || dek
+		keys += deleted
 		if !more {
-			return values, dekGone, nil
+			return values, dekGone, keys, nil
 		}
 	}
 }
