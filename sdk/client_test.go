@@ -227,6 +227,9 @@ func TestSubscribeResumes(t *testing.T) {
 		mu.Lock()
 		lastIDs = append(lastIDs, r.Header.Get(sdk.HeaderLastEventID))
 		mu.Unlock()
+		if a := r.Header.Get("Accept"); a != "text/event-stream" {
+			t.Errorf("Accept = %q, want text/event-stream", a)
+		}
 		var next uint64 = 1
 		if id := r.Header.Get(sdk.HeaderLastEventID); id != "" {
 			_, _ = fmt.Sscan(id, &next)

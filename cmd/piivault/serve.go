@@ -103,6 +103,9 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		}
 	}()
 
+	if !cfg.Dev && cfg.DevRootToken != "" {
+		lg.Warn("ignoring " + config.EnvDevRootToken + ": a root token exists only with --dev")
+	}
 	fresh := !exists(filepath.Join(cfg.Data, logDir))
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder %s: %w", cfg.Data, err)
