@@ -60,16 +60,21 @@ func (s *Store) purge(ctx context.Context, subjects []string) error {
 	// prefixes its erasure recorded (read after the destroys, which may
 	// have added some).
 	prefixes := make([][]byte, 0, len(subjects))
+	var plain [][]byte // queue entries that name nothing but the subject
 	err := s.db.View(func(txn *badger.Txn) error {
 		for _, sub := range subjects {
 			rec, _, err := getPurgeRecord(txn, sub)
 			if err != nil {
 				return err
 			}
+			prefixes = append(prefixes, subjectPrefix(sub))
+			if len(rec.prefixes) == 0 {
+				plain = append(plain, purgeKey(sub))
+				continue
+			}
 			// The queue entry last: it names the lookup prefixes, which
 			// hold digests, so it must leave the disk with them, and it
 			// must outlive them in case the purge stops half-way.
-			prefixes = append(prefixes, subjectPrefix(sub))
 			prefixes = append(prefixes, rec.prefixes...)
 			prefixes = append(prefixes, purgeKey(sub))
 		}
@@ -103,8 +108,16 @@ func (s *Store) purge(ctx context.Context, subjects []string) error {
 			return fmt.Errorf("value log gc: %w", err)
 		}
 	}
-	// The queue entries went with the dropped prefixes; nothing to delete.
-	return nil
+	// The other queue entries went with the dropped prefixes. These hold
+	// only the subject ID, which the tombstone keeps anyway.
+	return s.update(ctx, func(txn *badger.Txn) error {
+		for _, k := range plain {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // purgeQueue lists the subjects erased but not yet purged.
