@@ -27,6 +27,7 @@ var (
 	pService = redaction.Access{Principal: policy.Principal{ID: "svc", Roles: []string{"service"}}}
 	pAdmin   = redaction.Access{Principal: policy.Principal{ID: "adm", Roles: []string{"admin"}}}
 	pDPO     = redaction.Access{Principal: policy.Principal{ID: "dpo-1", Roles: []string{"dpo"}}}
+	pRoot    = redaction.Access{Principal: policy.Principal{ID: "root", Root: true}}
 	pSupport = redaction.Access{Principal: policy.Principal{ID: "sup-1", Roles: []string{"support"}}, Purpose: "support"}
 )
 
@@ -238,10 +239,11 @@ func streamText(t testing.TB, l *eventlog.Log, stream string) string {
 }
 
 // readField returns the read state and value of a field of the first event
-// of a stream, as support reads it.
+// of a stream, as the root principal reads it (every class revealed while
+// held).
 func readField(t testing.TB, svc *redaction.Service, stream, path string) (redaction.State, string) {
 	t.Helper()
-	evs, err := svc.ReadStream(context.Background(), pSupport, stream, 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(context.Background(), pRoot, stream, 1, 10, eventlog.Forward)
 	if err != nil {
 		t.Fatalf("ReadStream(%s) = %v", stream, err)
 	}
