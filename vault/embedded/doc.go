@@ -42,12 +42,22 @@
 // background purge runs PurgeDelay after erasures; Purge also runs on
 // demand; both report through Options.OnPurge and the log.
 //
+// # Beyond vault.Store
+//
+// Rotate rotates the KEK and rewraps every DEK and Badger's key online.
+// Expire destroys single values for retention (Resolve then says
+// vault.Expired). PutBlindIndex and LookupBlindIndex keep keyed digests
+// that find a subject without storing the value; Erase removes them and the
+// purge drops them from disk. Stats, PendingPurge and LastPurge report on
+// group commits and purges.
+//
 // # Caveats
 //
 // DropPrefix blocks writes while it runs; Put, Erase and Delete wait and
 // retry meanwhile, so a purge shows up as write latency, not errors. Its
 // cost grows with the size of the tables it rewrites, which is why it runs
-// in the background and batches erasures. Bytes of deleted files may remain
+// in the background and batches erasures. An expired value leaves the disk
+// at compaction, not at a purge. Bytes of deleted files may remain
 // in free blocks of the file system; encryption at rest (on by default)
 // leaves only ciphertext there.
 package embedded
