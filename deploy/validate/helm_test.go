@@ -8,6 +8,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 const chartDir = "../helm/piivault"
@@ -97,6 +98,7 @@ func TestChartRenders(t *testing.T) {
 			for _, f := range CheckSelectors(objs) {
 				t.Errorf("%s", f)
 			}
+			checkVaultEgress(t, objs, tt.want.Backend == "hashicorp")
 			for _, o := range objs {
 				var replicas *int32
 				switch w := o.Value.(type) {
@@ -217,4 +219,38 @@ func TestChartRulesCatchOverrides(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkVaultEgress: the NetworkPolicy lets the pod reach Vault exactly when
+// the backend needs it, and always DNS.
+func checkVaultEgress(t *testing.T, objs []Object, want bool) {
+	t.Helper()
+	for _, o := range objs {
+		np, ok := o.Value.(*networkingv1.NetworkPolicy)
+		if !ok {
+			continue
+		}
+		var dns, vault bool
+		for _, r := range np.Spec.Egress {
+			for _, p := range r.Ports {
+				if p.Port == nil {
+					continue
+				}
+				switch p.Port.IntValue() {
+				case 53:
+					dns = true
+				case 8200:
+					vault = true
+				}
+			}
+		}
+		if !dns {
+			t.Errorf("NetworkPolicy %s: no DNS egress", np.Name)
+		}
+		if vault != want {
+			t.Errorf("NetworkPolicy %s: Vault egress = %v, want %v", np.Name, vault, want)
+		}
+		return
+	}
+	t.Errorf("no NetworkPolicy rendered")
 }
