@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -36,6 +37,13 @@ func benchOptions(b testing.TB) Options {
 			b.Fatal(err)
 		}
 		o.ValueThreshold = n
+	}
+	if s := os.Getenv("EVENTLOG_BENCH_VLOG"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.ValueLogFileSize = n
 	}
 	if s := os.Getenv("EVENTLOG_BENCH_MEMTABLE"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -244,5 +252,138 @@ func BenchmarkReadAll(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "ev/s")
+	})
+}
+
+// BenchmarkVsRaw runs each workload on the log and on raw Badger
+// alternately, in short rounds, so both see the same disk weather on this
+// shared machine, and reports log-time/raw-time for the same number of
+// events (the target is at most 1.3).
+func BenchmarkVsRaw(b *testing.B) {
+	ctx := context.Background()
+	const rounds = 6
+	interleave := func(b *testing.B, logRun, rawRun func(n int)) {
+		per := max(b.N/rounds, 1)
+		var tl, tr time.Duration
+		b.ResetTimer()
+		for r := 0; r < rounds; r++ {
+			t0 := time.Now()
+			logRun(per)
+			t1 := time.Now()
+			rawRun(per)
+			tl, tr = tl+t1.Sub(t0), tr+time.Since(t1)
+		}
+		b.StopTimer()
+		n := float64(per * rounds)
+		b.ReportMetric(n/tl.Seconds(), "log-ev/s")
+		b.ReportMetric(n/tr.Seconds(), "raw-ev/s")
+		b.ReportMetric(tl.Seconds()/tr.Seconds(), "log/raw")
+	}
+	parallel := func(workers, n int, op func(i int) error) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+					if err := op(int(i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	appendCase := func(workers, batch int) func(b *testing.B) {
+		return func(b *testing.B) {
+			l, db := benchLog(b), benchRaw(b)
+			evs := make([]EventData, batch)
+			for i := range evs {
+				evs[i] = EventData{Type: "bench", Data: event1KiB}
+			}
+			var seq atomic.Uint64
+			interleave(b, func(n int) {
+				parallel(workers, (n+batch-1)/batch, func(i int) error {
+					_, err := l.Append(ctx, "s"+strconv.Itoa(i%workers), Any, evs)
+					return err
+				})
+			}, func(n int) {
+				parallel(workers, (n+batch-1)/batch, func(int) error {
+					return db.Update(func(txn *badger.Txn) error {
+						for j := 0; j < batch; j++ {
+							if err := txn.Set(rawKey(seq.Add(1)), event1KiB); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+				})
+			})
+		}
+	}
+	b.Run("append64", appendCase(64, 1))
+	b.Run("single", appendCase(1, 1))
+	b.Run("batch100", appendCase(1, 100))
+	b.Run("readall", func(b *testing.B) {
+		const n, page = 50_000, 1000
+		l, db := benchLog(b), benchRaw(b)
+		evs := make([]EventData, page)
+		for i := range evs {
+			evs[i] = EventData{Type: "bench", Data: event1KiB}
+		}
+		for i := 0; i < n; i += page {
+			if _, err := l.Append(ctx, "s", Any, evs); err != nil {
+				b.Fatal(err)
+			}
+			err := db.Update(func(txn *badger.Txn) error {
+				for j := 0; j < page; j++ {
+					if err := txn.Set(rawKey(uint64(i+j+1)), event1KiB); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		logFrom, rawFrom := uint64(1), uint64(1)
+		interleave(b, func(want int) {
+			for read := 0; read < want; {
+				got, err := l.ReadAll(ctx, logFrom, min(page, want-read), Filter{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				read += len(got)
+				if logFrom += uint64(len(got)); logFrom > n {
+					logFrom = 1
+				}
+			}
+		}, func(want int) {
+			for read := 0; read < want; {
+				err := db.View(func(txn *badger.Txn) error {
+					it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{1}})
+					defer it.Close()
+					got := make([][]byte, 0, page)
+					for it.Seek(rawKey(rawFrom)); it.Valid() && len(got) < min(page, want-read); it.Next() {
+						v, err := it.Item().ValueCopy(nil)
+						if err != nil {
+							return err
+						}
+						got = append(got, v)
+					}
+					read += len(got)
+					if rawFrom += uint64(len(got)); rawFrom > n {
+						rawFrom = 1
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	})
 }

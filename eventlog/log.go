@@ -147,6 +147,10 @@ type Log struct {
 
 	// Counters for tests and benchmarks.
 	groups, grouped atomic.Uint64 // group commits, events committed in them
+	pageOuts        atomic.Uint64 // times the residency loop paged Badger files out
+
+	residencyDone chan struct{}
+	stopResidency chan struct{}
 }
 
 // Open opens (creating if needed) the log in dir.
@@ -186,6 +190,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	go l.writer()
+	l.residencyDone = make(chan struct{})
+	stopResidency := make(chan struct{})
+	go func() {
+		defer close(l.residencyDone)
+		l.residency(dir, stopResidency)
+	}()
+	l.stopResidency = stopResidency
 	logger.Debug("eventlog opened", attrDir, dir, attrHead, l.head.Load())
 	return l, nil
 }
@@ -273,6 +284,8 @@ func (l *Log) Close() error {
 	close(l.done)
 	l.mu.Unlock()
 	<-l.writerDone
+	close(l.stopResidency)
+	<-l.residencyDone
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("close eventlog: %w", err)
 	}

@@ -3,6 +3,7 @@ package eventlog
 import (
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Options tunes a Log. Start from DefaultOptions and change what you need;
@@ -29,6 +30,15 @@ type Options struct {
 	// a time; it bounds a subscriber's memory. Default 256.
 	SubscriptionBatch int
 
+	// AdviseInterval is how often the log looks for new Badger memory maps
+	// to advise (Linux). Default 50ms. See doc.go "Resident memory and
+	// write amplification".
+	AdviseInterval time.Duration
+	// MaxMappedResident is the file-backed resident memory above which the
+	// log asks the kernel to reclaim the pages of Badger files it only
+	// reads (Linux). Default 192 MiB; negative disables.
+	MaxMappedResident int64
+
 	// Badger memory and file tuning; see doc.go "Badger tuning" for why.
 	MemTableSize     int64 // default 16 MiB
 	NumMemtables     int   // default 2
@@ -49,6 +59,8 @@ func DefaultOptions() Options {
 		MaxBatchBytes:     16 << 20,
 		MaxGroupEvents:    8192,
 		SubscriptionBatch: 256,
+		AdviseInterval:    50 * time.Millisecond,
+		MaxMappedResident: 192 << 20,
 		MemTableSize:      16 << 20,
 		NumMemtables:      2,
 		BlockCacheSize:    16 << 20,
@@ -77,6 +89,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SubscriptionBatch <= 0 {
 		o.SubscriptionBatch = d.SubscriptionBatch
+	}
+	if o.AdviseInterval <= 0 {
+		o.AdviseInterval = d.AdviseInterval
+	}
+	if o.MaxMappedResident == 0 {
+		o.MaxMappedResident = d.MaxMappedResident
 	}
 	if o.MemTableSize <= 0 {
 		o.MemTableSize = d.MemTableSize
