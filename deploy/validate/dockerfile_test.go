@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,8 +28,19 @@ func TestDockerfileFollowsRules(t *testing.T) {
 	for _, f := range CheckDockerfile(df) {
 		t.Errorf("%s", f)
 	}
-	if got := df.Stages[0].Base; got != "golang:1.26.8" {
-		t.Errorf("build stage base = %q, want golang:1.26.8 (the module's Go version)", got)
+	// The build stage's Go is the main module's: go.mod's go line.
+	gomod, err := os.ReadFile(filepath.Join(mainModule, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := ""
+	for _, l := range splitLines(string(gomod)) {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goVersion = strings.TrimSpace(v)
+		}
+	}
+	if got, want := df.Stages[0].Base, "golang:"+goVersion; goVersion == "" || got != want {
+		t.Errorf("build stage base = %q, want %q (go.mod's go line)", got, want)
 	}
 	env, args, err := df.GoBuild()
 	if err != nil {
