@@ -63,7 +63,8 @@ func commands() []command {
 	}
 }
 
-const version = "0.1.0-dev"
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
 
 func runVersion(_ context.Context, e *env, args []string) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
