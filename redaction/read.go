@@ -170,6 +170,12 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 			continue
 		}
 		r := &resolved[f.resolve]
+		if r.Subject != "" && r.Subject != f.subject {
+			// The token names another subject than the event recorded: the
+			// policy decided for the wrong person. Never show it.
+			f.state, f.value = StateUnavailable, nullJSON
+			continue
+		}
 		switch r.State {
 		case vault.Found:
 			raw := r.Value.Reveal()

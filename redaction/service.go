@@ -167,8 +167,10 @@ type Service struct {
 }
 
 // New composes the event log, the vault and the policy. It loads the schemas
-// from the $schemas stream and starts the orphan sweeper. The Service does
-// not own its parts: Close does not close them.
+// from the $schemas stream, indexes the events written after the subject
+// index's last checkpoint, and starts the orphan sweeper and the indexer.
+// The Service does not own its parts: close it before them (Close flushes
+// the index queue into the log).
 func New(log *eventlog.Log, store vault.Store, pol *policy.Engine, opts Options) (*Service, error) {
 	if log == nil || store == nil || pol == nil {
 		return nil, fmt.Errorf("new redaction service: %w: log, store and policy are required", ErrInvalid)
