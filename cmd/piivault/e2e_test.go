@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -449,6 +450,19 @@ func endToEnd(t *testing.T, be backend) {
 	if err != nil || !vr.OK || vr.HeadPosition < after.LastPosition {
 		t.Errorf("Verify = %+v, %v; want ok at head >= %d", vr, err, after.LastPosition)
 	}
+	// Metrics: served, with vault and policy series, and scanned below.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"piivault_vault_operations_total", "piivault_policy_decisions_evaluated_total"} {
+		if !bytes.Contains(metrics, []byte(m)) {
+			t.Errorf("/metrics has no %s", m)
+		}
+	}
+	scan(t, "/metrics", "", metrics, append(canaries, subj, other))
 	subCancel()
 	s2.stop()
 

@@ -13,7 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/internal/config"
@@ -129,11 +132,17 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return err
 	}
 	cl.add(store.Close)
+	// One registry for the HTTP, vault and policy metrics, served on /metrics.
+	reg := prometheus.NewRegistry()
+	store = httpapi.InstrumentVault(store, reg)
 
 	popts := policy.DefaultOptions()
 	popts.PolicyDir = cfg.PolicyDir
-	popts.Watch = cfg.PolicyDir != ""
+	popts.BundlePath = cfg.PolicyBundle
+	popts.ReplaceDefault = cfg.PolicyReplaceDefault
+	popts.Watch = cfg.PolicyDir != "" || cfg.PolicyBundle != ""
 	popts.Logger = lg.With("component", "policy")
+	popts.DecisionLog = httpapi.PolicyDecisionMetrics(reg, nil)
 	pol, err := policy.New(ctx, popts)
 	if err != nil {
 		return fmt.Errorf("load policy: %w", err)
@@ -159,6 +168,15 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	hopts := httpapi.DefaultOptions()
 	hopts.Logger = lg.With("component", "http")
 	hopts.Auth = auth
+	hopts.Registry = reg
+	// Not ready once a shutdown began: the stores are about to close.
+	var stopping atomic.Bool
+	hopts.Ready = func() error {
+		if stopping.Load() {
+			return errShuttingDown
+		}
+		return nil
+	}
 	api := httpapi.New(svc, pol, hopts)
 
 	tlsCfg, err := tlsConfig(cfg.TLS)
@@ -187,7 +205,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	lg.Info("piivault serving", slog.String(keyAddr, addr), slog.String(keyData, cfg.Data),
+	lg.Info("piivault serving", slog.String(keyAddr, addr), slog.String("policy_revision", pol.Revision()), slog.String(keyData, cfg.Data),
 		slog.String(keyBackend, cfg.VaultBackend), slog.Int(keyTokens, ntok), slog.String(keyTook, time.Since(start).Round(time.Millisecond).String()))
 	if cfg.Dev {
 		devBanner(e.stdout, cfg, scheme+"://"+addr, vaultDesc, fresh, rootToken, rootGenerated)
@@ -201,6 +219,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	case <-ctx.Done():
 	}
 	lg.Info("shutting down: no new connections; finishing requests in flight", slog.String("timeout", cfg.ShutdownTimeout.String()))
+	stopping.Store(true)
 	endStreams()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -217,6 +236,8 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	lg.Info("stopped: stores flushed and closed")
 	return nil
 }
+
+var errShuttingDown = errors.New("shutting down")
 
 // endOnShutdown derives the context of SSE requests from streams, so that
 // cancelling streams ends every subscription while other requests finish.
@@ -374,8 +395,18 @@ func devBanner(w io.Writer, cfg config.Config, url, vaultDesc string, fresh bool
 }
 
 func policyDesc(cfg config.Config) string {
-	if cfg.PolicyDir == "" {
-		return "shipped default (roles service, support, billing, analytics, dpo, admin; everything else denied)"
+	d := "shipped default (roles service, support, billing, analytics, dpo, admin; everything else denied)"
+	if cfg.PolicyReplaceDefault {
+		d = "your own (shipped default dropped)"
 	}
-	return "shipped default plus the .rego files in " + cfg.PolicyDir + " (reloaded on change)"
+	if cfg.PolicyDir != "" {
+		d += " + the .rego files in " + cfg.PolicyDir
+	}
+	if cfg.PolicyBundle != "" {
+		d += " + the bundle " + cfg.PolicyBundle
+	}
+	if cfg.PolicyDir != "" || cfg.PolicyBundle != "" {
+		d += " (reloaded on change)"
+	}
+	return d
 }

@@ -54,7 +54,7 @@ func openEmbedded(cfg config.Config, lg *slog.Logger) (vault.Store, string, erro
 
 func openHashiCorp(ctx context.Context, cfg config.Config, lg *slog.Logger) (vault.Store, string, error) {
 	h := cfg.HashiCorp
-	vc := api.DefaultConfig()
+	vc := hashicorp.ClientConfig(0) // api.DefaultConfig with a pool sized for the store
 	if vc.Error != nil {
 		return nil, "", fmt.Errorf("configure HashiCorp Vault client: %w", vc.Error)
 	}

@@ -24,6 +24,8 @@ const (
 	EnvDevRootToken = "PIIVAULT_DEV_ROOT_TOKEN"
 	EnvVaultBackend = "PIIVAULT_VAULT_BACKEND"
 	EnvPolicyDir    = "PIIVAULT_POLICY_DIR"
+	EnvPolicyBundle = "PIIVAULT_POLICY_BUNDLE"
+	EnvPolicyOnly   = "PIIVAULT_POLICY_REPLACE_DEFAULT"
 	EnvLogLevel     = "PIIVAULT_LOG_LEVEL"
 	EnvLogFormat    = "PIIVAULT_LOG_FORMAT"
 	EnvKEKFile      = "PIIVAULT_KEK_FILE"
@@ -73,16 +75,20 @@ type Config struct {
 	Dev bool
 	// DevRootToken is PIIVAULT_DEV_ROOT_TOKEN; only used with Dev. It is
 	// deliberately not a file key: a root token does not belong in a file.
-	DevRootToken    string
-	VaultBackend    string
-	HashiCorp       HashiCorp
-	PolicyDir       string // empty: the shipped default policy
-	LogLevel        string // debug, info, warn, error
-	LogFormat       string // json, text
-	KEKFile         string // empty: <data>/kek.key
-	TokensFile      string // empty: <data>/tokens.yaml
-	ShutdownTimeout time.Duration
-	TLS             TLS
+	DevRootToken string
+	VaultBackend string
+	HashiCorp    HashiCorp
+	PolicyDir    string // empty: the shipped default policy only
+	PolicyBundle string // an OPA bundle (.tar.gz or folder), empty: none
+	// PolicyReplaceDefault drops the shipped policy: PolicyDir or
+	// PolicyBundle must then define it all.
+	PolicyReplaceDefault bool
+	LogLevel             string // debug, info, warn, error
+	LogFormat            string // json, text
+	KEKFile              string // empty: <data>/kek.key
+	TokensFile           string // empty: <data>/tokens.yaml
+	ShutdownTimeout      time.Duration
+	TLS                  TLS
 
 	// Origin says where each key's value came from ("default", "file
 	// F", "env X", "flag --f"), for messages.
@@ -138,7 +144,9 @@ var Settings = []Setting{
 	{Key: "listen", Env: EnvListen, Flag: "listen", Help: "address to listen on, host:port", field: func(c *Config) *string { return &c.Listen }},
 	{Key: "data", Env: EnvData, Flag: "data", Help: "data folder (event log, embedded vault, key, tokens)", field: func(c *Config) *string { return &c.Data }},
 	{Key: "vault.backend", Env: EnvVaultBackend, Flag: "vault-backend", Help: "embedded or hashicorp", field: func(c *Config) *string { return &c.VaultBackend }},
-	{Key: "policy.dir", Env: EnvPolicyDir, Flag: "policy-dir", Help: "folder of .rego policies replacing the shipped default", field: func(c *Config) *string { return &c.PolicyDir }},
+	{Key: "policy.dir", Env: EnvPolicyDir, Flag: "policy-dir", Help: "folder of .rego policies extending the shipped default (hot-reloaded)", field: func(c *Config) *string { return &c.PolicyDir }},
+	{Key: "policy.bundle", Env: EnvPolicyBundle, Flag: "policy-bundle", Help: "OPA bundle (.tar.gz or folder) extending the shipped default (hot-reloaded)", field: func(c *Config) *string { return &c.PolicyBundle }},
+	{Key: "policy.replaceDefault", Env: EnvPolicyOnly, Flag: "policy-replace-default", Help: "true: drop the shipped policy; policy.dir or policy.bundle must define data.piivault.authz.authorize and .field"},
 	{Key: "log.level", Env: EnvLogLevel, Flag: "log-level", Help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
 	{Key: "log.format", Env: EnvLogFormat, Flag: "log-format", Help: "json or text", field: func(c *Config) *string { return &c.LogFormat }},
 	{Key: "tokensFile", Env: EnvTokensFile, Flag: "tokens-file", Help: "bearer tokens file (SHA-256 hashes only); default <data>/tokens.yaml", field: func(c *Config) *string { return &c.TokensFile }},
@@ -241,6 +249,14 @@ func (c *Config) set(key, value, origin string) error {
 		return fmt.Errorf("%w: unknown key %q in %s (known keys: %s)", ErrInvalid, key, origin, strings.Join(Keys(), ", "))
 	}
 	c.Origin[key] = origin
+	if key == "policy.replaceDefault" {
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return c.bad(key, value, "must be true or false")
+		}
+		c.PolicyReplaceDefault = b
+		return nil
+	}
 	if key == "shutdownTimeout" {
 		d, err := time.ParseDuration(value)
 		if err != nil || d <= 0 {
@@ -313,6 +329,14 @@ func (c *Config) Validate() error {
 		if st, err := os.Stat(c.PolicyDir); err != nil || !st.IsDir() {
 			return c.bad("policy.dir", c.PolicyDir, "must be an existing folder of .rego files")
 		}
+	}
+	if c.PolicyBundle != "" {
+		if _, err := os.Stat(c.PolicyBundle); err != nil {
+			return c.bad("policy.bundle", c.PolicyBundle, "must be an existing .tar.gz file or bundle folder")
+		}
+	}
+	if c.PolicyReplaceDefault && c.PolicyDir == "" && c.PolicyBundle == "" {
+		return c.bad("policy.replaceDefault", "true", "needs policy.dir or policy.bundle: without them no policy is left")
 	}
 	if err := c.validateTLS(); err != nil {
 		return err

@@ -85,6 +85,9 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"dev with hashicorp", Sources{Dev: true, Flags: map[string]string{"vault-backend": "hashicorp"}}, []string{"vault.backend", "--dev"}},
 		{"missing policy dir", Sources{Flags: map[string]string{"policy-dir": "/no/such/dir"}}, []string{"policy.dir"}},
 		{"bad shutdown", Sources{Getenv: env(map[string]string{EnvShutdown: "soon"})}, []string{"shutdownTimeout"}},
+		{"replace default alone", Sources{Getenv: env(map[string]string{EnvPolicyOnly: "true"})}, []string{"policy.replaceDefault", "needs policy.dir"}},
+		{"replace default not bool", Sources{Flags: map[string]string{"policy-replace-default": "yes please"}}, []string{"policy.replaceDefault", "true or false"}},
+		{"missing bundle", Sources{Getenv: env(map[string]string{EnvPolicyBundle: "/no/bundle.tar.gz"})}, []string{"policy.bundle"}},
 		{"cert without key", Sources{Flags: map[string]string{"tls-cert-file": "/etc/hosts"}}, []string{"tls.keyFile", "required"}},
 		{"client CA without cert", Sources{Getenv: env(map[string]string{EnvTLSClientCAFile: "/etc/hosts"})}, []string{"tls.clientCAFile", "needs tls.certFile"}},
 		{"missing cert file", Sources{Flags: map[string]string{"tls-cert-file": "/no/cert.pem", "tls-key-file": "/etc/hosts"}}, []string{"tls.certFile", "readable file"}},
@@ -152,7 +155,7 @@ func TestEverySettingHasEnvAndKey(t *testing.T) {
 			t.Errorf("setting %q duplicated", s.Key)
 		}
 		seen[s.Env], seen[s.Key] = true, true
-		if s.field == nil && s.Key != "shutdownTimeout" {
+		if s.field == nil && s.Key != "shutdownTimeout" && s.Key != "policy.replaceDefault" {
 			t.Errorf("setting %q has no field", s.Key)
 		}
 	}
