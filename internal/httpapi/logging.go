@@ -31,6 +31,7 @@ const (
 	ctxRequestID = "piivault.request_id"
 	ctxPrincipal = "piivault.principal"
 	ctxPurpose   = "piivault.purpose"
+	ctxPublic    = "piivault.public"
 )
 
 // requestIDs accepted from a client: short, and made of characters that
@@ -84,6 +85,10 @@ func (s *Server) observe(c *gin.Context) {
 		attrs = append(attrs, slog.String(keyPrincipal, p.ID))
 	}
 	level := slog.LevelInfo
+	if _, public := c.Get(ctxPublic); public && status < 400 {
+		// Probes and scrapes every few seconds would drown the log.
+		level = slog.LevelDebug
+	}
 	if status >= 500 {
 		level = slog.LevelError
 	}

@@ -76,8 +76,10 @@ func (s *Server) register(routes []route) {
 		if !rt.public && (!rt.action.Valid() || rt.resource == nil) {
 			panic("httpapi: route " + rt.method + " " + rt.path + " has no policy action")
 		}
-		chain := []gin.HandlerFunc{}
-		if !rt.public {
+		var chain []gin.HandlerFunc
+		if rt.public {
+			chain = append(chain, markPublic)
+		} else {
 			chain = append(chain, s.authenticate, s.authorize(rt.action, rt.resource))
 		}
 		chain = append(chain, rt.handler)
@@ -85,3 +87,5 @@ func (s *Server) register(routes []route) {
 	}
 	s.routes = routes
 }
+
+func markPublic(c *gin.Context) { c.Set(ctxPublic, true) }

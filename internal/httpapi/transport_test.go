@@ -141,3 +141,28 @@ func TestRealSubscribeDisconnectNoLeak(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSubscribeOutlivesReadTimeout checks that an SSE subscription served by
+// NewHTTPServer keeps streaming past the server's ReadTimeout.
+func TestSubscribeOutlivesReadTimeout(t *testing.T) {
+	opts := Options{ReadTimeout: 200 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond}
+	core := newFakeCore()
+	e := newEnv(t, core, rolePolicy{}, opts)
+	ts := httptest.NewUnstartedServer(e.srv)
+	ts.Config = NewHTTPServer("", e.srv, e.srv.opts)
+	ts.Start()
+	defer ts.Close()
+	e.ts = ts
+	r, stop := sseOpen(t, e, readerToken, "")
+	defer stop()
+	end := time.Now().Add(600 * time.Millisecond)
+	pings := 0
+	for time.Now().Before(end) {
+		if _, _, c := sseNext(t, r); c == "ping" {
+			pings++
+		}
+	}
+	if pings < 10 {
+		t.Errorf("%d heartbeats in 600 ms with a 200 ms ReadTimeout", pings)
+	}
+}
