@@ -58,6 +58,7 @@ func commands() []command {
 		{"token create", "create a bearer token for a principal; prints it once, stores only its SHA-256", runTokenCreate},
 		{"verify", "walk the event log's hash chain and report its head or the first break", runVerify},
 		{"schema apply", "declare event-type PII schemas from a YAML file on a running sidecar", runSchemaApply},
+		{"kek rotate", "new key-encryption key version; rewrap every stored data key under it", runKEKRotate},
 		{"healthcheck", "exit 0 if a running sidecar answers GET /healthz (for container health checks)", runHealthcheck},
 		{"version", "print the version", runVersion},
 	}
