@@ -436,3 +436,15 @@ func TestNewHTTPServerTimeouts(t *testing.T) {
 		t.Errorf("WriteTimeout = %v, want 0 (SSE)", hs.WriteTimeout)
 	}
 }
+
+func TestRequestTimeout(t *testing.T) {
+	e := newEnv(t, newFakeCore(), rolePolicy{}, Options{RequestTimeout: 50 * time.Millisecond})
+	start := time.Now()
+	r := e.do(t, http.MethodGet, "/v1/subjects/slow/export", rootToken, nil)
+	if p := r.problem(t); r.status != http.StatusGatewayTimeout || p.Code != codeTimeout {
+		t.Errorf("slow export = %d %+v, want 504 timeout", r.status, p)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("slow export took %v", took)
+	}
+}

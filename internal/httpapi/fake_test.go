@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -188,7 +189,11 @@ func (f *fakeCore) GetErasure(context.Context, Caller, string) (sdk.Erasure, err
 	return sdk.Erasure{}, ErrNotImplemented
 }
 
-func (f *fakeCore) Export(_ context.Context, _ Caller, subject string) (sdk.SubjectExport, error) {
+func (f *fakeCore) Export(ctx context.Context, _ Caller, subject string) (sdk.SubjectExport, error) {
+	if subject == "slow" { // stands for a vault that does not answer
+		<-ctx.Done()
+		return sdk.SubjectExport{}, fmt.Errorf("export: %w", ctx.Err())
+	}
 	return sdk.SubjectExport{Subject: subject}, nil
 }
 

@@ -28,6 +28,10 @@ type Options struct {
 	MaxPageSize int
 	// HeartbeatInterval is the period of SSE comment heartbeats.
 	HeartbeatInterval time.Duration
+	// RequestTimeout bounds the handling of every request but the SSE
+	// subscription; past it the request's context ends and the answer is
+	// 503 or 504.
+	RequestTimeout time.Duration
 	// MaxPurposeLen bounds the X-Purpose header.
 	MaxPurposeLen int
 
@@ -45,13 +49,14 @@ type Options struct {
 }
 
 // DefaultOptions returns the defaults: 4 MiB bodies, pages of 100 up to
-// 1000, a 15 s heartbeat, and 10 s header / 60 s read / 120 s idle timeouts.
+// 1000, a 15 s heartbeat, 30 s per request (SSE excepted), and 10 s header / 60 s read / 120 s idle timeouts.
 func DefaultOptions() Options {
 	return Options{
 		MaxBodyBytes:      4 << 20,
 		DefaultPageSize:   100,
 		MaxPageSize:       1000,
 		HeartbeatInterval: 15 * time.Second,
+		RequestTimeout:    30 * time.Second,
 		MaxPurposeLen:     128,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -83,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = d.HeartbeatInterval
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = d.RequestTimeout
 	}
 	if o.MaxPurposeLen <= 0 {
 		o.MaxPurposeLen = d.MaxPurposeLen

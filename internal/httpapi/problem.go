@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,8 @@ const (
 	codeIdempotencyConflict  = "idempotency_conflict"
 	codeUnavailable          = "unavailable"
 	codeNotImplemented       = "not_implemented"
+	codeTimeout              = "timeout"
+	codeCanceled             = "canceled"
 )
 
 // problemFor is the one place that maps an error to an HTTP status and a
@@ -53,6 +56,11 @@ func problemFor(err error) sdk.Problem {
 		return p(http.StatusNotImplemented, codeNotImplemented, "not implemented by this server")
 	case errors.Is(err, ErrNotReady):
 		return p(http.StatusServiceUnavailable, codeUnavailable, "not ready")
+
+	case errors.Is(err, context.DeadlineExceeded):
+		return p(http.StatusGatewayTimeout, codeTimeout, "the request took longer than the server allows")
+	case errors.Is(err, context.Canceled):
+		return p(http.StatusServiceUnavailable, codeCanceled, "the request was canceled")
 
 	case errors.Is(err, vault.ErrErased):
 		return p(http.StatusConflict, sdk.CodeErased, "the subject was erased")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,6 +32,8 @@ func TestProblemFor(t *testing.T) {
 		{ErrUnsupportedMediaType, 415, codeUnsupportedMediaType},
 		{ErrNotReady, 503, codeUnavailable},
 		{errPanic, 500, sdk.CodeInternal},
+		{wrap(context.DeadlineExceeded), 504, codeTimeout},
+		{wrap(context.Canceled), 503, codeCanceled},
 		{errors.New("something else"), 500, sdk.CodeInternal},
 
 		{wrap(&eventlog.ConflictError{Stream: "s", Expected: 3, Actual: 5}), 409, sdk.CodeConflict},

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,7 +22,10 @@ type route struct {
 	resource func(c *gin.Context) policy.Resource
 	// public routes skip authentication and authorization. Only the
 	// operational endpoints are public, and they carry no personal data.
-	public  bool
+	public bool
+	// stream marks a long-lived answer (SSE) that Options.RequestTimeout
+	// does not bound.
+	stream  bool
 	handler gin.HandlerFunc
 }
 
@@ -45,7 +49,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: "/v1/streams/:stream/events", action: policy.ActionAppend, resource: byStream, handler: s.appendEvents},
 		{method: http.MethodGet, path: "/v1/streams/:stream/events", action: policy.ActionRead, resource: byStream, handler: s.readStream},
 		{method: http.MethodGet, path: "/v1/events", action: policy.ActionRead, resource: allStreams, handler: s.readAll},
-		{method: http.MethodGet, path: "/v1/subscribe", action: policy.ActionSubscribe, resource: allStreams, handler: s.subscribe},
+		{method: http.MethodGet, path: "/v1/subscribe", action: policy.ActionSubscribe, resource: allStreams, stream: true, handler: s.subscribe},
 
 		{method: http.MethodPut, path: "/v1/streams/:stream/snapshot", action: policy.ActionAppend, resource: byStream, handler: s.putSnapshot},
 		{method: http.MethodGet, path: "/v1/streams/:stream/snapshot", action: policy.ActionRead, resource: byStream, handler: s.getSnapshot},
@@ -82,6 +86,9 @@ func (s *Server) register(routes []route) {
 		} else {
 			chain = append(chain, s.authenticate, s.authorize(rt.action, rt.resource))
 		}
+		if !rt.stream {
+			chain = append(chain, s.deadline)
+		}
 		chain = append(chain, rt.handler)
 		s.engine.Handle(rt.method, rt.path, chain...)
 	}
@@ -89,3 +96,13 @@ func (s *Server) register(routes []route) {
 }
 
 func markPublic(c *gin.Context) { c.Set(ctxPublic, true) }
+
+// deadline bounds the work of an ordinary request: the http.Server has no
+// WriteTimeout (SSE), so a handler stuck on a slow vault would otherwise
+// hold its connection for ever. The context deadline reaches the stores.
+func (s *Server) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
