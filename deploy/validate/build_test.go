@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"fmt"
@@ -48,7 +47,7 @@ func TestDockerfileBuildAndServe(t *testing.T) {
 
 	port := freePort(t)
 	listen := net.JoinHostPort("127.0.0.1", port)
-	var logs bytes.Buffer
+	logs := new(syncBuffer)
 	// The operator policies that deploy/ ships (compose, the Kubernetes
 	// ConfigMap, the chart's example values) go in as --policy-dir: they must
 	// compile together with the shipped default policy, or serve refuses to
@@ -58,7 +57,7 @@ func TestDockerfileBuildAndServe(t *testing.T) {
 	srv := exec.Command(bin, "serve", "--dev", "--listen", listen, "--data", filepath.Join(tmp, "data"), "--policy-dir", policyDir)
 	srv.Dir = tmp
 	srv.Env = cleanEnv("PIIVAULT_DEV_ROOT_TOKEN=deploy-validate-root")
-	srv.Stdout, srv.Stderr = &logs, &logs
+	srv.Stdout, srv.Stderr = logs, logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

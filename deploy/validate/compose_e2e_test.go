@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -68,30 +67,25 @@ func (v vaultAPI) must(method, path string, body any) []byte {
 	return out
 }
 
-// TestComposeSetupAgainstVault replays deploy/compose against a real Vault
-// dev server and the binary the Dockerfile builds, without Docker: it sets
-// Vault up as vault/vault-init.sh does (Transit key, KV v2, the
-// least-privilege policy vault/piivault.hcl, an AppRole), starts piivault
-// with the piivault service's command and environment from compose.yaml,
-// the compose tokens file and policy folder, and runs app/demo.sh, the
-// example service, against it. The demo must see the e-mail revealed for
-// support and the placeholder after the erasure, and Vault must hold only
-// the erasure marker for the subject.
-//
-// The mounts get unique names (the dev server is shared with other tests),
-// and the policy's mount names are rewritten to match.
-func TestComposeSetupAgainstVault(t *testing.T) {
-	addr, root := vaultDev(t)
-	for _, tool := range []string{"sh", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: no %s on this machine (demo.sh needs it)", tool)
-		}
-	}
-	bin, _ := dockerfileBinary(t)
-	c, _ := loadCompose(t)
-	pv, app := c.Services["piivault"], c.Services["app"]
-	v := vaultAPI{t: t, addr: addr, token: root}
+// composeSetup is piivault's command line and environment from
+// compose.yaml, pointed at a Vault set up as vault/vault-init.sh does.
+type composeSetup struct {
+	compose *Compose
+	env     []string
+	args    []string
+	kv, tr  string
+}
 
+// setUpComposeVault configures Vault as vault/vault-init.sh does (Transit
+// key, KV v2, the least-privilege vault/piivault.hcl, an AppRole), under
+// mount names unique to this test (the dev server is shared), and returns
+// the piivault service's command and environment from compose.yaml with the
+// paths mapped to this machine and PIIVAULT_HASHICORP_ADDR set to
+// piivaultVaultAddr.
+func setUpComposeVault(t *testing.T, v vaultAPI, piivaultVaultAddr string) composeSetup {
+	t.Helper()
+	c, _ := loadCompose(t)
+	pv := c.Services["piivault"]
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
 	kv, tr := "kv-deploy-"+suffix, "transit-deploy-"+suffix
 	key := pv.Environment["PIIVAULT_HASHICORP_TRANSIT_KEY"]
@@ -123,44 +117,58 @@ func TestComposeSetupAgainstVault(t *testing.T) {
 	v.must("POST", "auth/approle/role/"+role+"/role-id", map[string]string{"role_id": roleID})
 	v.must("POST", "auth/approle/role/"+role+"/custom-secret-id", map[string]string{"secret_id": secretID})
 
-	// piivault, as compose runs it: its command, its environment, with the
-	// paths mapped to this machine.
-	tmp := t.TempDir()
-	listen := net.JoinHostPort("127.0.0.1", freePort(t))
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	env := map[string]string{}
 	for k, val := range pv.Environment {
 		env[k] = val
 	}
-	env["PIIVAULT_LISTEN"] = listen
-	env["PIIVAULT_DATA"] = filepath.Join(tmp, "data")
-	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	delete(env, "PIIVAULT_LISTEN") // startSidecar passes --listen
+	env["PIIVAULT_DATA"] = filepath.Join(t.TempDir(), "data")
 	env["PIIVAULT_TOKENS_FILE"] = abs(filepath.Join(composeDir, "tokens.yaml"))
-	env["PIIVAULT_HASHICORP_ADDR"] = addr
+	env["PIIVAULT_HASHICORP_ADDR"] = piivaultVaultAddr
 	env["PIIVAULT_HASHICORP_ROLE_ID"], env["PIIVAULT_HASHICORP_SECRET_ID"] = roleID, secretID
 	env["PIIVAULT_HASHICORP_KV_MOUNT"], env["PIIVAULT_HASHICORP_TRANSIT_MOUNT"] = kv, tr
-	args := make([]string, len(pv.Command))
-	for i, a := range pv.Command {
-		args[i] = strings.ReplaceAll(a, "/etc/piivault/policy", abs(filepath.Join(composeDir, "policy")))
-	}
-	var extra []string
+	cs := composeSetup{compose: c, kv: kv, tr: tr}
 	for k, val := range env {
-		extra = append(extra, k+"="+val)
+		cs.env = append(cs.env, k+"="+val)
 	}
-	var logs bytes.Buffer
-	srv := exec.Command(bin, args...)
-	srv.Dir, srv.Env, srv.Stdout, srv.Stderr = tmp, cleanEnv(extra...), &logs, &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+	for _, a := range pv.Command {
+		if a == "serve" {
+			continue // startSidecar adds it
+		}
+		cs.args = append(cs.args, strings.ReplaceAll(a, "/etc/piivault/policy", abs(filepath.Join(composeDir, "policy"))))
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() { _ = srv.Process.Kill(); <-exited })
+	return cs
+}
+
+// TestComposeSetupAgainstVault replays deploy/compose against a real Vault
+// dev server and the binary the Dockerfile builds, without Docker: it sets
+// Vault up as vault/vault-init.sh does (Transit key, KV v2, the
+// least-privilege policy vault/piivault.hcl, an AppRole), starts piivault
+// with the piivault service's command and environment from compose.yaml,
+// the compose tokens file and policy folder, and runs app/demo.sh, the
+// example service, against it. The demo must see the e-mail revealed for
+// support and the placeholder after the erasure, and Vault must hold only
+// the erasure marker for the subject.
+//
+// The mounts get unique names (the dev server is shared with other tests),
+// and the policy's mount names are rewritten to match.
+func TestComposeSetupAgainstVault(t *testing.T) {
+	addr, root := vaultDev(t)
+	for _, tool := range []string{"sh", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: no %s on this machine (demo.sh needs it)", tool)
+		}
+	}
+	bin, _ := dockerfileBinary(t)
+	v := vaultAPI{t: t, addr: addr, token: root}
+	cs := setUpComposeVault(t, v, addr)
+	s := startSidecar(t, bin, t.TempDir(), cs.env, cs.args...)
+	url, logs := s.url, s.logs
 	ctx, cancel := context.WithTimeout(context.Background(), testBudget(t, 2*time.Minute))
 	defer cancel()
-	url := "http://" + listen
-	if err := waitHTTP(ctx, url+"/readyz", exited, 60*time.Second); err != nil {
-		t.Fatalf("piivault with the compose environment: %v\n%s", err, tail(logs.String(), 4000))
-	}
+	app := cs.compose.Services["app"]
+	kv := cs.kv
 
 	// The example service's script, with the app's environment from compose.yaml.
 	demo := exec.CommandContext(ctx, "sh", filepath.Join(composeDir, "app", "demo.sh"))

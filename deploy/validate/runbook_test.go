@@ -11,16 +11,36 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
+// syncBuffer collects a child process's output; tests read it while the
+// process runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // sidecar is one run of `piivault serve` started by a test.
 type sidecar struct {
 	t      *testing.T
 	url    string
-	logs   *bytes.Buffer
+	logs   *syncBuffer
 	cmd    *exec.Cmd
 	exited chan error
 }
@@ -28,7 +48,7 @@ type sidecar struct {
 func startSidecar(t *testing.T, bin, dir string, env []string, args ...string) *sidecar {
 	t.Helper()
 	listen := net.JoinHostPort("127.0.0.1", freePort(t))
-	s := &sidecar{t: t, url: "http://" + listen, logs: new(bytes.Buffer), exited: make(chan error, 1)}
+	s := &sidecar{t: t, url: "http://" + listen, logs: new(syncBuffer), exited: make(chan error, 1)}
 	s.cmd = exec.Command(bin, append([]string{"serve", "--listen", listen}, args...)...)
 	s.cmd.Dir, s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr = dir, cleanEnv(env...), s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
