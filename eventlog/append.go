@@ -339,7 +339,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 		if committed > 0 {
 			l.groups.Add(1)
 			l.grouped.Add(l.w.nextPos - saved.nextPos)
-			l.publish(l.w.nextPos - 1)
+			l.publish(l.w.nextPos-1, l.w.lastHash)
 		}
 	}
 	for i, r := range group {

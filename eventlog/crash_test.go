@@ -186,6 +186,9 @@ func checkAfterCrash(t *testing.T, dir string, acked map[uint64]crashAck) {
 	if err != nil || !vr.OK || vr.HeadPosition != head {
 		t.Fatalf("Verify after crash = %+v, %v (head %d)", vr, err, head)
 	}
+	if pos, hash, err := l.HeadHash(ctx); err != nil || pos != head || hash != vr.HeadHash {
+		t.Fatalf("HeadHash after reopen = %d, %x, %v; Verify says %d, %x", pos, hash, err, head, vr.HeadHash)
+	}
 }
 
 // crashChild appends from a few goroutines until it is killed, printing

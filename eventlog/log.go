@@ -141,6 +141,7 @@ type Log struct {
 	head     atomic.Uint64
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
+	headHash [32]byte      // hash of the record at head; guarded by notifyMu
 
 	// Owned by the writer goroutine.
 	w writerState
@@ -267,6 +268,7 @@ func (l *Log) load() error {
 		l.w.lastHash = rec.Hash
 		l.w.lastTime = rec.RecordedAt
 		l.head.Store(pos)
+		l.headHash = rec.Hash
 		return nil
 	})
 }
@@ -305,6 +307,19 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 	return l.head.Load(), nil
 }
 
+// HeadHash returns the last global position and the chain hash of its
+// record (zero for an empty log) without walking the chain: the value a
+// receipt can anchor and a later Verify must reproduce.
+func (l *Log) HeadHash(ctx context.Context) (uint64, [32]byte, error) {
+	if err := l.acquire(ctx); err != nil {
+		return 0, [32]byte{}, err
+	}
+	defer l.mu.RUnlock()
+	l.notifyMu.Lock()
+	defer l.notifyMu.Unlock()
+	return l.head.Load(), l.headHash, nil
+}
+
 // acquire takes the read lock for an operation, or reports ErrClosed.
 func (l *Log) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -325,9 +340,10 @@ func (l *Log) published() <-chan struct{} {
 	return l.notify
 }
 
-func (l *Log) publish(head uint64) {
-	l.head.Store(head)
+func (l *Log) publish(head uint64, hash [32]byte) {
 	l.notifyMu.Lock()
+	l.head.Store(head)
+	l.headHash = hash
 	close(l.notify)
 	l.notify = make(chan struct{})
 	l.notifyMu.Unlock()

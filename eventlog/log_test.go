@@ -409,6 +409,10 @@ func TestReopenContinuesChain(t *testing.T) {
 	if err != nil || !vr.OK || vr.HeadPosition != 3 {
 		t.Errorf("Verify = %+v, %v", vr, err)
 	}
+	pos, hash, err := l.HeadHash(ctx)
+	if err != nil || pos != vr.HeadPosition || hash != vr.HeadHash {
+		t.Errorf("HeadHash = %d, %x, %v; Verify says %d, %x", pos, hash, err, vr.HeadPosition, vr.HeadHash)
+	}
 }
 
 func TestBadgerLogsGoToSlog(t *testing.T) {

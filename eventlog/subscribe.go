@@ -19,14 +19,18 @@ type Subscription struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	stop      func() bool
+	mu        sync.Mutex  // guards stop: ctx's AfterFunc may call Close before Subscribe has set it
+	stop      func() bool // unregisters the AfterFunc
 }
 
 // Subscribe starts a subscription at position from (inclusive; 0 means
 // from the start). It ends when ctx ends, on Close, or when the log closes.
 func (l *Log) Subscribe(ctx context.Context, from uint64) *Subscription {
 	s := &Subscription{l: l, next: max(from, 1), closed: make(chan struct{})}
-	s.stop = context.AfterFunc(ctx, s.Close)
+	stop := context.AfterFunc(ctx, s.Close)
+	s.mu.Lock()
+	s.stop = stop
+	s.mu.Unlock()
 	return s
 }
 
@@ -76,8 +80,11 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 func (s *Subscription) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		if s.stop != nil {
-			s.stop()
+		s.mu.Lock()
+		stop := s.stop
+		s.mu.Unlock()
+		if stop != nil {
+			stop()
 		}
 	})
 }

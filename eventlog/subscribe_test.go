@@ -89,6 +89,17 @@ func TestSubscribeEnds(t *testing.T) {
 			t.Errorf("Next with expiring ctx = %v, want DeadlineExceeded", err)
 		}
 	})
+	t.Run("Subscribe ctx already done", func(t *testing.T) {
+		for i := 0; i < 100; i++ { // the AfterFunc races Subscribe; -race watches
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			s := l.Subscribe(ctx, 1)
+			if _, err := s.Next(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
+				t.Fatalf("Next = %v", err)
+			}
+			s.Close()
+		}
+	})
 	t.Run("Subscribe ctx", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		s := l.Subscribe(ctx, 2)
