@@ -18,6 +18,17 @@
 //     CGO_ENABLED=0 and declares the data volume and a health check.
 //   - The compose file decodes strictly into the subset of the Compose
 //     specification it uses, and follows the same rules where they apply.
+//   - Services, PodDisruptionBudgets, NetworkPolicies and ServiceMonitors
+//     select something, and named target ports exist.
+//
+// # What is run
+//
+// The tests also run what the files describe, with the binary built by the
+// Dockerfile's own go build line: serve --dev with the shipped policies
+// (health, readiness, the image's HEALTHCHECK, SIGTERM); the operations
+// runbook's vault-only restore; and, with the Vault dev server that .ci/run
+// starts, the compose set-up end to end (least-privilege Vault policy,
+// AppRole, demo script) and its behaviour when Vault is cut off.
 //
 // # Why a separate module
 //
