@@ -24,7 +24,11 @@ devvault_build() {
   mkdir -p "$cache"
   hash=$(
     cd "$src" || exit 1
-    { go version; git -C "$src" ls-files -co --exclude-standard . 2>/dev/null | LC_ALL=C sort |
+    # The module's files (tracked or not, minus ignored build output); without
+    # git (an exported tree), every file but the binary.
+    files=$(git ls-files -co --exclude-standard . 2>/dev/null) ||
+      files=$(find . -type f ! -name devvault ! -path './bin/*' | sed 's|^\./||')
+    { go version; printf '%s\n' "$files" | LC_ALL=C sort |
         while read -r f; do [ -f "$f" ] && { echo "$f"; sha256sum <"$f"; }; done; } | sha256sum | cut -c1-16
   ) || return 1
   bin="$cache/devvault-$hash"
