@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/piivault/piivault/eventlog"
@@ -34,7 +35,6 @@ type headHasher interface {
 type redactor interface {
 	Erase(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest) (redaction.Erasure, error)
 	Export(ctx context.Context, a redaction.Access, subject string) (*redaction.SubjectExport, error)
-	ReapplyErasures(ctx context.Context) (int, error)
 }
 
 // decider is what the Service needs of the policy; *policy.Engine has it.
@@ -273,22 +273,82 @@ func (s *Service) replay(ctx context.Context) error {
 }
 
 // Reapply makes the vault agree with $erasures after a start or a restore
-// of an older vault backup: it runs redaction's ReapplyErasures (every
-// subject named in $erasures is erased again; erasure is idempotent), then
-// one vault Purge so that re-erased values are physically gone, and logs
-// how many erasures it re-applied. The sidecar calls it before it serves a
-// single read.
+// of an older vault backup: every subject named in $erasures (by
+// ErasureRequested or SubjectErased; rejected requests never are) is
+// erased again in the vault (erasure is idempotent), then one vault Purge
+// makes re-erased values physically gone, and a log line says how many
+// erasures were re-applied. It does what redaction's ReapplyErasures does,
+// with Options.ReapplyWorkers erasures in flight so the vault can share its
+// durable commits. The sidecar calls it before it serves a single read.
 func (s *Service) Reapply(ctx context.Context) (int, error) {
 	start := time.Now()
-	n, err := s.red.ReapplyErasures(ctx)
-	if err != nil {
-		return n, fmt.Errorf("reapply erasures: %w", err)
+	s.mu.Lock()
+	if err := s.catchUp(ctx); err != nil {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("reapply erasures: %w", err)
 	}
-	if n > 0 {
+	type job struct{ subject, id string }
+	seen := map[string]bool{}
+	jobs := make([]job, 0, len(s.order))
+	for _, id := range s.order {
+		rec := s.erasures[id]
+		if rec.Status == StatusRejected || seen[rec.Subject] {
+			continue
+		}
+		seen[rec.Subject] = true
+		jobs = append(jobs, job{rec.Subject, rec.ID})
+	}
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next    atomic.Int64
+		written atomic.Int64
+		errOnce sync.Once
+		first   error
+		wg      sync.WaitGroup
+	)
+	for w := 0; w < min(s.opts.ReapplyWorkers, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				// A subject the vault shows erased needs no write (and no
+				// durable commit): the tombstone is what the re-application
+				// would write, and the vault finishes an erasure a crash
+				// interrupted after its tombstone on open.
+				if info, err := s.store.Describe(ctx, jobs[i].subject); err == nil && info.Erased {
+					continue
+				}
+				res, err := s.store.Erase(ctx, jobs[i].subject, jobs[i].id)
+				if err != nil {
+					errOnce.Do(func() { first = fmt.Errorf("reapply erasures: erase %s: %w", jobs[i].id, err); cancel() })
+					return
+				}
+				if !res.AlreadyErased {
+					written.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return 0, first
+	}
+	erased := time.Since(start)
+	if len(jobs) > 0 {
+		// Also when nothing was written: a restored vault may hold
+		// erasures its backup caught before their purge.
 		if _, err := s.store.Purge(ctx); err != nil {
-			return n, fmt.Errorf("reapply erasures: purge: %w", err)
+			return len(jobs), fmt.Errorf("reapply erasures: purge: %w", err)
 		}
 	}
-	s.lg.Info("erasures re-applied to the vault", logKeyCount, n, "took", time.Since(start).String())
-	return n, nil
+	s.lg.Info("erasures re-applied to the vault", logKeyCount, len(jobs), "written", written.Load(),
+		"erase_took", erased.String(), "took", time.Since(start).String())
+	return len(jobs), nil
 }

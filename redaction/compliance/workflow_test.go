@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +136,70 @@ func TestErasureWorkflow(t *testing.T) {
 	}
 	if st, _ := readField(t, e.svc, "customer-2", "/email"); st == redaction.StateErased {
 		t.Errorf("c2 erased by a refused request")
+	}
+	if found := scanDir(t, e.dir, "canary.one@example.com", "Canary Onesmith"); len(found) > 0 {
+		t.Errorf("after completion, on disk: %v", found)
+	}
+	checkNoLeaks(t, e, "canary.one@example.com", "Canary Onesmith", "keeper.two@example.com", "jane@example.com")
+}
+
+// TestConcurrentRequests: many concurrent requests with one request ID make
+// one erasure; different request IDs for one subject make several, all
+// completing.
+func TestConcurrentRequests(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-k", "k1", "conc.k1@example.com", "+1 415 555 0104", "Conc Kone")
+	var wg sync.WaitGroup
+	ids := make([]string, 16)
+	errs := make([]error, 16)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rid := "same"
+			if i%4 == 3 {
+				rid = fmt.Sprintf("other-%d", i)
+			}
+			er, err := e.comp.Request(ctx, pDPO, "k1", redaction.ErasureRequest{RequestID: rid})
+			ids[i], errs[i] = er.ID, err
+		}()
+	}
+	wg.Wait()
+	distinct := map[string]bool{}
+	for i, id := range ids {
+		if errs[i] != nil {
+			t.Fatalf("Request %d = %v", i, errs[i])
+		}
+		if i%4 != 3 && id != ids[0] {
+			t.Errorf("request %d with the same request ID got erasure %s, want %s", i, id, ids[0])
+		}
+		distinct[id] = true
+	}
+	if len(distinct) != 5 {
+		t.Errorf("%d distinct erasures, want 5", len(distinct))
+	}
+	if _, err := e.comp.Advance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.comp.List(ctx, pDPO, ListQuery{Subject: "k1"})
+	if err != nil || len(l) != 5 {
+		t.Fatalf("List = %d, %v", len(l), err)
+	}
+	for _, x := range l {
+		if x.Status != StatusCompleted {
+			t.Errorf("%s: %s, want completed", x.ID, x.Status)
+		}
+	}
+	n := 0
+	for _, ev := range mustRead(t, e.log, StreamErasures) {
+		if ev.Type == EventErasureRequested {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d ErasureRequested events, want 5", n)
 	}
 }
 
