@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -186,8 +187,19 @@ func (s *Server) writeEvents(c *gin.Context, evs []sdk.Event) {
 		}
 	}
 	s.metrics.eventsRead.Add(float64(len(evs)))
-	c.JSON(http.StatusOK, sdk.EventsPage{Events: evs})
+	bp := pagePool.Get().(*[]byte)
+	defer pagePool.Put(bp)
+	b, err := appendEventsPage((*bp)[:0], evs)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	*bp = b
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }
+
+// pagePool recycles the buffers pages are encoded into.
+var pagePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 func (s *Server) countFields(fs []sdk.PIIField) {
 	for _, f := range fs {

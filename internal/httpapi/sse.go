@@ -136,9 +136,16 @@ func writeSSEEvent(buf *bytes.Buffer, ev sdk.Event) error {
 	if ev.PII == nil {
 		ev.PII = []sdk.PIIField{}
 	}
-	b, err := json.Marshal(ev) // compact: one line, as SSE data needs
+	// One line, as SSE data needs: the log stores data compact, and
+	// appendEvent adds no line breaks of its own.
+	b, err := appendEvent(nil, &ev)
 	if err != nil {
 		return err
+	}
+	if bytes.ContainsAny(b, "\r\n") {
+		if b, err = compactJSON(b); err != nil {
+			return err
+		}
 	}
 	buf.WriteString("id: ")
 	buf.WriteString(strconv.FormatUint(ev.Position, 10))
@@ -170,4 +177,13 @@ func (s *Server) observeLag(ctx context.Context, last uint64) {
 		return
 	}
 	s.metrics.subscriptionLag.Observe(float64(head - last))
+}
+
+// compactJSON removes insignificant white space, line breaks included.
+func compactJSON(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }

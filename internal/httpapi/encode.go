@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/piivault/piivault/sdk"
+)
+
+// appendEvent appends one event as the JSON of sdk.Event. It exists because
+// encoding/json re-scans and re-escapes every json.RawMessage it meets, and
+// the data and metadata of events are most of a read's bytes: they come from
+// the log, which accepted them only as valid JSON, so they are copied as
+// they are. The rest follows sdk.Event's tags exactly (a test compares with
+// json.Marshal).
+func appendEvent(b []byte, ev *sdk.Event) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendString(b, ev.ID)
+	b = append(b, `,"stream":`...)
+	b = appendString(b, ev.Stream)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, ev.Version, 10)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendUint(b, ev.Position, 10)
+	b = append(b, `,"type":`...)
+	b = appendString(b, ev.Type)
+	b = append(b, `,"data":`...)
+	b = appendRaw(b, ev.Data)
+	if len(ev.Metadata) > 0 {
+		b = append(b, `,"metadata":`...)
+		b = appendRaw(b, ev.Metadata)
+	}
+	b = append(b, `,"recordedAt":`...)
+	if y := ev.RecordedAt.Year(); y < 0 || y >= 10000 {
+		// time.Time.MarshalJSON refuses these; so does encoding/json.
+		t, err := json.Marshal(ev.RecordedAt)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, t...)
+	} else {
+		b = append(b, '"')
+		b = ev.RecordedAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = append(b, `,"pii":`...)
+	if ev.PII == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range ev.PII {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			f := &ev.PII[i]
+			b = append(b, `{"path":`...)
+			b = appendString(b, f.Path)
+			b = append(b, `,"class":`...)
+			b = appendString(b, f.Class)
+			b = append(b, `,"subject":`...)
+			b = appendString(b, f.Subject)
+			b = append(b, `,"state":`...)
+			b = appendString(b, f.State)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// appendEventsPage appends {"events":[...]}.
+func appendEventsPage(b []byte, evs []sdk.Event) ([]byte, error) {
+	b = append(b, `{"events":[`...)
+	for i := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendEvent(b, &evs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}"...), nil
+}
+
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
+// appendString appends s as a JSON string. Plain ASCII, the usual case for
+// IDs, stream names, types and paths, is copied; anything else goes through
+// encoding/json so the escaping is the standard library's.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/piivault/piivault/sdk"
+)
+
+func sampleEvents() []sdk.Event {
+	at := time.Date(2026, 11, 26, 1, 2, 3, 4005, time.UTC)
+	return []sdk.Event{
+		{ID: "0b9f3c1e-8a53-4d8e-9a77-3c7d2f0e6a11", Stream: "customer-42", Version: 1, Position: 41, Type: "CustomerRegistered",
+			Data: json.RawMessage(`{"email":"a@b.c","n":[1,2.5e3,null,true],"s":"<&>"}`), Metadata: json.RawMessage(`{"ip":"pv1.x"}`),
+			RecordedAt: at, PII: []sdk.PIIField{{Path: "/email", Class: "email", Subject: "cust-42", State: sdk.StateRevealed}}},
+		{ID: "x", Stream: "ström \"quoted\" \\ <tag> & \u2028 \x01", Version: 18446744073709551615, Position: 2, Type: "t",
+			Data: json.RawMessage(`{}`), RecordedAt: at.In(time.FixedZone("x", 5400)), PII: []sdk.PIIField{}},
+		{ID: "", Stream: "", Type: "", Data: nil, RecordedAt: time.Time{}, PII: nil},
+	}
+}
+
+// TestAppendEventsPageMatchesEncodingJSON decodes the fast encoder's output
+// and json.Marshal's and requires the same value.
+func TestAppendEventsPageMatchesEncodingJSON(t *testing.T) {
+	evs := sampleEvents()
+	fast, err := appendEventsPage(nil, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, err := json.Marshal(sdk.EventsPage{Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(fast) {
+		t.Fatalf("fast encoding is not JSON: %s", fast)
+	}
+	var a, b any
+	if err := json.Unmarshal(fast, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(std, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("fast encoding\n%s\ndiffers from encoding/json\n%s", fast, std)
+	}
+	var page sdk.EventsPage
+	if err := json.Unmarshal(fast, &page); err != nil || len(page.Events) != 3 || !page.Events[1].RecordedAt.Equal(evs[1].RecordedAt) {
+		t.Errorf("round trip: %v %+v", err, page)
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"", "\\", "<>&", "\u2028\u2029", "\xff", "é", "\x00\x1f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendString(nil, s)
+		want, _ := json.Marshal(s)
+		if string(got) != string(want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+func BenchmarkEncodePage100(b *testing.B) {
+	ev := sampleEvents()[0]
+	ev.Data = json.RawMessage(`{"customerId":"cust-1","email":"u1@example.com","name":"Name 1","phone":"+44 7700 900 001","plan":"gold","notes":"` + pad + `"}`)
+	evs := make([]sdk.Event, 100)
+	for i := range evs {
+		evs[i] = ev
+	}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(sdk.EventsPage{Events: evs}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendEventsPage", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			var err error
+			if buf, err = appendEventsPage(buf[:0], evs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestSSEEventIsOneMessage: data with line breaks (a client may append
+// pretty-printed JSON) still travels as one data line.
+func TestSSEEventIsOneMessage(t *testing.T) {
+	ev := sampleEvents()[0]
+	ev.Data = json.RawMessage("{\n  \"a\": \"x\",\r\n  \"b\": [1,\n2]\n}")
+	var buf bytes.Buffer
+	if err := writeSSEEvent(&buf, ev); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n\n"), "\n")
+	if len(lines) != 3 || lines[0] != "id: 41" || lines[1] != "event: "+sdk.SSEEventName || !strings.HasPrefix(lines[2], "data: {") {
+		t.Fatalf("SSE message = %q", buf.String())
+	}
+	var got sdk.Event
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[2], "data: ")), &got); err != nil || string(got.Data) != `{"a":"x","b":[1,2]}` {
+		t.Fatalf("data line decodes to %+v, %v", got, err)
+	}
+}
