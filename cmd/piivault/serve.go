@@ -104,6 +104,11 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		if cerr := cl.close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close stores: %w", cerr)
 		}
+		// A signal during start-up is a normal stop, not a failure.
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			lg.Info("stopped during start-up")
+			err = nil
+		}
 	}()
 
 	if !cfg.Dev && cfg.DevRootToken != "" {
