@@ -11,7 +11,10 @@
 // Under <KVMount>/<Prefix> (default secret/piivault), with the subject ID
 // in unpadded base64url so any subject is one path segment:
 //
-//	s/<subject>  the subject record, JSON:
+//	s/<subject>  the subject record, as KV data {"v":1, "r":"<record JSON>"}
+//	             (one string, so Vault does not decode and re-encode an
+//	             object per value: 5x faster for a subject of 5,000 values),
+//	             where the record is
 //	             {"v":1, "dek":"<base64 wrapped DEK>",
 //	              "vals":{"<token id>":{"c":"<class>","x":"<base64 sealed value>","t":<unix ns>}}}
 //	             or, once erased, only the marker
@@ -106,7 +109,10 @@
 // # Caveats
 //
 //   - A subject's values live in one KV secret, rewritten whole on every
-//     Put, so a subject with very many values makes each Put for it larger.
+//     Put, so a Put costs time linear in the values its subject holds:
+//     measured on the dev server, 2-6 ms for up to 100 values, 18 ms at
+//     1,000, 78 ms at 5,000. Subjects with many thousands of values would
+//     want the record split into buckets (not done).
 //     Delete and Expire destroy the record's older versions, so removed
 //     values do not linger in KV v2's version history; erasure destroys
 //     all of them.

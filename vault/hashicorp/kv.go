@@ -155,14 +155,19 @@ var errCAS = errors.New("check-and-set mismatch")
 // readSubject reads a subject record. It returns version 0 and a nil record
 // when the subject has no record.
 func (k *kv) readSubject(ctx context.Context, subject string) (*record, int, error) {
-	var r record
-	v, ok, err := k.read(ctx, k.subjectData(subject), &r)
+	var env envelope
+	v, ok, err := k.read(ctx, k.subjectData(subject), &env)
 	if err != nil || !ok {
 		return nil, 0, err
 	}
-	if r.V != recordVersion {
-		return nil, 0, fmt.Errorf("read subject: record version %d not understood: %w", r.V, errCorrupt)
+	if env.V != recordVersion {
+		return nil, 0, fmt.Errorf("read subject: record version %d not understood: %w", env.V, errCorrupt)
 	}
+	var r record
+	if err := json.Unmarshal([]byte(env.R), &r); err != nil {
+		return nil, 0, fmt.Errorf("read subject: decode record: %w", errCorrupt)
+	}
+	r.V = env.V
 	return &r, v, nil
 }
 
@@ -170,7 +175,19 @@ func (k *kv) readSubject(ctx context.Context, subject string) (*record, int, err
 // (0: the key must not exist). It returns the new version, or errCAS.
 func (k *kv) writeSubject(ctx context.Context, subject string, r *record, cas int) (int, error) {
 	r.V = recordVersion
-	return k.write(ctx, k.subjectData(subject), r, cas)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, fmt.Errorf("write subject: encode: %w", err)
+	}
+	return k.write(ctx, k.subjectData(subject), envelope{V: recordVersion, R: string(b)}, cas)
+}
+
+// envelope is the KV v2 data of a subject record: the record as one JSON
+// string, so Vault stores one string field instead of decoding and
+// re-encoding a map entry per value, which costs far more than the bytes.
+type envelope struct {
+	V int    `json:"v"`
+	R string `json:"r"`
 }
 
 // destroyOlder destroys every version of a subject record older than
