@@ -161,7 +161,7 @@ func (s *Service) FindSubjects(ctx context.Context, a redaction.Access, class st
 }
 
 // IndexBlind feeds the blind index from the log: for every event after its
-// cursor (in $blindindex), values of the indexed classes are resolved,
+// cursor (BlindIndexedThrough in $retention), values of the indexed classes are resolved,
 // normalised, HMAC'd and put in the vault's index under their subject.
 // Values that do not normalise are skipped; erased subjects too. The
 // background worker calls it; it returns how many entries it wrote.
@@ -172,7 +172,7 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cursor, err := s.loadCursor(ctx, StreamBlindIndex)
+	cursor, err := s.loadCursor(ctx, EventBlindIndexed)
 	if err != nil {
 		return 0, fmt.Errorf("blind index: %w", err)
 	}
@@ -185,19 +185,19 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 		if len(evs) == 0 {
 			return n, nil
 		}
-		var refs []TokenRef
+		var refs []redaction.TokenRef
 		user := false
 		for _, e := range evs {
 			if strings.HasPrefix(e.Stream, "$") {
 				continue
 			}
 			user = true
-			rs, err := EventTokens(e)
+			rs, err := redaction.EventTokens(e)
 			if err != nil {
 				continue
 			}
 			for _, r := range rs {
-				if slices.Contains(s.opts.BlindIndexClasses, r.Class) {
+				if slices.Contains(s.opts.BlindIndexClasses, string(r.Class)) {
 					refs = append(refs, r)
 				}
 			}
@@ -219,11 +219,12 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 				if json.Unmarshal(r.Value.Reveal(), &str) != nil {
 					continue
 				}
-				norm, err := s.normalise(refs[i].Class, str)
+				class := string(refs[i].Class)
+				norm, err := s.normalise(class, str)
 				if err != nil {
 					continue
 				}
-				err = bi.PutBlindIndex(ctx, refs[i].Subject, refs[i].Class, BlindDigest(s.opts.BlindIndexKey, refs[i].Class, norm))
+				err = bi.PutBlindIndex(ctx, refs[i].Subject, class, BlindDigest(s.opts.BlindIndexKey, class, norm))
 				if errors.Is(err, vault.ErrErased) {
 					continue
 				}
@@ -238,7 +239,7 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 			continue // only system events (our own cursor among them)
 		}
 		body, _ := json.Marshal(retentionCursor{Position: from})
-		if _, err := s.appendSystem(ctx, StreamBlindIndex, eventlog.EventData{Type: EventBlindIndexed, Data: body}); err != nil {
+		if _, err := s.appendSystem(ctx, StreamRetention, eventlog.EventData{Type: EventBlindIndexed, Data: body}); err != nil {
 			return n, fmt.Errorf("blind index: record cursor: %w", err)
 		}
 	}

@@ -24,8 +24,12 @@
 // empty one gets a fresh ID. The background worker (Options.AdvanceInterval)
 // or Advance moves erasures on, including ones a crash left at requested.
 //
-// Restore safety comes from redaction's ReapplyErasures, which every start
-// runs before serving; Reapply here also purges and logs the count.
+// Restore safety: the log is the record of every erasure, so Reapply, run
+// on every start before the sidecar serves a read, erases again in the
+// vault every subject $erasures names (a pool of workers; subjects the
+// vault already shows erased cost a read only), purges, and logs how many
+// erasures it re-applied. A vault folder restored from an older backup is
+// thereby brought back in line.
 //
 // # Deadline
 //
@@ -58,7 +62,9 @@
 // # Legal hold
 //
 // PlaceHold and LiftHold record HoldPlaced and HoldLifted in their own
-// system stream, $holds, and write an audit record each. Holds are kept
+// system stream, $holds (hidden from ReadAll and Subscribe by redaction),
+// and write an audit record each (action erase, effect hold_place or
+// hold_lift), which redaction's Audit lists. Holds are kept
 // apart from $erasures so that nothing that re-applies erasures on start
 // can ever read a hold as an erasure. An erasure of a held subject is
 // rejected with a *LegalHoldError (errors.Is ErrLegalHold) that carries
@@ -88,6 +94,9 @@
 //
 // The workflow state is per event log: sidecars with their own logs sharing
 // one vault each see the erasures requested through them (the vault
-// erasure itself is shared). The receipt's log head walks the hash chain
-// (eventlog.Verify) until the log offers its head hash directly.
+// erasure itself is shared). The receipt's log head is the log's head hash
+// (eventlog.HeadHash, O(1)); a later Verify must reproduce it at that
+// position. Expired values leave the embedded vault's disk at compaction,
+// not at a purge (the vault's caveat), so the canary guarantee after a
+// purge covers erasure, not retention.
 package compliance

@@ -27,10 +27,6 @@ const (
 	StatusRejected  = "rejected"
 )
 
-// rejectedNamespace derives the ID of a rejected request from its subject and
-// request ID (redaction derives the ID of an accepted one).
-var rejectedNamespace = uuid.MustParse("0b7f6a52-7d0e-4c59-8a39-5f0c2d6c1e44")
-
 // Erasure is the state of one erasure request. It holds identifiers, the
 // request's free-text fields (checked not to look like personal data),
 // counts and times.
@@ -320,7 +316,7 @@ func (s *Service) erase(ctx context.Context, a redaction.Access, subject string,
 // reject records a rejected request. Called with s.mu held.
 func (s *Service) reject(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest, h *Hold) (Erasure, error) {
 	now := s.opts.Now().UTC()
-	id := uuid.NewSHA1(rejectedNamespace, []byte(subject+"\x00"+req.RequestID)).String()
+	id := redaction.ErasureID(subject, req.RequestID) // the ID Erase would have given
 	rj := erasureRejected{erasureRequested: erasureRequested{ErasureID: id, Subject: subject, RequestID: req.RequestID,
 		Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket, Principal: a.Principal.ID, RequestedAt: now},
 		RejectedAt: now, Rejection: "legal hold: " + h.Reason}

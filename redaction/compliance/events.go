@@ -15,11 +15,11 @@ const (
 	StreamErasures = redaction.StreamErasures
 	// StreamHolds holds HoldPlaced and HoldLifted events.
 	StreamHolds = "$holds"
-	// StreamRetention holds ValuesExpired events and the retention job's
-	// checkpoints.
+	// StreamRetention holds ValuesExpired events and the cursors of the
+	// retention job (RetentionCheckpoint) and of the blind indexer
+	// (BlindIndexedThrough). Redaction hides it, like $holds, from
+	// ReadAll and Subscribe.
 	StreamRetention = "$retention"
-	// StreamBlindIndex holds the blind indexer's checkpoints (positions).
-	StreamBlindIndex = "$blindindex"
 	// streamAudit is redaction's $audit.
 	streamAudit = redaction.StreamAudit
 )

@@ -9,12 +9,9 @@ import (
 	"time"
 
 	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/vault"
 )
-
-// streamRetentionCursor holds the retention job's cursor: a position before
-// which no event has a value still to expire.
-const streamRetentionCursor = "$retention-cursor"
 
 // RetentionRule keeps values of an event type and/or class for Period after
 // the event's recordedAt. An empty EventType or Class matches any; the most
@@ -86,7 +83,7 @@ func (s *Service) rule(eventType, class string) time.Duration {
 
 type expiryCandidate struct {
 	ev     *eventlog.Event
-	ref    TokenRef
+	ref    redaction.TokenRef
 	period time.Duration
 }
 
@@ -97,8 +94,8 @@ type expiryCandidate struct {
 // so runs are idempotent. The background job calls it every
 // RetentionInterval; it is exported for the CLI and tests.
 //
-// The job keeps a cursor (in $retention-cursor): the first event that still
-// has a value to expire later. A run reads from the cursor up to the events
+// The job keeps a cursor (RetentionCheckpoint in $retention): the first
+// event that still has a value to expire later. A run reads from the cursor up to the events
 // younger than the shortest rule.
 func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 	s.retMu.Lock()
@@ -117,7 +114,7 @@ func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 	for _, r := range s.opts.Retention {
 		minPeriod = min(minPeriod, r.Period)
 	}
-	cursor, err := s.loadCursor(ctx, streamRetentionCursor)
+	cursor, err := s.loadCursor(ctx, EventRetentionCheckpoint)
 	if err != nil {
 		return rep, fmt.Errorf("retention: %w", err)
 	}
@@ -147,13 +144,13 @@ func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 			if strings.HasPrefix(e.Stream, "$") {
 				continue
 			}
-			refs, err := EventTokens(*e)
+			refs, err := redaction.EventTokens(*e)
 			if err != nil {
 				s.lg.Warn("retention: event metadata not understood, skipped", "position", e.Position, logKeyErr, err.Error())
 				continue
 			}
 			for _, ref := range refs {
-				p := s.rule(e.Type, ref.Class)
+				p := s.rule(e.Type, string(ref.Class))
 				switch {
 				case p == 0:
 				case !e.RecordedAt.Add(p).After(now):
@@ -173,7 +170,7 @@ func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 	rep.Cursor = blocked
 	if blocked > cursor {
 		body, _ := json.Marshal(retentionCursor{Position: blocked})
-		if _, err := s.appendSystem(ctx, streamRetentionCursor, eventlog.EventData{Type: EventRetentionCheckpoint, Data: body}); err != nil {
+		if _, err := s.appendSystem(ctx, StreamRetention, eventlog.EventData{Type: EventRetentionCheckpoint, Data: body}); err != nil {
 			return rep, fmt.Errorf("retention: record cursor: %w", err)
 		}
 	}
@@ -218,7 +215,7 @@ func (s *Service) expire(ctx context.Context, cands []expiryCandidate, exp expir
 			order = append(order, k)
 		}
 		g.Paths = append(g.Paths, c.ref.Path)
-		g.Classes = append(g.Classes, c.ref.Class)
+		g.Classes = append(g.Classes, string(c.ref.Class))
 	}
 	if len(held) == 0 {
 		return nil
@@ -260,20 +257,35 @@ func (s *Service) expire(ctx context.Context, cands []expiryCandidate, exp expir
 	return flush()
 }
 
-// loadCursor reads the last position recorded in a cursor stream (0 if none).
-func (s *Service) loadCursor(ctx context.Context, stream string) (uint64, error) {
-	evs, err := s.log.ReadStream(ctx, stream, 0, 1, eventlog.Backward)
-	if errors.Is(err, eventlog.ErrStreamNotFound) || (err == nil && len(evs) == 0) {
-		return 0, nil
+// loadCursor returns the position of the last cursor event of type typ in
+// $retention (0 if none). Cursors are written at the end of a run, so the
+// scan back stops within the last run's records.
+func (s *Service) loadCursor(ctx context.Context, typ string) (uint64, error) {
+	from := uint64(0) // Backward from 0 = from the end
+	for {
+		evs, err := s.log.ReadStream(ctx, StreamRetention, from, 256, eventlog.Backward)
+		if errors.Is(err, eventlog.ErrStreamNotFound) || (err == nil && len(evs) == 0) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", StreamRetention, err)
+		}
+		for _, e := range evs {
+			if e.Type != typ {
+				continue
+			}
+			var c retentionCursor
+			if err := json.Unmarshal(e.Data, &c); err != nil {
+				return 0, fmt.Errorf("read %s: %w", StreamRetention, err)
+			}
+			return c.Position, nil
+		}
+		last := evs[len(evs)-1].Version
+		if last <= 1 {
+			return 0, nil
+		}
+		from = last - 1
 	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", stream, err)
-	}
-	var c retentionCursor
-	if err := json.Unmarshal(evs[0].Data, &c); err != nil {
-		return 0, fmt.Errorf("read %s: %w", stream, err)
-	}
-	return c.Position, nil
 }
 
 // Expiries lists the ValuesExpired records (no values) of a subject, or of

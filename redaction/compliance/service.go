@@ -43,9 +43,10 @@ type decider interface {
 }
 
 var (
-	_ eventLog = (*eventlog.Log)(nil)
-	_ redactor = (*redaction.Service)(nil)
-	_ decider  = (*policy.Engine)(nil)
+	_ eventLog   = (*eventlog.Log)(nil)
+	_ headHasher = (*eventlog.Log)(nil)
+	_ redactor   = (*redaction.Service)(nil)
+	_ decider    = (*policy.Engine)(nil)
 )
 
 // systemAccess is the principal the workflow acts as when it reads for a
