@@ -41,6 +41,10 @@ devvault_build() {
         (cd "$src" && go build -trimpath -o "$bin.tmp.$$" .) >&2 || { rm -f "$bin.tmp.$$"; exit 1; }
         mv -f "$bin.tmp.$$" "$bin"
         echo "devvault: built in $((SECONDS - t0))s, $(du -h "$bin" | cut -f1)" >&2
+        # Keep the three newest binaries (~150 MB each); other clones may
+        # still use an older one.
+        # shellcheck disable=SC2012
+        ls -t "$cache"/devvault-[0-9a-f]* 2>/dev/null | grep -v '\.tmp\.' | tail -n +4 | xargs -r rm -f
       fi
     ) 9>"$cache/devvault.lock" || return 1
   fi
