@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/url"
@@ -102,32 +103,51 @@ func (c *Client) stream(ctx context.Context, o SubscribeOptions, last uint64, fn
 		return false, decode(resp, nil)
 	}
 	got := false
-	sc := bufio.NewScanner(resp.Body)
+	err = readSSE(resp.Body, func(name string, data []byte) error {
+		switch name {
+		case sseErrorName:
+			// The server ends the stream with a problem: a 4xx one stops
+			// the subscription, anything else is worth a reconnect.
+			var p Problem
+			_ = json.Unmarshal(data, &p)
+			return &APIError{Status: p.Status, Code: p.Code, Title: p.Title, Detail: p.Detail}
+		case "", SSEEventName:
+			var ev Event
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return fmt.Errorf("sdk: decode subscription event: %w", err)
+			}
+			got = true
+			if !fn(ev) {
+				return errStopped
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return got, err
+	}
+	return got, errors.New("sdk: subscription closed by the server")
+}
+
+// readSSE reads Server-Sent Events from r and calls fn with each message's
+// event name and data (data lines joined by newlines). Comments and
+// messages without data are skipped; an error from fn stops the read.
+func readSSE(r io.Reader, fn func(name string, data []byte) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	var name string
 	var data bytes.Buffer
+	hasData := false
 	for sc.Scan() {
 		line := sc.Bytes()
 		switch {
 		case len(line) == 0: // end of a message
-			if name == sseErrorName {
-				// The server ends the stream with a problem: a 4xx one stops
-				// the subscription, anything else is worth a reconnect.
-				var p Problem
-				_ = json.Unmarshal(data.Bytes(), &p)
-				return got, &APIError{Status: p.Status, Code: p.Code, Title: p.Title, Detail: p.Detail}
-			}
-			if data.Len() > 0 && (name == "" || name == SSEEventName) {
-				var ev Event
-				if err := json.Unmarshal(data.Bytes(), &ev); err != nil {
-					return got, fmt.Errorf("sdk: decode subscription event: %w", err)
-				}
-				got = true
-				if !fn(ev) {
-					return got, errStopped
+			if hasData {
+				if err := fn(name, data.Bytes()); err != nil {
+					return err
 				}
 			}
-			name = ""
+			name, hasData = "", false
 			data.Reset()
 		case line[0] == ':': // comment, heartbeat
 		default:
@@ -137,15 +157,16 @@ func (c *Client) stream(ctx context.Context, o SubscribeOptions, last uint64, fn
 			case "event":
 				name = string(value)
 			case "data":
-				if data.Len() > 0 {
+				if hasData {
 					data.WriteByte('\n')
 				}
 				data.Write(value)
+				hasData = true
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return got, fmt.Errorf("sdk: subscription: %w", err)
+		return fmt.Errorf("sdk: subscription: %w", err)
 	}
-	return got, errors.New("sdk: subscription closed by the server")
+	return nil
 }
