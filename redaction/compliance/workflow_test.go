@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
 )
@@ -385,5 +387,47 @@ func TestAdvanceFinishesInterruptedErasure(t *testing.T) {
 	}
 	if st, _ := readField(t, e.svc, "customer-x", "/email"); st != redaction.StateErased {
 		t.Errorf("state %s, want erased", st)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-m", "metric-subject-1", "metric.canary@example.com", "+1 415 555 0105", "Metric Canary")
+	if _, err := e.comp.Request(ctx, pDPO, "metric-subject-1", redaction.ErasureRequest{RequestID: "rq-m"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.comp.PlaceHold(ctx, pDPO, "metric-subject-2", "audit LIT-1"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(31 * 24 * time.Hour)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.comp.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+	}
+	for name, want := range map[string]float64{"piivault_erasures_overdue": 1, "piivault_erasures_open": 1,
+		"piivault_legal_holds_active": 1, "piivault_erasures_completed": 0} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+	if got["piivault_erasure_oldest_open_age_seconds"] < 31*24*3600 {
+		t.Errorf("oldest open age = %v", got["piivault_erasure_oldest_open_age_seconds"])
+	}
+	var buf strings.Builder
+	for _, mf := range mfs {
+		buf.WriteString(mf.String())
+	}
+	for _, c := range []string{"metric-subject", "metric.canary", "Metric Canary"} {
+		if strings.Contains(buf.String(), c) {
+			t.Errorf("metrics hold %q", c)
+		}
 	}
 }
