@@ -394,6 +394,23 @@ func endToEnd(t *testing.T, be backend) {
 		t.Errorf("read without token: err = %v, want ErrUnauthenticated", err)
 	}
 
+	// The reveal was audited: who, for what purpose, which subject; no value.
+	page, err := as("dpo", "").Audit(ctx, sdk.AuditQuery{Subject: subj, Limit: 100})
+	if err != nil {
+		t.Fatalf("Audit: %v", err)
+	}
+	found := false
+	for _, r := range page.Records {
+		if r.Principal == "support-1" && r.Purpose == "support" && r.Subject == subj {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("audit for %s has no record of support-1 reading for support: %+v", subj, page.Records)
+	}
+	auditJSON, _ := json.Marshal(page)
+	scan(t, "audit records", "", auditJSON, canaries)
+
 	// 4. Erase as dpo; read again: placeholder, state erased.
 	if _, err := as("support", "").Erase(ctx, subj, sdk.ErasureRequest{Reason: "test"}); !errors.Is(err, sdk.ErrDenied) {
 		t.Errorf("support erase: err = %v, want ErrDenied", err)
