@@ -458,6 +458,9 @@ func endToEnd(t *testing.T, be backend) {
 	if headAfter < after.LastPosition || headAfter <= headBefore {
 		t.Errorf("subscriber saw position %d after restart, want %d", headAfter, after.LastPosition)
 	}
+	if !sub.erasure {
+		t.Error("the subscriber did not receive the SubjectErased event of $erasures")
+	}
 	// Still erased after the restart.
 	evs, err = readStream(t, as("support", "support"), stream)
 	if err != nil || len(evs) != 1 || field(t, evs[0], "email") != "[deleted under GDPR]" {
@@ -498,9 +501,10 @@ func endToEnd(t *testing.T, be backend) {
 
 // collector follows a subscription's events, checking their order.
 type collector struct {
-	got  <-chan sdk.Event
-	errc <-chan error
-	last uint64
+	got     <-chan sdk.Event
+	errc    <-chan error
+	last    uint64
+	erasure bool // saw a SubjectErased event in $erasures
 }
 
 // waitFor drains the subscription until it has seen position want, or,
@@ -515,6 +519,9 @@ func (c *collector) waitFor(t *testing.T, want uint64, quiet time.Duration) uint
 				t.Errorf("subscription: position %d after %d (duplicate or out of order)", ev.Position, c.last)
 			}
 			c.last = ev.Position
+			if ev.Stream == "$erasures" && ev.Type == "SubjectErased" {
+				c.erasure = true
+			}
 			if want != 0 && c.last >= want {
 				return c.last
 			}
