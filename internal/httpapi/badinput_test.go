@@ -39,7 +39,7 @@ func commonBadBodies(valid string, limit int) []badBody {
 // the log head and the vault counts did not move.
 func TestBadInputChangesNothing(t *testing.T) {
 	const limit = 16 << 10
-	e := newRealEnv(t, Options{MaxBodyBytes: limit})
+	e := newComplianceEnv(t, Options{MaxBodyBytes: limit})
 	// A stream, a schema and a value exist, so "changes nothing" means something.
 	if r := e.doJSON(t, http.MethodPut, "/v1/schemas/CustomerRegistered", roleTokens["admin"], customerSchema, nil); r.status != 200 {
 		t.Fatalf("PUT schema = %d %s", r.status, r.body)
@@ -92,6 +92,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 			badBody{"version a string", `{"version":"1","data":{}}`, "", 400, sdk.CodeInvalidJSON},
 			badBody{"data missing", `{"version":1}`, "", 400, sdk.CodeBadRequest},
 		),
+		"PUT /v1/subjects/:subject/hold": append(commonBadBodies(`{"reason":"r"}`, limit),
+			badBody{"reason missing", `{}`, "", 400, sdk.CodeBadRequest},
+			badBody{"reason a number", `{"reason":1}`, "", 400, sdk.CodeInvalidJSON},
+		),
+		"DELETE /v1/subjects/:subject/hold": append(commonBadBodies(`{"reason":"r"}`, limit),
+			badBody{"reason missing", `{"reason":" "}`, "", 400, sdk.CodeBadRequest},
+			badBody{"no hold to lift", `{"reason":"r"}`, "", 404, sdk.CodeNotFound},
+		),
 		"POST /v1/subjects/:subject/erasure": append(commonBadBodies(validErase, limit),
 			badBody{"reason a number", `{"reason":1}`, "", 400, sdk.CodeInvalidJSON},
 		),
@@ -101,6 +109,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"GET /v1/events":                 {"?from=x", "?limit=0", "?direction=backward"},
 		"GET /v1/subscribe":              {"?from=x"},
 		"GET /v1/audit":                  {"?from=x", "?limit=0"},
+		"GET /v1/erasures":               {"?overdue=maybe", "?nearDeadline=2", "?limit=0"},
+		"GET /v1/subjects":               {"", "?email=a@b.c&phone=1"},
 	}
 	params := strings.NewReplacer(":eventType", "CustomerRegistered", ":stream", "c-1", ":subject", "cust-1", ":id", "er-1")
 

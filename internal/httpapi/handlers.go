@@ -263,6 +263,10 @@ func (s *Server) erase(c *gin.Context) {
 			}
 		}
 	}
+	if s.flow != nil {
+		s.requestErasure(c, c.Param("subject"), req)
+		return
+	}
 	out, err := s.core.Erase(c.Request.Context(), callerOf(c), c.Param("subject"), req)
 	s.metrics.erasures.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
@@ -276,6 +280,15 @@ func (s *Server) erase(c *gin.Context) {
 }
 
 func (s *Server) getErasure(c *gin.Context) {
+	if s.flow != nil {
+		e, err := s.flow.Get(c.Request.Context(), access(callerOf(c)), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, e)
+		return
+	}
 	out, err := s.core.GetErasure(c.Request.Context(), callerOf(c), c.Param("id"))
 	if err != nil {
 		s.fail(c, err)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/piivault/piivault/redaction/compliance"
 )
 
 // Options configures a Server. Zero fields take the values of
@@ -42,6 +44,12 @@ type Options struct {
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+
+	// Compliance, when set, serves the erasure workflow of issue 6: erasure
+	// requests with legal holds and signed receipts, the erasure list, holds,
+	// subject lookup and the receipt key. Nil: erasure is the redaction
+	// service's one-step Erase and the workflow-only routes answer 501.
+	Compliance *compliance.Service
 
 	// Ready reports whether the stores are open and the policy is loaded,
 	// for /readyz. Nil means ready once the server is built.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/redaction/compliance"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -13,6 +14,8 @@ import (
 const (
 	codeInvalidEvent     = "invalid_event"
 	codeAuditUnavailable = "audit_unavailable"
+	codeLegalHold        = "legal_hold"
+	codeRequestIDReused  = "request_id_reused"
 )
 
 // problemForPackages is the part of problemFor for the errors of eventlog
@@ -22,12 +25,25 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 		return sdk.Problem{Status: status, Title: http.StatusText(status), Code: code, Detail: detail}, true
 	}
 	var (
+		hold     *compliance.LegalHoldError
 		conflict *eventlog.ConflictError
 		leak     *redaction.LeakError
 		schema   *redaction.SchemaError
 		event    *redaction.EventError
 	)
 	switch {
+	case errors.As(err, &hold):
+		return p(http.StatusConflict, codeLegalHold, "the subject is under legal hold: "+hold.Reason)
+	case errors.Is(err, compliance.ErrRequestIDReused):
+		return p(http.StatusConflict, codeRequestIDReused, "the request ID already names an erasure of another subject")
+	case errors.Is(err, compliance.ErrNotFound), errors.Is(err, compliance.ErrNoHold):
+		return p(http.StatusNotFound, sdk.CodeNotFound, err.Error())
+	case errors.Is(err, compliance.ErrNotSupported):
+		return p(http.StatusNotImplemented, codeNotImplemented, "not supported by this vault backend")
+	case errors.Is(err, compliance.ErrInvalid):
+		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
+	case errors.Is(err, compliance.ErrClosed):
+		return p(http.StatusServiceUnavailable, codeUnavailable, "the service is shutting down")
 	case errors.As(err, &conflict):
 		pr, _ := p(http.StatusConflict, sdk.CodeConflict, "the stream is at another version than expected")
 		actual := conflict.Actual

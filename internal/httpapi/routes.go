@@ -56,6 +56,11 @@ func (s *Server) routeTable() []route {
 
 		{method: http.MethodPost, path: "/v1/subjects/:subject/erasure", action: policy.ActionErase, resource: bySubject, handler: s.erase},
 		{method: http.MethodGet, path: "/v1/erasures/:id", action: policy.ActionErase, resource: noResource, handler: s.getErasure},
+		{method: http.MethodGet, path: "/v1/erasures", action: policy.ActionErase, resource: noResource, handler: s.listErasures},
+		{method: http.MethodGet, path: "/v1/subjects/:subject/hold", action: policy.ActionErase, resource: bySubject, handler: s.getHold},
+		{method: http.MethodPut, path: "/v1/subjects/:subject/hold", action: policy.ActionErase, resource: bySubject, handler: s.changeHold(true)},
+		{method: http.MethodDelete, path: "/v1/subjects/:subject/hold", action: policy.ActionErase, resource: bySubject, handler: s.changeHold(false)},
+		{method: http.MethodGet, path: "/v1/subjects", action: policy.ActionExport, resource: noResource, handler: s.findSubjects},
 		{method: http.MethodGet, path: "/v1/subjects/:subject/export", action: policy.ActionExport, resource: bySubject, handler: s.export},
 		{method: http.MethodGet, path: "/v1/audit", action: policy.ActionAudit, resource: auditResource, handler: s.audit},
 		{method: http.MethodGet, path: "/v1/log/verify", action: policy.ActionAdmin, resource: noResource, handler: s.verify},
@@ -64,6 +69,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/readyz", public: true, handler: s.readyz},
 		{method: http.MethodGet, path: "/metrics", public: true, handler: s.metricsHandler()},
 		{method: http.MethodGet, path: "/openapi.json", public: true, handler: s.openapi},
+		{method: http.MethodGet, path: "/v1/receipts/public-key", public: true, handler: s.receiptKey},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 // an http.Server with the configured timeouts.
 type Server struct {
 	core    service
+	flow    workflow // nil without Options.Compliance
 	pol     authorizer
 	opts    Options
 	log     *slog.Logger
@@ -30,6 +31,9 @@ func newServer(core service, pol authorizer, opts Options) *Server {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	opts = opts.withDefaults()
 	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry)}
+	if opts.Compliance != nil { // not a typed nil in the interface
+		s.flow = opts.Compliance
+	}
 
 	e := gin.New()
 	// Paths hold stream names and subject IDs that may be escaped; match on

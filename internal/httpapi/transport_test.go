@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -45,7 +46,7 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(newFakeCore(), rolePolicy{}, Options{Auth: auth})
+	srv := newServer(newFakeCore(), rolePolicy{}, Options{Auth: auth, Logger: slog.New(slog.DiscardHandler)})
 	ts := httptest.NewUnstartedServer(srv)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)

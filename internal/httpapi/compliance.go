@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/redaction/compliance"
+	"github.com/piivault/piivault/sdk"
+	"github.com/piivault/piivault/vault"
+)
+
+// workflow is what the erasure-workflow routes need of compliance.Service.
+// With Options.Compliance nil, erasure falls back to the redaction
+// service's one-step Erase and the workflow-only routes answer 501.
+type workflow interface {
+	Request(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest) (compliance.Erasure, error)
+	Get(ctx context.Context, a redaction.Access, id string) (compliance.Erasure, error)
+	List(ctx context.Context, a redaction.Access, q compliance.ListQuery) ([]compliance.Erasure, error)
+	PlaceHold(ctx context.Context, a redaction.Access, subject, reason string) (compliance.Hold, error)
+	LiftHold(ctx context.Context, a redaction.Access, subject, reason string) (compliance.Hold, error)
+	GetHold(ctx context.Context, a redaction.Access, subject string) (compliance.Hold, error)
+	FindSubjects(ctx context.Context, a redaction.Access, class string, value vault.PII) ([]string, error)
+	PublicKey() ed25519.PublicKey
+}
+
+var _ workflow = (*compliance.Service)(nil)
+
+// ErasureList is the answer of GET /v1/erasures.
+type ErasureList struct {
+	Erasures []compliance.Erasure `json:"erasures"`
+}
+
+// SubjectList is the answer of GET /v1/subjects?email=|phone=.
+type SubjectList struct {
+	Subjects []string `json:"subjects"`
+}
+
+// HoldRequest is the body of PUT and DELETE /v1/subjects/{subject}/hold.
+type HoldRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) needFlow(c *gin.Context) bool {
+	if s.flow == nil {
+		s.fail(c, ErrNotImplemented)
+		return false
+	}
+	return true
+}
+
+func (s *Server) requestErasure(c *gin.Context, subject string, req sdk.ErasureRequest) {
+	e, err := s.flow.Request(c.Request.Context(), access(callerOf(c)), subject, redaction.ErasureRequest{
+		RequestID: req.RequestID, Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket,
+	})
+	s.metrics.erasures.WithLabelValues(erasureOutcome(err)).Inc()
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/v1/erasures/"+url.PathEscape(e.ID))
+	c.JSON(http.StatusOK, e)
+}
+
+func (s *Server) listErasures(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	q := compliance.ListQuery{Status: c.Query("status"), Subject: c.Query("subject"), After: c.Query("after")}
+	var err error
+	if q.Overdue, err = queryBool(c, "overdue"); err == nil {
+		if q.NearDeadline, err = queryBool(c, "nearDeadline"); err == nil {
+			q.Limit, err = pageLimit(c.Request, s.opts.DefaultPageSize, s.opts.MaxPageSize)
+		}
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	list, err := s.flow.List(c.Request.Context(), access(callerOf(c)), q)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if list == nil {
+		list = []compliance.Erasure{}
+	}
+	c.JSON(http.StatusOK, ErasureList{Erasures: list})
+}
+
+func queryBool(c *gin.Context, name string) (bool, error) {
+	v := c.Query(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest(sdk.CodeBadRequest, "query parameter %s: want true or false", name)
+	}
+	return b, nil
+}
+
+func (s *Server) getHold(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	h, err := s.flow.GetHold(c.Request.Context(), access(callerOf(c)), c.Param("subject"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h)
+}
+
+func (s *Server) changeHold(place bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !s.needFlow(c) {
+			return
+		}
+		var req HoldRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		if strings.TrimSpace(req.Reason) == "" {
+			s.fail(c, badRequest(sdk.CodeBadRequest, "reason: required"))
+			return
+		}
+		change := s.flow.LiftHold
+		if place {
+			change = s.flow.PlaceHold
+		}
+		h, err := change(c.Request.Context(), access(callerOf(c)), c.Param("subject"), req.Reason)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, h)
+	}
+}
+
+// findSubjects looks a subject up by e-mail or phone through the blind
+// index. The value arrives in the query string, as issue 6 specifies; it is
+// wrapped in vault.PII at once, and this package logs only route templates.
+func (s *Server) findSubjects(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	q := c.Request.URL.Query()
+	var class, value string
+	for _, cl := range []string{compliance.ClassEmail, compliance.ClassPhone} {
+		if v := q.Get(cl); v != "" {
+			if class != "" {
+				s.fail(c, badRequest(sdk.CodeBadRequest, "give one of email and phone"))
+				return
+			}
+			class, value = cl, v
+		}
+	}
+	if class == "" {
+		s.fail(c, badRequest(sdk.CodeBadRequest, "query parameter email or phone: required"))
+		return
+	}
+	subjects, err := s.flow.FindSubjects(c.Request.Context(), access(callerOf(c)), class, vault.NewPII([]byte(value)))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if subjects == nil {
+		subjects = []string{}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, SubjectList{Subjects: subjects})
+}
+
+// receiptKey serves the Ed25519 public key that verifies erasure receipts,
+// as a PEM block. It is public by nature.
+func (s *Server) receiptKey(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	c.Data(http.StatusOK, "application/x-pem-file", compliance.MarshalPublicKey(s.flow.PublicKey()))
+}
+
+func erasureOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, compliance.ErrLegalHold):
+		return "rejected_hold"
+	default:
+		return "error"
+	}
+}
