@@ -12,8 +12,17 @@
 // not ask the policy cannot exist. A test walks gin's registered routes and
 // fails if one is not in the table, and another checks the table against
 // openapi.json in both directions. The operational routes (/healthz,
-// /readyz, /metrics, /openapi.json) are marked public explicitly; they
-// carry no personal data.
+// /readyz, /metrics, /openapi.json) and the receipt-verification key
+// (/v1/receipts/public-key) are marked public explicitly; they carry no
+// personal data.
+//
+// # Erasure workflow
+//
+// With Options.Compliance set, erasure goes through redaction/compliance
+// (legal holds, deadlines, signed receipts) and the workflow routes
+// (erasure list, holds, subject lookup, receipt key) are served; without
+// it erasure is the redaction service's one-step Erase and those routes
+// answer 501.
 //
 // # Authentication
 //
@@ -57,6 +66,7 @@
 //	})
 //	opts := httpapi.DefaultOptions()
 //	opts.Logger, opts.Auth, opts.Registry, opts.Ready = lg, auth, reg, readyCheck
+//	opts.Compliance = flow // compliance.New(...): erasure workflow, holds, receipts
 //	api := httpapi.New(svc, pol, opts)
 //	srv := api.HTTPServer(addr) // timeouts set; for mTLS set srv.TLSConfig ClientAuth and ClientCAs
 //

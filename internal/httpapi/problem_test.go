@@ -10,6 +10,7 @@ import (
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/redaction/compliance"
 	"github.com/piivault/piivault/sdk"
 	"github.com/piivault/piivault/vault"
 )
@@ -65,6 +66,14 @@ func TestProblemFor(t *testing.T) {
 		{wrap(redaction.ErrAudit), 503, codeAuditUnavailable},
 		{wrap(redaction.ErrClosed), 503, codeUnavailable},
 		{wrap(redaction.ErrInvalid), 400, sdk.CodeBadRequest},
+
+		{wrap(&compliance.LegalHoldError{Subject: "s", Reason: "litigation"}), 409, codeLegalHold},
+		{wrap(compliance.ErrRequestIDReused), 409, codeRequestIDReused},
+		{wrap(compliance.ErrNotFound), 404, sdk.CodeNotFound},
+		{wrap(compliance.ErrNoHold), 404, sdk.CodeNotFound},
+		{wrap(compliance.ErrNotSupported), 501, codeNotImplemented},
+		{wrap(compliance.ErrInvalid), 400, sdk.CodeBadRequest},
+		{wrap(compliance.ErrClosed), 503, codeUnavailable},
 
 		{wrap(policy.ErrInvalidInput), 400, sdk.CodeBadRequest},
 		{wrap(policy.ErrClosed), 503, codeUnavailable},
