@@ -16,10 +16,11 @@ import (
 // as ratios on a shared, noisy machine.
 
 func BenchmarkBaselineLogAppend64(b *testing.B) {
-	env := newEnv(b, envConfig{embedded: true})
+	env := newEnv(b, envConfig{embedded: true, quiet: true})
 	ctx := context.Background()
 	b.SetParallelism(32)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -30,13 +31,15 @@ func BenchmarkBaselineLogAppend64(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
 }
 
 func BenchmarkBaselineVaultPut64(b *testing.B) {
-	env := newEnv(b, envConfig{embedded: true})
+	env := newEnv(b, envConfig{embedded: true, quiet: true})
 	ctx := context.Background()
 	b.SetParallelism(32)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	var n atomicInt
 	b.RunParallel(func(pb *testing.PB) {
@@ -53,6 +56,7 @@ func BenchmarkBaselineVaultPut64(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
 }
 
 type atomicInt struct{ v atomic.Int64 }
@@ -60,10 +64,11 @@ type atomicInt struct{ v atomic.Int64 }
 func (a *atomicInt) add() int64 { return a.v.Add(1) }
 
 func BenchmarkBaselinePutThenAppend64(b *testing.B) {
-	env := newEnv(b, envConfig{embedded: true})
+	env := newEnv(b, envConfig{embedded: true, quiet: true})
 	ctx := context.Background()
 	b.SetParallelism(32)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	var n atomicInt
 	b.RunParallel(func(pb *testing.PB) {
@@ -84,4 +89,5 @@ func BenchmarkBaselinePutThenAppend64(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
 }

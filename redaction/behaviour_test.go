@@ -650,3 +650,23 @@ func TestEventTokens(t *testing.T) {
 		t.Error("ErasureID is not a function of (subject, request ID)")
 	}
 }
+
+// TestIndexCheckpointIdle: an idle service does not keep writing checkpoints.
+func TestIndexCheckpointIdle(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, envConfig{})
+	mustPutSchema(t, env.svc, "CustomerRegistered", customerSchema)
+	if _, err := env.svc.Append(ctx, pService, "idle", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.svc.idx.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h1, _ := env.log.Head(ctx)
+	if err := env.svc.idx.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h2, _ := env.log.Head(ctx); h2 != h1 {
+		t.Errorf("an idle checkpoint moved the head from %d to %d", h1, h2)
+	}
+}

@@ -213,10 +213,13 @@ func (x *indexer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	body, _ := json.Marshal(indexedThrough{Position: head})
-	if _, err := x.s.log.AppendSystem(ctx, streamIndex, eventlog.Any, []eventlog.EventData{{Type: eventIndexedThrough, Data: body}}); err != nil {
+	res, err := x.s.log.AppendSystem(ctx, streamIndex, eventlog.Any, []eventlog.EventData{{Type: eventIndexedThrough, Data: body}})
+	if err != nil {
 		return err
 	}
-	x.lastCheckpoint, x.lastCPTime = head, time.Now()
+	// The checkpoint event itself moves the head; an idle log must not
+	// make the next tick write another one.
+	x.lastCheckpoint, x.lastCPTime = res.LastPosition, time.Now()
 	return nil
 }
 
