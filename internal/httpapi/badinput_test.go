@@ -105,12 +105,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		),
 	}
 	queries := map[string][]string{
-		"GET /v1/streams/:stream/events": {"?from=-1", "?from=x", "?limit=0", "?limit=-5", "?limit=1.5", "?direction=up"},
-		"GET /v1/events":                 {"?from=x", "?limit=0", "?direction=backward"},
-		"GET /v1/subscribe":              {"?from=x"},
-		"GET /v1/audit":                  {"?from=x", "?limit=0"},
-		"GET /v1/erasures":               {"?overdue=maybe", "?nearDeadline=2", "?limit=0"},
-		"GET /v1/subjects":               {"", "?email=a@b.c&phone=1"},
+		"GET /v1/streams/:stream/events":   {"?from=-1", "?from=x", "?limit=0", "?limit=-5", "?limit=1.5", "?direction=up"},
+		"GET /v1/events":                   {"?from=x", "?limit=0", "?direction=backward"},
+		"GET /v1/subscribe":                {"?from=x"},
+		"GET /v1/audit":                    {"?from=x", "?limit=0"},
+		"GET /v1/erasures":                 {"?overdue=maybe", "?nearDeadline=2", "?limit=0"},
+		"GET /v1/subjects":                 {"", "?email=a@b.c&phone=1"},
+		"GET /v1/subjects/:subject/export": {"?format=xml"},
 	}
 	params := strings.NewReplacer(":eventType", "CustomerRegistered", ":stream", "c-1", ":subject", "cust-1", ":id", "er-1")
 

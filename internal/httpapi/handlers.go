@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -298,6 +299,11 @@ func (s *Server) getErasure(c *gin.Context) {
 }
 
 func (s *Server) export(c *gin.Context) {
+	format := c.Query("format")
+	if format != "" && format != "json" && format != "csv" {
+		s.fail(c, badRequest(sdk.CodeBadRequest, "query parameter format: want json or csv"))
+		return
+	}
 	out, err := s.core.Export(c.Request.Context(), callerOf(c), c.Param("subject"))
 	if err != nil {
 		s.fail(c, err)
@@ -310,6 +316,16 @@ func (s *Server) export(c *gin.Context) {
 		out.Events = []sdk.ExportEventRef{}
 	}
 	c.Header("Cache-Control", "no-store")
+	if format == "csv" {
+		b, err := exportZip(out, time.Now())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Header("Content-Disposition", `attachment; filename="export.zip"`)
+		c.Data(http.StatusOK, "application/zip", b)
+		return
+	}
 	c.JSON(http.StatusOK, out)
 }
 

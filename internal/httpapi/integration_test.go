@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -396,6 +399,16 @@ func TestRealStackFlow(t *testing.T) {
 		t.Errorf("export = %d %s", r.status, r.body)
 	}
 
+	// The same export as a zip of CSVs (portability).
+	zr := e.do(t, http.MethodGet, "/v1/subjects/"+subject+"/export?format=csv", roleTokens["dpo"], nil)
+	if zr.status != http.StatusOK || zr.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("CSV export = %d %s", zr.status, zr.header.Get("Content-Type"))
+	}
+	files := unzip(t, zr.body)
+	if !strings.Contains(files["values.csv"], canaryEmail) || !strings.Contains(files["events.csv"], "customer-42,1,") || !strings.Contains(files["subject.csv"], subject+",false") {
+		t.Errorf("CSV export files: %q", files)
+	}
+
 	// Erase as dpo; then the read shows the placeholder.
 	var er sdk.Erasure
 	if r := e.doJSON(t, http.MethodPost, "/v1/subjects/"+subject+"/erasure", roleTokens["support"], `{"reason":"art17"}`, nil); r.status != http.StatusForbidden {
@@ -527,4 +540,26 @@ func TestComplianceFlow(t *testing.T) {
 	if strings.Contains(e.logs.String(), canaryEmail) {
 		t.Error("logs hold the looked-up e-mail")
 	}
+}
+
+func unzip(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f.Name] = string(data)
+	}
+	return out
 }
