@@ -57,8 +57,11 @@ func (c *DEKCache) Get(subject string) (*DEK, bool) {
 	return e.k, true
 }
 
-// Generation returns a number to pass to Add. Read it before loading the
-// DEK from storage, so that an Add racing with an erasure is dropped.
+// Generation returns a number to pass to Add. Read it before the read that
+// loads the DEK begins (before the transaction or snapshot is taken, not
+// just before the key is fetched), so that an Add racing with an erasure
+// is dropped: a generation read later could postdate a Drop whose erasure
+// the read's snapshot predates.
 func (c *DEKCache) Generation() uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -109,7 +109,7 @@ func (s *Store) PutBlindIndex(ctx context.Context, subject, class string, digest
 		return err
 	}
 	defer s.end()
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.commitLocked(ctx, func(txn *badger.Txn) error {
 		erased, err := isErased(txn, subject)
 		if err != nil {
 			return err
@@ -122,6 +122,9 @@ func (s *Store) PutBlindIndex(ctx context.Context, subject, class string, digest
 		}
 		return txn.Set(blindLookupKey(class, digest, subject, blindEntry), nil)
 	})
+	if err == nil {
+		err = s.gsync.wait()
+	}
 	if err != nil {
 		return fmt.Errorf("put blind index: %w", storageErr(err))
 	}

@@ -52,7 +52,7 @@ func (s *Store) purge(ctx context.Context, subjects []string) error {
 	// tombstone; this also makes sure each prefix holds its live marker,
 	// without which DropPrefix would skip it.
 	for _, sub := range subjects {
-		if _, _, _, err := s.destroy(ctx, sub); err != nil {
+		if _, err := s.destroy(ctx, sub); err != nil {
 			return err
 		}
 	}

@@ -146,7 +146,7 @@ func (s *Store) dekForPut(ctx context.Context, subject string) (subjectPut, erro
 	sp.gen = s.cache.Generation()
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		sp.dek, err = s.loadDEK(ctx, txn, subject)
+		sp.dek, err = s.loadDEK(ctx, txn, subject, sp.gen)
 		return err
 	})
 	if err != nil {
@@ -261,6 +261,8 @@ func (s *Store) commitBatch(batch []*putReq) {
 // erased, or whose DEK lost a creation race, get their own error and write
 // nothing; the others commit together.
 func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
+	s.creators.Lock() // see Erase
+	defer s.creators.Unlock()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	outcome := make([]error, len(batch))

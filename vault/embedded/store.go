@@ -39,6 +39,11 @@ type Store struct {
 	life   sync.RWMutex
 	closed atomic.Bool
 
+	// creators is held by every commit that can add keys under a
+	// subject's prefix (the Put committer, PutBlindIndex) and by Erase's
+	// tombstone-and-destroy commit; see Erase.
+	creators sync.Mutex
+
 	commits       chan *putReq
 	committerDone chan struct{}
 	maxTxnBytes   int
@@ -125,7 +130,7 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 	queued, err := s.purgeQueue()
 	if err == nil {
 		for _, sub := range queued {
-			if _, _, _, err = s.destroy(ctx, sub); err != nil {
+			if _, err = s.destroy(ctx, sub); err != nil {
 				break
 			}
 		}
@@ -215,13 +220,25 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 	return s.gsync.wait()
 }
 
+// commitLocked is commit holding s.creators, which serializes it with
+// every transaction that can create keys under a subject's prefix.
+func (s *Store) commitLocked(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	return s.commit(ctx, fn, &s.creators)
+}
+
 // commit is update without waiting for durability: the commit is visible
 // at once and durable with the next group fsync. A later commit's fsync
 // covers it too, since the memtable log is replayed in order and stops at
 // the first gap.
-func (s *Store) commit(ctx context.Context, fn func(txn *badger.Txn) error) error {
+func (s *Store) commit(ctx context.Context, fn func(txn *badger.Txn) error, lock ...sync.Locker) error {
 	for n := 0; ; n++ {
+		for _, l := range lock {
+			l.Lock()
+		}
 		err := s.db.Update(fn)
+		for _, l := range lock {
+			l.Unlock()
+		}
 		if !retryable(err) {
 			return err
 		}
@@ -260,6 +277,7 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 		dek    *vault.DEK
 	}
 	subjects := make(map[string]*subjectState)
+	gen := s.cache.Generation() // before the snapshot, see loadDEK
 	err := s.db.View(func(txn *badger.Txn) error {
 		for i, tok := range toks {
 			out[i] = vault.Resolved{Token: tok, State: vault.Unknown}
@@ -277,7 +295,7 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 				} else if st.erased, err = isErased(txn, sub); err != nil {
 					return err
 				} else if !st.erased {
-					if st.dek, err = s.loadDEK(ctx, txn, sub); err != nil {
+					if st.dek, err = s.loadDEK(ctx, txn, sub, gen); err != nil {
 						return err
 					}
 				}
@@ -391,12 +409,14 @@ func getTomb(txn *badger.Txn, subject string) (tombRecord, bool, error) {
 }
 
 // loadDEK returns the subject's DEK from the cache or the store, or nil if
-// the subject has none.
-func (s *Store) loadDEK(ctx context.Context, txn *badger.Txn, subject string) (*vault.DEK, error) {
+// the subject has none. gen is the cache generation read before txn began:
+// read later, it could postdate an erasure the txn's snapshot predates, and
+// the DEK read from that snapshot would be cached again after the erasure
+// dropped it.
+func (s *Store) loadDEK(ctx context.Context, txn *badger.Txn, subject string, gen uint64) (*vault.DEK, error) {
 	if k, ok := s.cache.Get(subject); ok {
 		return k, nil
 	}
-	gen := s.cache.Generation()
 	item, err := txn.Get(dekKey(subject))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
@@ -479,43 +499,53 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 	defer s.erasing.Add(-1) // after step 3, see Store.erasing
 	var tomb tombRecord
 	var already bool
-	// Step 1: the tombstone, committed before anything is destroyed, so
-	// readers see Erased from now on and a racing Put's commit conflicts.
-	// It becomes durable with step 2's fsync, which cannot persist step 2
-	// without it (see commit).
-	err := s.commit(ctx, func(txn *badger.Txn) error {
+	var d destroyed
+	// Steps 1 and 2 in one commit: the tombstone, and the DEK and values
+	// (the first destroyBatch keys; a bigger subject continues below, when
+	// the tombstone already stops new keys). Readers see Erased and the
+	// values gone at the same instant. The commit holds s.creators, so no
+	// Put (nor blind-index write) can add a key the transaction's snapshot
+	// missed: a creator either committed before the snapshot, and its keys
+	// are deleted here, or commits after, and finds the tombstone.
+	err := s.commitLocked(ctx, func(txn *badger.Txn) error {
 		rec, ok, err := getTomb(txn, subject)
 		if err != nil {
 			return err
 		}
 		if ok {
-			tomb, already = rec, true
+			tomb, already, d = rec, true, destroyed{}
 			return nil
 		}
 		tomb, already = tombRecord{erasedAt: s.opts.Now(), erasureID: erasureID}, false
 		if err := txn.Set(tombKey(subject), tomb.encode()); err != nil {
 			return err
 		}
-		return txn.Set(purgeKey(subject), nil)
+		if err := txn.Set(purgeKey(subject), nil); err != nil {
+			return err
+		}
+		d, err = destroyInTxn(txn, subject)
+		return err
 	})
-	if err != nil {
-		return vault.EraseResult{}, fmt.Errorf("erase subject: %w", storageErr(err))
+	if err == nil && (already || d.more) {
+		// The rest of a big subject, or what a crash left of an earlier
+		// erasure of this one.
+		var rest destroyed
+		rest, err = s.destroy(ctx, subject)
+		d.add(rest)
 	}
-	// Step 2: the DEK and the values. Also on a repeated erasure, in case
-	// a crash came between the steps.
-	n, dekGone, keys, err := s.destroy(ctx, subject)
 	if err == nil {
 		err = s.gsync.wait()
 	}
-	// Step 3: the cached DEK, whatever step 2 did.
+	// Step 3: the cached DEK, whatever steps 1 and 2 did.
 	s.cache.Drop(subject)
-	if !already || keys > 0 || err != nil {
+	if !already || d.keys > 0 || err != nil {
 		// The purge also finishes a destroy that failed here.
 		s.kickPurge()
 	}
 	if err != nil {
-		return vault.EraseResult{}, fmt.Errorf("erase subject: destroy: %w", storageErr(err))
+		return vault.EraseResult{}, fmt.Errorf("erase subject: %w", storageErr(err))
 	}
+	n, dekGone := d.values, d.dek
 	s.log.LogAttrs(ctx, slog.LevelInfo, "vault subject erased",
 		slog.String(attrErasureID, tomb.erasureID), slog.Int(attrValues, n))
 	return vault.EraseResult{
@@ -531,90 +561,108 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 // destroyBatch bounds the keys deleted per transaction.
 const destroyBatch = 4096
 
+// destroyed is what one destroy transaction deleted.
+type destroyed struct {
+	values int  // value keys
+	keys   int  // keys of any kind
+	dek    bool // the DEK
+	more   bool // keys left for another transaction
+}
+
+func (d *destroyed) add(o destroyed) {
+	d.values += o.values
+	d.keys += o.keys
+	d.dek = d.dek || o.dek
+	d.more = o.more
+}
+
 // destroy deletes everything under the subject's prefix (DEK and values)
 // and leaves the purge-pending marker, so that DropPrefix will see the
-// prefix. It returns how many values and whether a DEK it deleted. The
-// caller waits for durability.
-func (s *Store) destroy(ctx context.Context, subject string) (values int, dekGone bool, keys int, err error) {
-	prefix := subjectPrefix(subject)
-	marker := markerKey(subject)
+// prefix. The caller waits for durability.
+func (s *Store) destroy(ctx context.Context, subject string) (destroyed, error) {
+	var total destroyed
 	for {
-		var n, deleted int
-		var dek bool
-		var more bool
+		var d destroyed
 		err := s.commit(ctx, func(txn *badger.Txn) error {
-			n, deleted, dek, more = 0, 0, false, false
-			var found [][]byte
-			func() {
-				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-				defer it.Close()
-				for it.Rewind(); it.Valid(); it.Next() {
-					if len(found) == destroyBatch {
-						more = true
-						return
-					}
-					k := it.Item().KeyCopy(nil)
-					switch k[len(prefix)] {
-					case kindMarker:
-						continue
-					case kindDEK:
-						dek = true
-					case kindValue:
-						n++
-					}
-					found = append(found, k)
-				}
-			}()
-			if len(found) == 0 {
-				return nil
-			}
-			deleted = len(found)
-			var extra [][]byte
-			for _, k := range found {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-				if k[len(prefix)] != kindBlind {
-					continue
-				}
-				// The lookup side lives outside the subject's prefix:
-				// delete it, leave a live marker for DropPrefix, and
-				// queue its prefix for the purge.
-				bk, err := parseKey(k)
-				if err != nil {
-					return fmt.Errorf("destroy: %w", err)
-				}
-				digest := []byte(bk.digest)
-				if err := txn.Delete(blindLookupKey(bk.class, digest, subject, blindEntry)); err != nil {
-					return err
-				}
-				if err := txn.Set(blindLookupKey(bk.class, digest, subject, blindMarker), nil); err != nil {
-					return err
-				}
-				extra = append(extra, blindSubjectPrefix(bk.class, digest, subject))
-			}
-			if len(extra) > 0 {
-				rec, _, err := getPurgeRecord(txn, subject)
-				if err != nil {
-					return err
-				}
-				rec.prefixes = append(rec.prefixes, extra...)
-				if err := txn.Set(purgeKey(subject), rec.encode()); err != nil {
-					return err
-				}
-			}
-			return txn.Set(marker, nil)
+			var err error
+			d, err = destroyInTxn(txn, subject)
+			return err
 		})
 		if err != nil {
-			return values, dekGone, keys, err
+			return total, err
 		}
-		values += n
-		dekGone = dekGone || dek
-		keys += deleted
-		if !more {
-			return values, dekGone, keys, nil
+		total.add(d)
+		if !d.more {
+			return total, nil
 		}
 	}
+}
+
+// destroyInTxn deletes up to destroyBatch keys under the subject's prefix
+// in txn, with the blind-index lookup entries they name.
+func destroyInTxn(txn *badger.Txn, subject string) (destroyed, error) {
+	var d destroyed
+	prefix := subjectPrefix(subject)
+	var found [][]byte
+	func() {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if len(found) == destroyBatch {
+				d.more = true
+				return
+			}
+			k := it.Item().KeyCopy(nil)
+			switch k[len(prefix)] {
+			case kindMarker:
+				continue
+			case kindDEK:
+				d.dek = true
+			case kindValue:
+				d.values++
+			}
+			found = append(found, k)
+		}
+	}()
+	if len(found) == 0 {
+		return d, nil
+	}
+	d.keys = len(found)
+	var extra [][]byte
+	for _, k := range found {
+		if err := txn.Delete(k); err != nil {
+			return d, err
+		}
+		if k[len(prefix)] != kindBlind {
+			continue
+		}
+		// The lookup side lives outside the subject's prefix: delete it,
+		// leave a live marker for DropPrefix, and queue its prefix for the
+		// purge.
+		bk, err := parseKey(k)
+		if err != nil {
+			return d, fmt.Errorf("destroy: %w", err)
+		}
+		digest := []byte(bk.digest)
+		if err := txn.Delete(blindLookupKey(bk.class, digest, subject, blindEntry)); err != nil {
+			return d, err
+		}
+		if err := txn.Set(blindLookupKey(bk.class, digest, subject, blindMarker), nil); err != nil {
+			return d, err
+		}
+		extra = append(extra, blindSubjectPrefix(bk.class, digest, subject))
+	}
+	if len(extra) > 0 {
+		rec, _, err := getPurgeRecord(txn, subject)
+		if err != nil {
+			return d, err
+		}
+		rec.prefixes = append(rec.prefixes, extra...)
+		if err := txn.Set(purgeKey(subject), rec.encode()); err != nil {
+			return d, err
+		}
+	}
+	return d, txn.Set(markerKey(subject), nil)
 }
 
 // Export implements vault.Store. An erased subject has nothing to export.
@@ -627,12 +675,13 @@ func (s *Store) Export(ctx context.Context, subject string) ([]vault.Record, err
 	}
 	defer s.end()
 	recs := []vault.Record{}
+	gen := s.cache.Generation() // before the snapshot, see loadDEK
 	err := s.db.View(func(txn *badger.Txn) error {
 		erased, err := isErased(txn, subject)
 		if err != nil || erased {
 			return err
 		}
-		dek, err := s.loadDEK(ctx, txn, subject)
+		dek, err := s.loadDEK(ctx, txn, subject, gen)
 		if err != nil || dek == nil {
 			return err
 		}

@@ -657,14 +657,19 @@ func testConcurrentPutErase(t *testing.T, h Harness) {
 			}
 		}()
 	}
+	var stopOnce sync.Once
+	halt := func() {
+		stopOnce.Do(func() { close(stop) })
+		wg.Wait()
+	}
+	defer halt() // on every way out, t.Fatal included
 	time.Sleep(50 * time.Millisecond)
 	mustErase(t, s, sub, "race")
 	// Every Put that starts after Erase returned must fail.
 	if _, err := s.Put(ctxT(t), []vault.Entry{{Subject: sub, Class: "email", Value: Value("late")}}); !errors.Is(err, vault.ErrErased) {
 		t.Fatalf("Put after Erase error = %v, want ErrErased", err)
 	}
-	close(stop)
-	wg.Wait()
+	halt()
 	if unexpected != nil {
 		t.Fatalf("Put during Erase failed with %v, want success or ErrErased", unexpected)
 	}
@@ -785,8 +790,16 @@ func testResolveDuringErase(t *testing.T, h Harness) {
 		mustResolve(t, s, toks) // warm any cache
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
+		var stopOnce sync.Once
+		halt := func() {
+			stopOnce.Do(func() { close(stop) })
+			wg.Wait()
+		}
+		// Stop the readers on every way out, t.Fatal included.
+		defer halt()
 		var mu sync.Mutex
 		var bad []string
+		nbad := 0
 		for w := 0; w < 4; w++ {
 			wg.Add(1)
 			go func() {
@@ -799,12 +812,18 @@ func testResolveDuringErase(t *testing.T, h Harness) {
 					}
 					res, err := s.Resolve(context.Background(), toks)
 					mu.Lock()
+					note := func(msg string) {
+						nbad++
+						if len(bad) < 10 {
+							bad = append(bad, msg)
+						}
+					}
 					if err != nil {
-						bad = append(bad, err.Error())
+						note(err.Error())
 					}
 					for _, r := range res {
 						if r.State != vault.Found && r.State != vault.Erased {
-							bad = append(bad, fmt.Sprintf("token %s state %v", r.Token, r.State))
+							note(fmt.Sprintf("token %s state %v", r.Token, r.State))
 						}
 					}
 					mu.Unlock()
@@ -818,10 +837,9 @@ func testResolveDuringErase(t *testing.T, h Harness) {
 				t.Fatalf("after Erase returned, %q resolves to %v, want Erased", r.Token, r.State)
 			}
 		}
-		close(stop)
-		wg.Wait()
-		if len(bad) > 0 {
-			t.Fatalf("Resolve racing with Erase: %d bad results, first: %s", len(bad), bad[0])
+		halt()
+		if nbad > 0 {
+			t.Fatalf("Resolve racing with Erase: %d bad results, first: %s", nbad, bad[0])
 		}
 	}
 }
