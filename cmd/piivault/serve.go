@@ -126,6 +126,10 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return err
 	}
 
+	if ntok == 0 && !cfg.Dev && cfg.TLS.ClientCertsFile == "" {
+		lg.Warn("no bearer tokens configured: every /v1 call will answer 401; add one with `piivault token create`", slog.String("tokens_file", cfg.TokensFile))
+	}
+
 	elog, err := eventlog.Open(filepath.Join(cfg.Data, logDir), eventlogOptions(lg))
 	if err != nil {
 		return fmt.Errorf("open event log in %s: %w", cfg.Data, err)
