@@ -148,3 +148,39 @@ func TestBlindIndex(t *testing.T) {
 		t.Fatalf("Lookup after purge = %q, want [%s]", got, b)
 	}
 }
+
+func TestEraseBigSubject(t *testing.T) {
+	f := newFixture(t, testOptions())
+	s := f.open(t)
+	ctx := context.Background()
+	sub := vaulttest.Subject("big")
+	const n = destroyBatch + 904 // more than one destroy transaction
+	var toks []vault.Token
+	for len(toks) < n {
+		var entries []vault.Entry
+		for i := 0; i < 1000 && len(toks)+len(entries) < n; i++ {
+			entries = append(entries, vault.Entry{Subject: sub, Class: "c", Value: vaulttest.Value("v")})
+		}
+		got, err := s.Put(ctx, entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, got...)
+	}
+	res, err := s.Erase(ctx, sub, "big")
+	if err != nil || res.ValuesDeleted != n || !res.DEKDestroyed {
+		t.Fatalf("Erase = %+v, %v; want %d values and the DEK", res, err, n)
+	}
+	out, err := s.Resolve(ctx, toks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out {
+		if r.State != vault.Erased {
+			t.Fatalf("after Erase, %v", r.State)
+		}
+	}
+	if info, err := s.Describe(ctx, sub); err != nil || len(info.Tokens) != 0 {
+		t.Fatalf("Describe = %d tokens, %v", len(info.Tokens), err)
+	}
+}
