@@ -27,18 +27,25 @@
 //
 // # Erasure and purge
 //
-// Erase commits a tombstone (and a purge-queue entry) first, so readers see
-// Erased at once and later Puts fail with vault.ErrErased, then deletes the
-// DEK and every value in a second commit and drops the cached DEK. Badger
-// keeps deleted bytes in its memtable log and its tables until compaction,
-// so Purge makes the deletion physical: for every queued subject it calls
-// DropPrefix on the subject's key prefix, which flushes the memtables without
-// those keys and rewrites every table that held them, then runs value-log GC
-// until it has nothing to rewrite. The queue entries are dropped the same
-// way (they name the blind-index lookup prefixes to drop, which hold
-// digests: a logical delete would have left those bytes behind, as the
-// canary scan showed). The
-// canary-scan test proves this on the bytes of the data folder. A
+// Erase commits the tombstone (with a purge-queue entry) and the deletion
+// of the DEK and the values in one transaction (a subject bigger than one
+// transaction continues in more, behind the tombstone), then one group
+// fsync, then drops the cached DEK. Readers see Erased and the values gone
+// at the same instant, never one without the other, and later Puts fail
+// with vault.ErrErased. The transaction is serialized with every commit
+// that can create keys under a subject (Put's committer, PutBlindIndex),
+// so none can slip a key past its snapshot.
+//
+// Badger keeps deleted bytes in its memtable log and its tables until
+// compaction, so Purge makes the deletion physical: for every queued
+// subject it calls DropPrefix on the subject's key prefix, which flushes
+// the memtables without those keys and rewrites every table that held
+// them, then runs value-log GC until it has nothing to rewrite. A live
+// marker key is left under each erased prefix, because DropPrefix skips
+// prefixes that hold only deleted keys. Queue entries that name
+// blind-index lookup prefixes are dropped the same way (they hold digests;
+// a logical delete left those bytes behind, as the canary scan showed).
+// The canary-scan test proves all this on the bytes of the data folder. A
 // background purge runs PurgeDelay after erasures; Purge also runs on
 // demand; both report through Options.OnPurge and the log.
 //
