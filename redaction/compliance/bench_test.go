@@ -26,7 +26,7 @@ func benchErasures() int {
 
 // recordErasures appends n ErasureRequested events (subjects that had values
 // or not does not matter to the vault's Erase).
-func recordErasures(b *testing.B, l *eventlog.Log, n int) {
+func recordErasures(b testing.TB, l *eventlog.Log, n int) {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/piivault/piivault/eventlog"
@@ -211,6 +212,11 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, fmt.Errorf("blind index: resolve: %w", err)
 			}
+			type put struct {
+				subject, class string
+				digest         []byte
+			}
+			var puts []put
 			for i, r := range res {
 				if r.State != vault.Found {
 					continue
@@ -224,14 +230,35 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 				if err != nil {
 					continue
 				}
-				err = bi.PutBlindIndex(ctx, refs[i].Subject, class, BlindDigest(s.opts.BlindIndexKey, class, norm))
-				if errors.Is(err, vault.ErrErased) {
-					continue
-				}
-				if err != nil {
-					return n, fmt.Errorf("blind index: put: %w", err)
-				}
-				n++
+				puts = append(puts, put{refs[i].Subject, class, BlindDigest(s.opts.BlindIndexKey, class, norm)})
+			}
+			// Each put is a durable commit; concurrent ones share fsyncs.
+			var (
+				wg    sync.WaitGroup
+				mu    sync.Mutex
+				first error
+				sem   = make(chan struct{}, 32)
+			)
+			for _, p := range puts {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					err := bi.PutBlindIndex(ctx, p.subject, p.class, p.digest)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						n++
+					case errors.Is(err, vault.ErrErased):
+					case first == nil:
+						first = fmt.Errorf("blind index: put: %w", err)
+					}
+				}()
+			}
+			wg.Wait()
+			if first != nil {
+				return n, first
 			}
 		}
 		from = evs[len(evs)-1].Position + 1

@@ -26,6 +26,12 @@ type eventLog interface {
 	Verify(ctx context.Context) (eventlog.VerifyResult, error)
 }
 
+// manyEraser is a batched vault erasure (requested of the vault owners),
+// used by Reapply when the backend has it.
+type manyEraser interface {
+	EraseMany(ctx context.Context, subjects, erasureIDs []string) ([]vault.EraseResult, error)
+}
+
 // headHasher is an O(1) head hash, used when the log has one.
 type headHasher interface {
 	HeadHash(ctx context.Context) (uint64, [32]byte, error)
@@ -310,25 +316,53 @@ func (s *Service) Reapply(ctx context.Context) (int, error) {
 		first   error
 		wg      sync.WaitGroup
 	)
-	for w := 0; w < min(s.opts.ReapplyWorkers, len(jobs)); w++ {
+	fail := func(err error) { errOnce.Do(func() { first = fmt.Errorf("reapply erasures: %w", err); cancel() }) }
+	many, batched := s.store.(manyEraser)
+	const chunk = 1000
+	workers, step := s.opts.ReapplyWorkers, 1
+	if batched {
+		workers, step = max(1, s.opts.ReapplyWorkers/64), chunk
+	}
+	for w := 0; w < min(workers, (len(jobs)+step-1)/step); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(jobs) || ctx.Err() != nil {
+			for ctx.Err() == nil {
+				lo := int(next.Add(int64(step))) - step
+				if lo >= len(jobs) {
 					return
 				}
+				hi := min(lo+step, len(jobs))
 				// A subject the vault shows erased needs no write (and no
 				// durable commit): the tombstone is what the re-application
 				// would write, and the vault finishes an erasure a crash
 				// interrupted after its tombstone on open.
-				if info, err := s.store.Describe(ctx, jobs[i].subject); err == nil && info.Erased {
+				var subs, ids []string
+				for _, j := range jobs[lo:hi] {
+					if info, err := s.store.Describe(ctx, j.subject); err == nil && info.Erased {
+						continue
+					}
+					subs, ids = append(subs, j.subject), append(ids, j.id)
+				}
+				if len(subs) == 0 {
 					continue
 				}
-				res, err := s.store.Erase(ctx, jobs[i].subject, jobs[i].id)
+				if batched {
+					res, err := many.EraseMany(ctx, subs, ids)
+					if err != nil {
+						fail(fmt.Errorf("erase %d subjects: %w", len(subs), err))
+						return
+					}
+					for _, r := range res {
+						if !r.AlreadyErased {
+							written.Add(1)
+						}
+					}
+					continue
+				}
+				res, err := s.store.Erase(ctx, subs[0], ids[0])
 				if err != nil {
-					errOnce.Do(func() { first = fmt.Errorf("reapply erasures: erase %s: %w", jobs[i].id, err); cancel() })
+					fail(fmt.Errorf("erase %s: %w", ids[0], err))
 					return
 				}
 				if !res.AlreadyErased {
