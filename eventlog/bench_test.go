@@ -38,6 +38,9 @@ func benchOptions(b testing.TB) Options {
 		}
 		o.ValueThreshold = n
 	}
+	if os.Getenv("EVENTLOG_BENCH_NOADVISE") != "" {
+		o.AdviseInterval = -1
+	}
 	if s := os.Getenv("EVENTLOG_BENCH_VLOG"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {

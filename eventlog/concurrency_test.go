@@ -111,6 +111,9 @@ func TestConcurrentExpectedVersions(t *testing.T) {
 		if e.Position != uint64(i+1) {
 			t.Fatalf("event %d has position %d", i, e.Position)
 		}
+		if i > 0 && e.RecordedAt.Before(all[i-1].RecordedAt) {
+			t.Errorf("recordedAt decreases at position %d: %v < %v", e.Position, e.RecordedAt, all[i-1].RecordedAt)
+		}
 		w, ok := byPos[e.Position]
 		if !ok || w.stream != e.Stream || e.Version != w.res.FirstVersion+(e.Position-w.res.FirstPosition) {
 			t.Errorf("position %d holds %s@%d, no winner was told so", e.Position, e.Stream, e.Version)

@@ -195,7 +195,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	stopResidency := make(chan struct{})
 	go func() {
 		defer close(l.residencyDone)
-		l.residency(dir, stopResidency)
+		if opts.AdviseInterval > 0 {
+			l.residency(dir, stopResidency)
+		}
 	}()
 	l.stopResidency = stopResidency
 	logger.Debug("eventlog opened", attrDir, dir, attrHead, l.head.Load())
@@ -253,9 +255,11 @@ func (l *Log) load() error {
 			return fmt.Errorf("open eventlog: last event key: %w", ErrCorrupt)
 		}
 		var rec record
+		var hash [32]byte
 		err = it.Item().Value(func(b []byte) error {
 			var derr error
 			rec, derr = decodeRecord(b, false)
+			hash = storedHash(b)
 			return derr
 		})
 		if err != nil {
@@ -265,10 +269,10 @@ func (l *Log) load() error {
 			return fmt.Errorf("open eventlog: head record at key %d says position %d: %w", pos, rec.Position, ErrCorrupt)
 		}
 		l.w.nextPos = pos + 1
-		l.w.lastHash = rec.Hash
+		l.w.lastHash = hash
 		l.w.lastTime = rec.RecordedAt
 		l.head.Store(pos)
-		l.headHash = rec.Hash
+		l.headHash = hash
 		return nil
 	})
 }

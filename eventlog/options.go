@@ -31,8 +31,8 @@ type Options struct {
 	SubscriptionBatch int
 
 	// AdviseInterval is how often the log looks for new Badger memory maps
-	// to advise (Linux). Default 50ms. See doc.go "Resident memory and
-	// write amplification".
+	// to advise (Linux). Default 50ms; negative disables the advice. See
+	// doc.go "Resident memory and write amplification".
 	AdviseInterval time.Duration
 	// MaxMappedResident is the file-backed resident memory above which the
 	// log asks the kernel to reclaim the pages of Badger files it only
@@ -90,7 +90,7 @@ func (o Options) withDefaults() Options {
 	if o.SubscriptionBatch <= 0 {
 		o.SubscriptionBatch = d.SubscriptionBatch
 	}
-	if o.AdviseInterval <= 0 {
+	if o.AdviseInterval == 0 {
 		o.AdviseInterval = d.AdviseInterval
 	}
 	if o.MaxMappedResident == 0 {

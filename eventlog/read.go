@@ -116,19 +116,47 @@ func getEvent(txn *badger.Txn, pos uint64) (Event, error) {
 }
 
 func itemEvent(item *badger.Item, pos uint64) (Event, error) {
+	var d eventDecoder
+	return d.decode(item, pos)
+}
+
+// eventDecoder turns stored records into Events with one allocation per
+// event (data and metadata share a buffer) and reuses the stream and type
+// strings of the previous event, which repeat along a scan.
+type eventDecoder struct {
+	stream, typ string
+}
+
+func (d *eventDecoder) decode(item *badger.Item, pos uint64) (Event, error) {
 	var e Event
 	err := item.Value(func(b []byte) error {
-		r, err := decodeRecord(b, true)
+		r, err := decodeRecord(b, false)
 		if err != nil {
 			return err
 		}
 		if r.Position != pos {
 			return fmt.Errorf("record at %d says position %d: %w", pos, r.Position, ErrCorrupt)
 		}
-		e = r.event()
+		buf := make([]byte, len(r.Data)+len(r.Metadata))
+		n := copy(buf, r.Data)
+		copy(buf[n:], r.Metadata)
+		e = Event{
+			ID: uuid.UUID(r.ID), Stream: d.intern(&d.stream, r.streamBytes), Version: r.Version, Position: r.Position,
+			Type: d.intern(&d.typ, r.typeBytes), Data: buf[:n:n], RecordedAt: time.Unix(0, r.RecordedAt).UTC(),
+		}
+		if len(r.Metadata) > 0 {
+			e.Metadata = buf[n:]
+		}
 		return nil
 	})
 	return e, err
+}
+
+func (d *eventDecoder) intern(last *string, b []byte) string {
+	if string(b) != *last { // no allocation for the comparison
+		*last = string(b)
+	}
+	return *last
 }
 
 func (r *record) event() Event {
@@ -173,6 +201,7 @@ func readAll(ctx context.Context, txn *badger.Txn, from uint64, limit int) ([]Ev
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: keys.EventPrefix(), PrefetchValues: false})
 	defer it.Close()
 	out := make([]Event, 0, min(limit, 1024))
+	var dec eventDecoder
 	want := from
 	for it.Seek(keys.Event(from)); it.Valid() && len(out) < limit; it.Next() {
 		if len(out)%1024 == 1023 {
@@ -189,7 +218,7 @@ func readAll(ctx context.Context, txn *badger.Txn, from uint64, limit int) ([]Ev
 			return nil, fmt.Errorf("read all: gap before position %d: %w", pos, ErrCorrupt)
 		}
 		want = pos + 1
-		e, err := itemEvent(item, pos)
+		e, err := dec.decode(item, pos)
 		if err != nil {
 			return nil, fmt.Errorf("read all: %w", err)
 		}

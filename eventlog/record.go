@@ -6,27 +6,30 @@ import (
 	"fmt"
 )
 
-// Record codec, format version 1. One record is the value of an event key
+// Record codec, format version 2. One record is the value of an event key
 // (internal/keys.Event). All integers are big-endian and fixed width, so the
 // encoding is canonical: a record has exactly one byte form, and the chain
-// hash is taken over those bytes.
+// hash is taken over those bytes. All lengths sit in the fixed header, so a
+// reader touches the header and then copies the body in one sequential
+// pass (the hash at the end is only read by Verify).
 //
 //	off  size  field
-//	0    1     format version (1)
+//	0    1     format version (2)
 //	1    8     position
 //	9    8     stream version
 //	17   8     recordedAt, Unix nanoseconds (UTC)
 //	25   16    event ID
 //	41   32    hash of the previous record (zero for position 1)
-//	73   2     len(stream), then stream
-//	     2     len(type), then type
-//	     4     len(data), then data
-//	     4     len(metadata), then metadata
+//	73   2     len(stream)
+//	75   2     len(type)
+//	77   4     len(data)
+//	81   4     len(metadata)
+//	85         stream, type, data, metadata
 //	     32    SHA-256 of every preceding byte of this record
 const (
-	recordVersion    = 1
-	recordFixed      = 1 + 8 + 8 + 8 + 16 + 32
-	recordOverhead   = recordFixed + 2 + 2 + 4 + 4 + sha256.Size
+	recordVersion    = 2
+	recordFixed      = 85
+	recordOverhead   = recordFixed + sha256.Size
 	snapshotVersion  = 1
 	snapshotOverhead = 1 + 8
 )
@@ -43,6 +46,8 @@ type record struct {
 	Data       []byte
 	Metadata   []byte
 	Hash       [32]byte // SHA-256 of the encoding up to (not including) Hash
+
+	streamBytes, typeBytes []byte // Stream and Type as they lie in the decoded bytes
 }
 
 func recordSize(streamLen, typeLen, dataLen, metaLen int) int {
@@ -67,12 +72,12 @@ func appendRecordBuf(dst []byte, id [16]byte, stream, typ string, data, meta []b
 	dst = append(dst, id[:]...)
 	dst = append(dst, make([]byte, 32)...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(stream)))
-	dst = append(dst, stream...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(typ)))
-	dst = append(dst, typ...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
-	dst = append(dst, data...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(meta)))
+	dst = append(dst, stream...)
+	dst = append(dst, typ...)
+	dst = append(dst, data...)
 	dst = append(dst, meta...)
 	return append(dst, make([]byte, sha256.Size)...)
 }
@@ -90,8 +95,11 @@ func sealRecord(b []byte, pos, version uint64, at int64, prev [32]byte) [32]byte
 	return h
 }
 
-// decodeRecord parses b. Data, Metadata alias b unless copy is true.
-// It checks the structure, not the hash: see (*record).checkHash.
+// decodeRecord parses b. With copyBytes, the record owns its bytes; without,
+// Data, Metadata, streamBytes and typeBytes alias b and Stream and Type are
+// left empty (the read path builds them without extra allocations).
+// It checks the structure, not the hash, and leaves Hash zero: see
+// storedHash and checkHash.
 func decodeRecord(b []byte, copyBytes bool) (record, error) {
 	var r record
 	if len(b) < recordOverhead {
@@ -105,61 +113,41 @@ func decodeRecord(b []byte, copyBytes bool) (record, error) {
 	r.RecordedAt = int64(binary.BigEndian.Uint64(b[17:]))
 	copy(r.ID[:], b[25:41])
 	copy(r.PrevHash[:], b[41:73])
-	rest := b[recordFixed:]
-	str := func(n int) ([]byte, bool) {
-		if len(rest) < n {
-			return nil, false
-		}
-		s := rest[:n:n]
-		rest = rest[n:]
-		return s, true
+	sl := uint64(binary.BigEndian.Uint16(b[73:]))
+	tl := uint64(binary.BigEndian.Uint16(b[75:]))
+	dl := uint64(binary.BigEndian.Uint32(b[77:]))
+	ml := uint64(binary.BigEndian.Uint32(b[81:]))
+	if uint64(len(b)) != recordOverhead+sl+tl+dl+ml {
+		return r, fmt.Errorf("decode record: %d bytes, lengths say %d: %w", len(b), recordOverhead+sl+tl+dl+ml, ErrCorrupt)
 	}
-	var ok bool
-	var sb, tb []byte
-	if len(rest) < 2 {
-		return r, fmt.Errorf("decode record: truncated: %w", ErrCorrupt)
-	}
-	n := int(binary.BigEndian.Uint16(rest))
-	rest = rest[2:]
-	if sb, ok = str(n); !ok || len(rest) < 2 {
-		return r, fmt.Errorf("decode record: truncated stream: %w", ErrCorrupt)
-	}
-	n = int(binary.BigEndian.Uint16(rest))
-	rest = rest[2:]
-	if tb, ok = str(n); !ok || len(rest) < 4 {
-		return r, fmt.Errorf("decode record: truncated type: %w", ErrCorrupt)
-	}
-	n32 := binary.BigEndian.Uint32(rest)
-	rest = rest[4:]
-	if uint64(n32) > uint64(len(rest)) {
-		return r, fmt.Errorf("decode record: truncated data: %w", ErrCorrupt)
-	}
-	if r.Data, ok = str(int(n32)); !ok || len(rest) < 4 {
-		return r, fmt.Errorf("decode record: truncated data: %w", ErrCorrupt)
-	}
-	n32 = binary.BigEndian.Uint32(rest)
-	rest = rest[4:]
-	if uint64(n32) > uint64(len(rest)) {
-		return r, fmt.Errorf("decode record: truncated metadata: %w", ErrCorrupt)
-	}
-	if r.Metadata, ok = str(int(n32)); !ok {
-		return r, fmt.Errorf("decode record: truncated metadata: %w", ErrCorrupt)
-	}
-	if len(rest) != sha256.Size {
-		return r, fmt.Errorf("decode record: %d trailing bytes, want %d: %w", len(rest), sha256.Size, ErrCorrupt)
-	}
-	copy(r.Hash[:], rest)
-	r.Stream, r.Type = string(sb), string(tb)
-	if len(r.Metadata) == 0 {
-		r.Metadata = nil
+	i := uint64(recordFixed)
+	r.streamBytes = b[i : i+sl : i+sl]
+	i += sl
+	r.typeBytes = b[i : i+tl : i+tl]
+	i += tl
+	r.Data = b[i : i+dl : i+dl]
+	i += dl
+	if ml > 0 {
+		r.Metadata = b[i : i+ml : i+ml]
 	}
 	if copyBytes {
+		r.Stream, r.Type = string(r.streamBytes), string(r.typeBytes)
 		r.Data = append([]byte(nil), r.Data...)
 		if r.Metadata != nil {
 			r.Metadata = append([]byte(nil), r.Metadata...)
 		}
+		r.Hash = storedHash(b)
 	}
 	return r, nil
+}
+
+// storedHash returns the hash stored at the end of an encoded record.
+func storedHash(b []byte) [32]byte {
+	var h [32]byte
+	if len(b) >= sha256.Size {
+		copy(h[:], b[len(b)-sha256.Size:])
+	}
+	return h
 }
 
 // checkHash reports whether the hash stored in encoded b matches its body.

@@ -42,7 +42,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeRecord(nil, &r))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeRecord(b, false)
+		got, err := decodeRecord(b, true)
 		if err != nil {
 			return
 		}

@@ -48,9 +48,11 @@ func (l *Log) Verify(ctx context.Context) (VerifyResult, error) {
 		}
 		var reason string
 		var rec record
+		var hash [32]byte
 		err = item.Value(func(b []byte) error {
 			var derr error
 			rec, derr = decodeRecord(b, false)
+			hash = storedHash(b)
 			switch {
 			case derr != nil:
 				reason = derr.Error()
@@ -69,7 +71,7 @@ func (l *Log) Verify(ctx context.Context) (VerifyResult, error) {
 		if reason != "" {
 			return broken(pos, "%s", reason)
 		}
-		res.HeadPosition, res.HeadHash = pos, rec.Hash
+		res.HeadPosition, res.HeadHash = pos, hash
 		want++
 	}
 	if res.HeadPosition < head {

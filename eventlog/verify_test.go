@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -117,5 +118,22 @@ func TestVerifyDetectsMissingRecord(t *testing.T) {
 	got, err := l.Verify(ctx)
 	if err != nil || got.OK || got.BreakAt != 3 {
 		t.Errorf("Verify with position 3 deleted = %+v, %v; want break at 3", got, err)
+	}
+}
+
+func TestOpenRefusesOtherFormat(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, "s", Any, ev("t", `{}`))
+	l.Close()
+	tamper(t, dir, keys.Format(), func([]byte) []byte { return keys.U64(uint64(keys.FormatVersion) + 1) })
+	if l, err := Open(dir, DefaultOptions()); !errors.Is(err, ErrCorrupt) {
+		if err == nil {
+			l.Close()
+		}
+		t.Errorf("Open of a directory with format version %d = %v, want ErrCorrupt", keys.FormatVersion+1, err)
 	}
 }

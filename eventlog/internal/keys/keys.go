@@ -29,7 +29,7 @@ import (
 )
 
 // FormatVersion is the on-disk format this package and the record codec write.
-const FormatVersion uint32 = 1
+const FormatVersion uint32 = 2
 
 // Key kinds.
 const (
