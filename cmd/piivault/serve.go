@@ -23,6 +23,8 @@ import (
 	"github.com/piivault/piivault/internal/httpapi"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/redaction/compliance"
+	"github.com/piivault/piivault/vault"
 )
 
 // Layout of the data folder.
@@ -142,7 +144,10 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	}
 	cl.add(store.Close)
 	// One registry for the HTTP, vault and policy metrics, served on /metrics.
+	// The compliance workflow gets the bare store: it uses optional vault
+	// capabilities (expiry, blind index) that the metrics wrapper hides.
 	reg := prometheus.NewRegistry()
+	bare := store
 	store = httpapi.InstrumentVault(store, reg)
 
 	popts := policy.DefaultOptions()
@@ -165,10 +170,18 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return fmt.Errorf("start redaction service: %w", err)
 	}
 	cl.add(svc.Close)
+	comp, err := openCompliance(cfg, lg, svc, elog, bare, pol)
+	if err != nil {
+		return err
+	}
+	cl.add(comp.Close) // closed before svc
+	if err := reg.Register(comp.Collector()); err != nil {
+		return fmt.Errorf("register compliance metrics: %w", err)
+	}
 	// Before a single read: an erasure recorded in the log must hold even
 	// if the vault was restored from an older backup.
 	t0 := time.Now()
-	n, err := svc.ReapplyErasures(ctx)
+	n, err := comp.Reapply(ctx)
 	if err != nil {
 		return fmt.Errorf("re-apply recorded erasures to the vault: %w", err)
 	}
@@ -178,6 +191,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	hopts.Logger = lg.With("component", "http")
 	hopts.Auth = auth
 	hopts.Registry = reg
+	hopts.Compliance = comp
 	// Not ready once a shutdown began: the stores are about to close.
 	var stopping atomic.Bool
 	hopts.Ready = func() error {
@@ -307,6 +321,32 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 		c.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return c, nil
+}
+
+// openCompliance starts the erasure workflow, retention and blind index
+// (issue 6): receipts are signed with a key kept in the data folder.
+func openCompliance(cfg config.Config, lg *slog.Logger, svc *redaction.Service, elog *eventlog.Log, store vault.Store, pol *policy.Engine) (*compliance.Service, error) {
+	key, err := compliance.LoadOrCreateSigningKey(filepath.Join(cfg.Data, compliance.SigningKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("receipt signing key in %s: %w", cfg.Data, err)
+	}
+	o := compliance.DefaultOptions()
+	o.Logger = lg.With("component", "compliance")
+	o.SigningKey = key
+	o.Deadline = cfg.ErasureDeadline
+	for _, r := range cfg.Retention {
+		o.Retention = append(o.Retention, compliance.RetentionRule{EventType: r.EventType, Class: r.Class, Period: r.Period})
+	}
+	if cfg.BlindIndexKeyFile != "" {
+		if o.BlindIndexKey, err = os.ReadFile(cfg.BlindIndexKeyFile); err != nil {
+			return nil, fmt.Errorf("%w: blindIndex.keyFile: %w", config.ErrInvalid, err)
+		}
+	}
+	comp, err := compliance.New(svc, elog, store, pol, o)
+	if err != nil {
+		return nil, fmt.Errorf("start the erasure workflow: %w", err)
+	}
+	return comp, nil
 }
 
 func eventlogOptions(lg *slog.Logger) eventlog.Options {

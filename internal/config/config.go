@@ -32,6 +32,10 @@ const (
 	EnvTokensFile   = "PIIVAULT_TOKENS_FILE"
 	EnvShutdown     = "PIIVAULT_SHUTDOWN_TIMEOUT"
 
+	EnvErasureDeadline = "PIIVAULT_ERASURE_DEADLINE"
+	EnvRetention       = "PIIVAULT_RETENTION"
+	EnvBlindIndexKey   = "PIIVAULT_BLIND_INDEX_KEY_FILE"
+
 	EnvTLSCertFile     = "PIIVAULT_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "PIIVAULT_TLS_KEY_FILE"
 	EnvTLSClientCAFile = "PIIVAULT_TLS_CLIENT_CA_FILE"
@@ -90,9 +94,27 @@ type Config struct {
 	ShutdownTimeout      time.Duration
 	TLS                  TLS
 
+	// ErasureDeadline is the time allowed from an erasure request to its
+	// completion (GDPR Art. 12(3): one month).
+	ErasureDeadline time.Duration
+	// Retention lists the retention rules; empty means nothing expires.
+	Retention []RetentionRule
+	// BlindIndexKeyFile holds the HMAC key (at least 32 bytes) of the
+	// blind index that finds a subject by e-mail or phone; empty turns the
+	// blind index off.
+	BlindIndexKeyFile string
+
 	// Origin says where each key's value came from ("default", "file
 	// F", "env X", "flag --f"), for messages.
 	Origin map[string]string
+}
+
+// RetentionRule keeps the values of an event type and/or PII class for
+// Period after the event was recorded; an empty EventType or Class matches
+// any.
+type RetentionRule struct {
+	EventType, Class string
+	Period           time.Duration
 }
 
 // TLS is the listener's TLS and mTLS settings. With CertFile and KeyFile
@@ -121,6 +143,7 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
+		ErasureDeadline: 30 * 24 * time.Hour,
 		HashiCorp: HashiCorp{
 			Auth: AuthToken, KVMount: "secret", TransitMount: "transit", TransitKey: "piivault",
 		},
@@ -152,6 +175,9 @@ var Settings = []Setting{
 	{Key: "tokensFile", Env: EnvTokensFile, Flag: "tokens-file", Help: "bearer tokens file (SHA-256 hashes only); default <data>/tokens.yaml", field: func(c *Config) *string { return &c.TokensFile }},
 	{Key: "kekFile", Env: EnvKEKFile, Flag: "kek-file", Help: "local key-encryption key file (embedded vault); default <data>/kek.key", field: func(c *Config) *string { return &c.KEKFile }},
 	{Key: "shutdownTimeout", Env: EnvShutdown, Flag: "shutdown-timeout", Help: "how long a graceful shutdown waits for in-flight requests, e.g. 30s"},
+	{Key: "erasure.deadline", Env: EnvErasureDeadline, Flag: "erasure-deadline", Help: "time allowed from an erasure request to its completion, e.g. 720h or 30d"},
+	{Key: "retention", Env: EnvRetention, Flag: "retention", Help: "retention rules, comma separated: class=period, EventType/class=period or EventType/=period, e.g. ip_address=90d"},
+	{Key: "blindIndex.keyFile", Env: EnvBlindIndexKey, Flag: "blind-index-key-file", Help: "file of at least 32 random bytes: HMAC key of the blind index (find a subject by e-mail or phone); empty: off", field: func(c *Config) *string { return &c.BlindIndexKeyFile }},
 	{Key: "tls.certFile", Env: EnvTLSCertFile, Flag: "tls-cert-file", Help: "PEM certificate: serve HTTPS", field: func(c *Config) *string { return &c.TLS.CertFile }},
 	{Key: "tls.keyFile", Env: EnvTLSKeyFile, Flag: "tls-key-file", Help: "PEM private key of tls.certFile", field: func(c *Config) *string { return &c.TLS.KeyFile }},
 	{Key: "tls.clientCAFile", Env: EnvTLSClientCAFile, Flag: "tls-client-ca-file", Help: "PEM CA bundle: verify client certificates (mTLS)", field: func(c *Config) *string { return &c.TLS.ClientCAFile }},
@@ -257,6 +283,22 @@ func (c *Config) set(key, value, origin string) error {
 		c.PolicyReplaceDefault = b
 		return nil
 	}
+	if key == "erasure.deadline" {
+		d, err := parseDuration(value)
+		if err != nil || d <= 0 {
+			return c.bad(key, value, "must be a positive duration such as 720h or 30d")
+		}
+		c.ErasureDeadline = d
+		return nil
+	}
+	if key == "retention" {
+		rules, err := ParseRetention(value)
+		if err != nil {
+			return c.bad(key, value, err.Error())
+		}
+		c.Retention = rules
+		return nil
+	}
 	if key == "shutdownTimeout" {
 		d, err := time.ParseDuration(value)
 		if err != nil || d <= 0 {
@@ -337,6 +379,11 @@ func (c *Config) Validate() error {
 	}
 	if c.PolicyReplaceDefault && c.PolicyDir == "" && c.PolicyBundle == "" {
 		return c.bad("policy.replaceDefault", "true", "needs policy.dir or policy.bundle: without them no policy is left")
+	}
+	if c.BlindIndexKeyFile != "" {
+		if st, err := os.Stat(c.BlindIndexKeyFile); err != nil || st.Size() < 32 {
+			return c.bad("blindIndex.keyFile", c.BlindIndexKeyFile, "must be a readable file of at least 32 bytes")
+		}
 	}
 	if err := c.validateTLS(); err != nil {
 		return err
@@ -452,4 +499,49 @@ func parseFile(raw []byte) (map[string]string, error) {
 		return nil
 	}
 	return out, walk("", doc)
+}
+
+// parseDuration is time.ParseDuration plus a "d" (24 h) suffix.
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// ParseRetention parses retention rules: comma-separated
+// "class=period", "EventType/class=period" or "EventType/=period", where a
+// period is a Go duration or a number of days ("90d").
+func ParseRetention(s string) ([]RetentionRule, error) {
+	var out []RetentionRule
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		sel, period, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("rule %q: want class=period or EventType/class=period", part)
+		}
+		var r RetentionRule
+		if t, cl, ok := strings.Cut(sel, "/"); ok {
+			r.EventType, r.Class = strings.TrimSpace(t), strings.TrimSpace(cl)
+		} else {
+			r.Class = strings.TrimSpace(sel)
+		}
+		if r.EventType == "" && r.Class == "" {
+			return nil, fmt.Errorf("rule %q: names neither an event type nor a class", part)
+		}
+		d, err := parseDuration(strings.TrimSpace(period))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("rule %q: period must be positive, such as 2160h or 90d", part)
+		}
+		r.Period = d
+		out = append(out, r)
+	}
+	return out, nil
 }

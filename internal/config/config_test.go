@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,9 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"replace default alone", Sources{Getenv: env(map[string]string{EnvPolicyOnly: "true"})}, []string{"policy.replaceDefault", "needs policy.dir"}},
 		{"replace default not bool", Sources{Flags: map[string]string{"policy-replace-default": "yes please"}}, []string{"policy.replaceDefault", "true or false"}},
 		{"missing bundle", Sources{Getenv: env(map[string]string{EnvPolicyBundle: "/no/bundle.tar.gz"})}, []string{"policy.bundle"}},
+		{"bad deadline", Sources{Getenv: env(map[string]string{EnvErasureDeadline: "a month"})}, []string{"erasure.deadline"}},
+		{"bad retention", Sources{Getenv: env(map[string]string{EnvRetention: "ip_address"})}, []string{"retention", "class=period"}},
+		{"short blind key", Sources{Getenv: env(map[string]string{EnvBlindIndexKey: "/dev/null"})}, []string{"blindIndex.keyFile", "32 bytes"}},
 		{"cert without key", Sources{Flags: map[string]string{"tls-cert-file": "/etc/hosts"}}, []string{"tls.keyFile", "required"}},
 		{"client CA without cert", Sources{Getenv: env(map[string]string{EnvTLSClientCAFile: "/etc/hosts"})}, []string{"tls.clientCAFile", "needs tls.certFile"}},
 		{"missing cert file", Sources{Flags: map[string]string{"tls-cert-file": "/no/cert.pem", "tls-key-file": "/etc/hosts"}}, []string{"tls.certFile", "readable file"}},
@@ -155,7 +159,7 @@ func TestEverySettingHasEnvAndKey(t *testing.T) {
 			t.Errorf("setting %q duplicated", s.Key)
 		}
 		seen[s.Env], seen[s.Key] = true, true
-		if s.field == nil && s.Key != "shutdownTimeout" && s.Key != "policy.replaceDefault" {
+		if s.field == nil && s.Key != "shutdownTimeout" && s.Key != "policy.replaceDefault" && s.Key != "erasure.deadline" && s.Key != "retention" {
 			t.Errorf("setting %q has no field", s.Key)
 		}
 	}
@@ -177,4 +181,26 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRetentionAndDeadline(t *testing.T) {
+	c, err := Load(Sources{Getenv: env(map[string]string{EnvErasureDeadline: "14d", EnvRetention: "ip_address=90d, Visited/=24h ,Visited/email=1h"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ErasureDeadline != 14*24*time.Hour {
+		t.Errorf("ErasureDeadline = %v", c.ErasureDeadline)
+	}
+	want := []RetentionRule{{Class: "ip_address", Period: 90 * 24 * time.Hour}, {EventType: "Visited", Period: 24 * time.Hour}, {EventType: "Visited", Class: "email", Period: time.Hour}}
+	if fmt.Sprint(c.Retention) != fmt.Sprint(want) {
+		t.Errorf("Retention = %v, want %v", c.Retention, want)
+	}
+	if d := Default(); d.ErasureDeadline != 30*24*time.Hour || d.Retention != nil {
+		t.Errorf("defaults: deadline %v, retention %v", d.ErasureDeadline, d.Retention)
+	}
+	for _, bad := range []string{"=1h", "x=0s", "x=-1h", "x=soon"} {
+		if _, err := ParseRetention(bad); err == nil {
+			t.Errorf("ParseRetention(%q) = nil error", bad)
+		}
+	}
 }
