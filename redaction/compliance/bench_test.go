@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,4 +118,41 @@ func BenchmarkExport1000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/export")
+}
+
+// BenchmarkRequest measures Request (policy, hold check, ErasureRequested,
+// vault erasure, SubjectErased, audit) on the embedded vault, with a log of
+// PIIVAULT_BENCH_LOG_EVENTS events (default 10,000), and reports p50 and
+// p99. The purge and receipt happen later, off the request.
+func BenchmarkRequest(b *testing.B) {
+	ctx := context.Background()
+	events := 10_000
+	if n, err := strconv.Atoi(os.Getenv("PIIVAULT_BENCH_LOG_EVENTS")); err == nil && n > 0 {
+		events = n
+	}
+	e := newEnv(b, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	for i := 0; i < events; i += 100 {
+		var batch []redaction.EventInput
+		for j := i; j < min(i+100, events); j++ {
+			data, _ := json.Marshal(map[string]string{"customerId": fmt.Sprintf("s-%d", j), "email": fmt.Sprintf("u%d@example.com", j), "name": "N"})
+			batch = append(batch, redaction.EventInput{Type: "CustomerRegistered", Data: data})
+		}
+		if _, err := e.svc.Append(ctx, pService, fmt.Sprintf("customer-%d", i), eventlog.Any, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := e.comp.Request(ctx, pDPO, fmt.Sprintf("s-%d", i%events), redaction.ErasureRequest{RequestID: fmt.Sprintf("bench-%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		i++
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
