@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,9 @@ const (
 	StatusCompleted = "completed"
 	StatusRejected  = "rejected"
 )
+
+// rejectionPrefix starts the Rejection of an erasure refused for a hold.
+const rejectionPrefix = "legal hold: "
 
 // Erasure is the state of one erasure request. It holds identifiers, the
 // request's free-text fields (checked not to look like personal data),
@@ -260,7 +264,7 @@ func (s *Service) Request(ctx context.Context, a redaction.Access, subject strin
 				return Erasure{}, fmt.Errorf("erasure request: %w", ErrRequestIDReused)
 			}
 			if out.Status == StatusRejected {
-				return out, &LegalHoldError{Subject: subject, ErasureID: out.ID, Reason: out.Rejection}
+				return out, &LegalHoldError{Subject: subject, ErasureID: out.ID, Reason: strings.TrimPrefix(out.Rejection, rejectionPrefix)}
 			}
 			return out, nil
 		}
@@ -319,7 +323,7 @@ func (s *Service) reject(ctx context.Context, a redaction.Access, subject string
 	id := redaction.ErasureID(subject, req.RequestID) // the ID Erase would have given
 	rj := erasureRejected{erasureRequested: erasureRequested{ErasureID: id, Subject: subject, RequestID: req.RequestID,
 		Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket, Principal: a.Principal.ID, RequestedAt: now},
-		RejectedAt: now, Rejection: "legal hold: " + h.Reason}
+		RejectedAt: now, Rejection: rejectionPrefix + h.Reason}
 	body, _ := json.Marshal(rj)
 	if _, err := s.appendSystem(ctx, StreamErasures, eventlog.EventData{Type: EventErasureRejected, Data: body}); err != nil {
 		return Erasure{}, fmt.Errorf("erasure request: record rejection: %w", err)

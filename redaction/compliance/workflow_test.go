@@ -335,8 +335,8 @@ func TestLegalHold(t *testing.T) {
 		t.Fatalf("ListHolds = %+v, %v", hs, err)
 	}
 	// Same request ID again: still the rejection (idempotent).
-	if _, err := e.comp.Request(ctx, pDPO, "h1", redaction.ErasureRequest{RequestID: "rq-h1"}); !errors.Is(err, ErrLegalHold) {
-		t.Errorf("same request again = %v", err)
+	if _, err := e.comp.Request(ctx, pDPO, "h1", redaction.ErasureRequest{RequestID: "rq-h1"}); !errors.As(err, &lh) || lh.Reason != "litigation LIT-9" {
+		t.Errorf("same request again = %v, want the hold's reason", err)
 	}
 	// Lift, then a new request erases.
 	if _, err := e.comp.LiftHold(ctx, pDPO, "h1", "case closed"); err != nil {
