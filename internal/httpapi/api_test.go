@@ -381,6 +381,11 @@ func TestSubscribeCatchUpLiveResumeHeartbeat(t *testing.T) {
 		t.Error("no heartbeat")
 	}
 	stop()
+	// Heartbeats sample the subscriber's lag behind the head.
+	if m := e.do(t, http.MethodGet, "/metrics", "", nil); strings.Contains(string(m.body), "piivault_subscription_lag_events_count 0") ||
+		!strings.Contains(string(m.body), "piivault_subscription_lag_events_count") {
+		t.Error("subscription lag was not sampled")
+	}
 
 	r, stop = sseOpen(t, e, readerToken, "?from=1", sdk.HeaderLastEventID, "3")
 	defer stop()

@@ -73,6 +73,17 @@ func TestMutualTLS(t *testing.T) {
 	if code := get(withCert); code != http.StatusOK {
 		t.Errorf("TLS with the SPIFFE client certificate = %d, want 200", code)
 	}
+	// A token that matches nothing fails even beside a good certificate.
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer wrong")
+	resp, err := withCert.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bad token with a good certificate = %d, want 401", resp.StatusCode)
+	}
 }
 
 // TestReadHeaderTimeout checks that the http.Server of NewHTTPServer drops
