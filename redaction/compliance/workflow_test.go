@@ -431,3 +431,43 @@ func TestCollector(t *testing.T) {
 		}
 	}
 }
+
+func TestListPaging(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	var ids []string
+	for i := 0; i < 5; i++ {
+		er, err := e.comp.Request(ctx, pDPO, fmt.Sprintf("p%d", i), redaction.ErasureRequest{RequestID: fmt.Sprintf("rq-p%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, er.ID)
+	}
+	var got []string
+	after := ""
+	for {
+		page, err := e.comp.List(ctx, pDPO, ListQuery{Limit: 2, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, x := range page {
+			got = append(got, x.ID)
+			if x.Receipt != nil {
+				t.Errorf("List returned a receipt")
+			}
+		}
+		after = page[len(page)-1].ID
+	}
+	if strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Errorf("paged List = %v, want %v", got, ids)
+	}
+	if l, _ := e.comp.List(ctx, pDPO, ListQuery{Subject: "p3"}); len(l) != 1 || l[0].ID != ids[3] {
+		t.Errorf("List(subject p3) = %+v", l)
+	}
+	if l, _ := e.comp.List(ctx, pDPO, ListQuery{Status: "open"}); len(l) != 5 {
+		t.Errorf("List(open) = %d, want 5", len(l))
+	}
+}
