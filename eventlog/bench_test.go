@@ -264,7 +264,7 @@ func BenchmarkReadAll(b *testing.B) {
 // events (the target is at most 1.3).
 func BenchmarkVsRaw(b *testing.B) {
 	ctx := context.Background()
-	const rounds = 6
+	const rounds = 20
 	interleave := func(b *testing.B, logRun, rawRun func(n int)) {
 		per := max(b.N/rounds, 1)
 		var tl, tr time.Duration

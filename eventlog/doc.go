@@ -102,8 +102,8 @@
 //
 //   - SyncWrites is always on: an append is acknowledged only after it is
 //     on disk. Group commit, not weaker durability, provides the throughput.
-//   - ValueThreshold 256 bytes: an event record (about 130 bytes of header
-//     plus data) is written once, to the value log, and the LSM tree holds
+//   - ValueThreshold 256 bytes: an event record (117 bytes of header and
+//     hash plus names and data) is written once, to the value log, and the LSM tree holds
 //     only keys and 12-byte value pointers. This keeps the LSM tree small,
 //     so compaction rewrites keys, not event bodies (write amplification),
 //     SST files mapped into memory stay small (resident memory), and a
@@ -162,4 +162,15 @@
 //
 // Open takes an exclusive lock on the directory: one process at a time.
 // Snapshots are kept per version and not pruned.
+//
+// The mapping advice needs Linux 5.4+ (MADV_PAGEOUT) and /proc; elsewhere
+// the loop does nothing and resident memory follows Badger's mappings.
+// MaxMappedResident compares against the whole process's file-backed
+// resident memory (another Badger in the process counts too), but pages out
+// only this log's files.
+//
+// A failed Badger commit fails the whole group, and the writer restores its
+// state from before the group; it does not try to tell whether any of the
+// group reached the disk (an fsync error leaves that unknown). Reopening
+// the log reads the truth from disk.
 package eventlog

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +130,14 @@ func TestSustainedLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	if path := os.Getenv("EVENTLOG_HEAPPROFILE"); path != "" { // where the anonymous memory goes
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
