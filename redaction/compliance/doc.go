@@ -44,7 +44,9 @@
 // counts of values destroyed, DEK destroyed, purge done, the events that
 // referred to the subject (stream, version, position, type, paths; no
 // values), the log head (position and chain hash) when the receipt was made,
-// and times. The document is
+// and times. The event list comes from redaction's Export of the (erased)
+// subject, run as the principal "piivault-compliance", so each receipt
+// also leaves an export audit record by that principal. The document is
 //
 //	{"receipt": {...}, "signature": {"alg": "Ed25519", "keyId": "...", "publicKey": "<base64>", "value": "<base64>"}}
 //
