@@ -283,6 +283,12 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 				outcome[i] = vault.ErrErased
 				break
 			}
+			if sp.newDEK == nil {
+				// The DEK came from the store or the cache: it exists
+				// unless the subject was erased, which the tombstone
+				// check above answered.
+				continue
+			}
 			d, ok := hasDEK[sp.subject]
 			if !ok {
 				_, err := txn.Get(dekKey(sp.subject))
@@ -294,9 +300,8 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 				}
 				hasDEK[sp.subject] = d
 			}
-			if d == (sp.newDEK != nil) {
-				// A DEK exists and this Put made another one, or none
-				// exists and this Put used one from the cache.
+			if d {
+				// Another Put created the subject's DEK first.
 				outcome[i] = errStaleDEK
 				break
 			}
