@@ -14,6 +14,7 @@ import (
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/vault"
 )
 
 func TestErasureWorkflow(t *testing.T) {
@@ -469,5 +470,38 @@ func TestListPaging(t *testing.T) {
 	}
 	if l, _ := e.comp.List(ctx, pDPO, ListQuery{Status: "open"}); len(l) != 5 {
 		t.Errorf("List(open) = %d, want 5", len(l))
+	}
+}
+
+// TestBackgroundWorker: with the worker on, an erasure completes by itself,
+// and the blind indexer and retention job run too.
+func TestBackgroundWorker(t *testing.T) {
+	ctx := context.Background()
+	key := []byte(strings.Repeat("b", 32))
+	e := newEnv(t, Options{AdvanceInterval: 50 * time.Millisecond, AdvanceDelay: 10 * time.Millisecond,
+		BlindIndexKey: key, Retention: []RetentionRule{{Class: "ip_address", Period: time.Hour}}, RetentionInterval: 50 * time.Millisecond})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-w", "w1", "worker.w1@example.com", "+1 415 555 0109", "Worker Wone")
+	e.appendWithIP("customer-w2", "w2", "worker.w2@example.com", "198.51.100.9", "Worker Wtwo")
+	er, err := e.comp.Request(ctx, pDPO, "w1", redaction.ErasureRequest{RequestID: "rq-w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(2 * time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := e.comp.Get(ctx, pDPO, er.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs, _ := e.comp.FindSubjects(ctx, pDPO, ClassEmail, vault.NewPII([]byte("worker.w2@example.com")))
+		st, _ := readField(t, e.svc, "customer-w2", "/ip")
+		if got.Status == StatusCompleted && len(subs) == 1 && st == redaction.StateExpired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: erasure %s, blind index %v, ip %s", got.Status, subs, st)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
