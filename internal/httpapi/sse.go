@@ -102,10 +102,10 @@ func (s *Server) subscribe(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			s.observeLag(ctx, last)
 			if !s.sseWrite(rc, w, []byte(": ping\n\n")) {
 				return
 			}
-			s.observeLag(ctx, last)
 		case r := <-results:
 			if r.err != nil {
 				if ctx.Err() == nil && !errors.Is(r.err, context.Canceled) {
