@@ -27,6 +27,12 @@ var (
 	ErrLeak = errors.New("sdk: undeclared personal data")
 	// ErrUnavailable: the vault or the server cannot answer now (503).
 	ErrUnavailable = errors.New("sdk: unavailable")
+	// ErrLegalHold: the subject is under a legal hold and cannot be erased
+	// (409); the detail carries the hold's reason.
+	ErrLegalHold = errors.New("sdk: subject under legal hold")
+	// ErrNotImplemented: the server does not offer this (501), for example
+	// the blind index when it has no key.
+	ErrNotImplemented = errors.New("sdk: not implemented by the server")
 	// ErrServer: any other 5xx.
 	ErrServer = errors.New("sdk: server error")
 )
@@ -82,6 +88,10 @@ func (e *APIError) sentinel() error {
 		return ErrLeak
 	case CodeUnavailable:
 		return ErrUnavailable
+	case CodeLegalHold:
+		return ErrLegalHold
+	case CodeNotImplemented:
+		return ErrNotImplemented
 	case CodeBadRequest, CodeInvalidJSON, CodeInvalidPointer:
 		return ErrBadRequest
 	}
@@ -98,6 +108,8 @@ func (e *APIError) sentinel() error {
 		return ErrTooLarge
 	case e.Status == http.StatusServiceUnavailable:
 		return ErrUnavailable
+	case e.Status == http.StatusNotImplemented:
+		return ErrNotImplemented
 	case e.Status >= 500:
 		return ErrServer
 	case e.Status >= 400:

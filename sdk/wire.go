@@ -96,11 +96,83 @@ type ErasureRequest struct {
 }
 
 // Erasure is the answer of an erasure request and of GET /v1/erasures/{id}.
+// Status moves requested -> erased -> purged -> completed, or rejected
+// (with Rejection). Receipt is the signed receipt once completed.
 type Erasure struct {
 	ErasureID string          `json:"erasureId"`
 	Subject   string          `json:"subject"`
 	Status    string          `json:"status"`
 	Receipt   json.RawMessage `json:"receipt,omitempty"`
+
+	RequestID     string    `json:"requestId,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	Requester     string    `json:"requester,omitempty"`
+	Ticket        string    `json:"ticket,omitempty"`
+	Principal     string    `json:"principal,omitempty"`
+	Rejection     string    `json:"rejection,omitempty"`
+	ValuesDeleted int       `json:"valuesDeleted,omitempty"`
+	DEKDestroyed  bool      `json:"dekDestroyed,omitempty"`
+	RequestedAt   time.Time `json:"requestedAt,omitzero"`
+	ErasedAt      time.Time `json:"erasedAt,omitzero"`
+	PurgedAt      time.Time `json:"purgedAt,omitzero"`
+	CompletedAt   time.Time `json:"completedAt,omitzero"`
+	RejectedAt    time.Time `json:"rejectedAt,omitzero"`
+	DueAt         time.Time `json:"dueAt,omitzero"`
+	Overdue       bool      `json:"overdue,omitempty"`
+	NearDeadline  bool      `json:"nearDeadline,omitempty"`
+	Late          bool      `json:"late,omitempty"`
+}
+
+// Erasure statuses.
+const (
+	ErasureRequested = "requested"
+	ErasureErased    = "erased"
+	ErasurePurged    = "purged"
+	ErasureCompleted = "completed"
+	ErasureRejected  = "rejected"
+)
+
+// ErasureList is the answer of GET /v1/erasures.
+type ErasureList struct {
+	Erasures []Erasure `json:"erasures"`
+}
+
+// HoldRequest is the body of PUT and DELETE /v1/subjects/{subject}/hold.
+type HoldRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Hold is a legal hold on a subject: while active, the subject cannot be
+// erased.
+type Hold struct {
+	Subject    string    `json:"subject"`
+	Active     bool      `json:"active"`
+	Reason     string    `json:"reason"`
+	PlacedBy   string    `json:"placedBy"`
+	PlacedAt   time.Time `json:"placedAt"`
+	LiftedBy   string    `json:"liftedBy,omitempty"`
+	LiftedAt   time.Time `json:"liftedAt,omitzero"`
+	LiftReason string    `json:"liftReason,omitempty"`
+}
+
+// SubjectList is the answer of GET /v1/subjects?email=|phone=.
+type SubjectList struct {
+	Subjects []string `json:"subjects"`
+}
+
+// The system stream of erasures and the event a read model reacts to.
+const (
+	StreamErasures           = "$erasures"
+	EventTypeErasureComplete = "ErasureCompleted"
+)
+
+// ErasureCompletedEvent is the data of an ErasureCompleted event in
+// $erasures: a read model that receives it should forget the subject.
+type ErasureCompletedEvent struct {
+	ErasureID   string          `json:"erasureId"`
+	Subject     string          `json:"subject"`
+	CompletedAt time.Time       `json:"completedAt"`
+	Receipt     json.RawMessage `json:"receipt,omitempty"`
 }
 
 // Problem is an application/problem+json error body (RFC 9457) with a stable
@@ -239,4 +311,7 @@ const (
 	CodeLeak            = "pii_leak"
 	CodeUnavailable     = "vault_unavailable"
 	CodeInternal        = "internal"
+	CodeLegalHold       = "legal_hold"
+	CodeRequestIDReused = "request_id_reused"
+	CodeNotImplemented  = "not_implemented"
 )

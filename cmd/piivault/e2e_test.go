@@ -437,6 +437,18 @@ func endToEnd(t *testing.T, be backend) {
 	if err != nil || len(evs) != 1 || field(t, evs[0], "email") != otherEmail {
 		t.Errorf("other subject after erasure: %v, %v", evs, err)
 	}
+	// A subject under legal hold cannot be erased; lifting the hold is
+	// audited and erasure works again (not exercised: other stays).
+	dpo := as("dpo", "")
+	if _, err := dpo.PlaceHold(ctx, other, "litigation "+run); err != nil {
+		t.Fatalf("PlaceHold: %v", err)
+	}
+	if _, err := dpo.Erase(ctx, other, sdk.ErasureRequest{Reason: "customer request"}); !errors.Is(err, sdk.ErrLegalHold) {
+		t.Errorf("erasure under legal hold: err = %v, want ErrLegalHold", err)
+	}
+	if h, err := dpo.LiftHold(ctx, other, "settled"); err != nil || h.Active {
+		t.Errorf("LiftHold = %+v, %v", h, err)
+	}
 	// Appending PII for the erased subject is refused.
 	if _, err := svc.Append(ctx, stream, sdk.Any, mk("", subj, email)); !errors.Is(err, sdk.ErrErased) {
 		t.Errorf("append for an erased subject: err = %v, want ErrErased", err)
@@ -460,6 +472,18 @@ func endToEnd(t *testing.T, be backend) {
 	}
 	if !sub.erasure {
 		t.Error("the subscriber did not receive the SubjectErased event of $erasures")
+	}
+	// The workflow completes the erasure (purge, signed receipt) in the
+	// background; read models learn it from ErasureCompleted.
+	deadline := time.Now().Add(30 * time.Second)
+	for !sub.done[subj] && time.Now().Before(deadline) {
+		sub.waitFor(t, 0, 500*time.Millisecond)
+	}
+	if !sub.done[subj] {
+		t.Errorf("no ErasureCompleted for %s within 30 s", subj)
+	}
+	if got, err := as("dpo", "").GetErasure(ctx, er.ErasureID); err != nil || got.Status != sdk.ErasureCompleted || len(got.Receipt) == 0 {
+		t.Errorf("GetErasure = status %q, %d receipt bytes, %v; want completed with a receipt", got.Status, len(got.Receipt), err)
 	}
 	// Still erased after the restart.
 	evs, err = readStream(t, as("support", "support"), stream)
@@ -504,7 +528,8 @@ type collector struct {
 	got     <-chan sdk.Event
 	errc    <-chan error
 	last    uint64
-	erasure bool // saw a SubjectErased event in $erasures
+	erasure bool            // saw a SubjectErased event in $erasures
+	done    map[string]bool // subjects whose ErasureCompleted arrived
 }
 
 // waitFor drains the subscription until it has seen position want, or,
@@ -521,6 +546,12 @@ func (c *collector) waitFor(t *testing.T, want uint64, quiet time.Duration) uint
 			c.last = ev.Position
 			if ev.Stream == "$erasures" && ev.Type == "SubjectErased" {
 				c.erasure = true
+			}
+			if e, ok := sdk.ErasureCompletedOf(ev); ok {
+				if c.done == nil {
+					c.done = map[string]bool{}
+				}
+				c.done[e.Subject] = true
 			}
 			if want != 0 && c.last >= want {
 				return c.last

@@ -1,0 +1,119 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// ErasureQuery filters ListErasures; zero fields do not filter.
+type ErasureQuery struct {
+	// Status is requested, erased, purged, completed, rejected or open.
+	Status       string
+	Subject      string
+	Overdue      bool
+	NearDeadline bool
+	// After is the erasure ID to continue after (paging).
+	After string
+	Limit int
+}
+
+// ListErasures lists erasure requests, for example the overdue ones.
+func (c *Client) ListErasures(ctx context.Context, q ErasureQuery) ([]Erasure, error) {
+	v := url.Values{}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Subject != "" {
+		v.Set("subject", q.Subject)
+	}
+	if q.Overdue {
+		v.Set("overdue", "true")
+	}
+	if q.NearDeadline {
+		v.Set("nearDeadline", "true")
+	}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out ErasureList
+	err := c.do(ctx, request{method: http.MethodGet, path: "/v1/erasures", query: v, safe: true}, &out)
+	return out.Erasures, err
+}
+
+// GetHold returns the legal hold of subject (ErrNotFound if it never had
+// one).
+func (c *Client) GetHold(ctx context.Context, subject string) (Hold, error) {
+	var out Hold
+	err := c.do(ctx, request{method: http.MethodGet, path: "/v1/subjects/" + seg(subject) + "/hold", safe: true}, &out)
+	return out, err
+}
+
+// PlaceHold puts subject under a legal hold: erasures are rejected with
+// ErrLegalHold until it is lifted. Placing is audited.
+func (c *Client) PlaceHold(ctx context.Context, subject, reason string) (Hold, error) {
+	var out Hold
+	err := c.do(ctx, request{method: http.MethodPut, path: "/v1/subjects/" + seg(subject) + "/hold", body: HoldRequest{Reason: reason}, safe: true}, &out)
+	return out, err
+}
+
+// LiftHold lifts subject's legal hold.
+func (c *Client) LiftHold(ctx context.Context, subject, reason string) (Hold, error) {
+	var out Hold
+	err := c.do(ctx, request{method: http.MethodDelete, path: "/v1/subjects/" + seg(subject) + "/hold", body: HoldRequest{Reason: reason}, safe: true}, &out)
+	return out, err
+}
+
+// FindSubjects returns the subjects that hold value in class ("email" or
+// "phone"), through the server's blind index; never values. It fails with
+// ErrNotImplemented when the server has no blind index.
+func (c *Client) FindSubjects(ctx context.Context, class, value string) ([]string, error) {
+	var out SubjectList
+	err := c.do(ctx, request{method: http.MethodGet, path: "/v1/subjects", query: url.Values{class: {value}}, safe: true}, &out)
+	return out.Subjects, err
+}
+
+// ReceiptPublicKey returns the PEM-encoded Ed25519 public key that verifies
+// the server's erasure receipts.
+func (c *Client) ReceiptPublicKey(ctx context.Context) ([]byte, error) {
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/v1/receipts/public-key"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, problem(resp)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return nil, fmt.Errorf("sdk: read public key: %w", err)
+	}
+	return b, nil
+}
+
+// ErasureCompletedOf reports whether ev is the completion of an erasure in
+// $erasures, and returns it. A read model that subscribes to the log calls
+// it on every event and, when it reports true, forgets the subject:
+//
+//	for ev, err := range c.Subscribe(ctx, sdk.SubscribeOptions{From: next}) {
+//		if done, ok := sdk.ErasureCompletedOf(ev); ok {
+//			projection.Forget(done.Subject)
+//		}
+//	}
+func ErasureCompletedOf(ev Event) (ErasureCompletedEvent, bool) {
+	if ev.Stream != StreamErasures || ev.Type != EventTypeErasureComplete {
+		return ErasureCompletedEvent{}, false
+	}
+	var e ErasureCompletedEvent
+	if err := json.Unmarshal(ev.Data, &e); err != nil || e.Subject == "" {
+		return ErasureCompletedEvent{}, false
+	}
+	return e, true
+}
