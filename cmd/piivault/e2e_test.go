@@ -490,6 +490,46 @@ func endToEnd(t *testing.T, be backend) {
 	if err != nil || len(evs) != 1 || field(t, evs[0], "email") != "[deleted under GDPR]" {
 		t.Errorf("after restart the erased subject reads %v, %v", evs, err)
 	}
+	// The workflow's CLI against the running sidecar.
+	dpoEnv := []string{"PIIVAULT_ADDR=" + base, "PIIVAULT_TOKEN=" + tokens["dpo"]}
+	status := cli(t, dpoEnv, "erasure", "status", er.ErasureID)
+	if !strings.Contains(status, `"status": "completed"`) {
+		t.Errorf("piivault erasure status = %s, want completed", status)
+	}
+	if l := cli(t, dpoEnv, "erasure", "list", "--subject", subj); !strings.Contains(l, er.ErasureID) {
+		t.Errorf("piivault erasure list = %q, want %s", l, er.ErasureID)
+	}
+	pem, err := as("dpo", "").ReceiptPublicKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	keyFile := filepath.Join(tmp, "key.pem")
+	receiptFile := filepath.Join(tmp, "erasure.json")
+	_ = os.WriteFile(keyFile, pem, 0o600)
+	_ = os.WriteFile(receiptFile, []byte(status), 0o600)
+	if o := cli(t, nil, "erasure", "verify-receipt", receiptFile, "--public-key", keyFile); !strings.HasPrefix(o, "ok:") {
+		t.Errorf("verify-receipt = %q", o)
+	}
+	// One flipped byte inside the receipt: no longer valid, exit 1.
+	var answer struct{ Receipt json.RawMessage }
+	_ = json.Unmarshal([]byte(status), &answer)
+	flipped := bytes.Replace(answer.Receipt, []byte(subj), []byte(strings.ToUpper(subj[:1])+subj[1:]), 1)
+	_ = os.WriteFile(receiptFile, flipped, 0o600)
+	if _, _, code := runArgs(t, nil, "erasure", "verify-receipt", receiptFile, "--public-key", keyFile); code != exitFailure {
+		t.Errorf("verify-receipt of a tampered receipt: exit %d, want 1", code)
+	}
+	cli(t, dpoEnv, "hold", "place", other, "--reason", "audit")
+	if _, e, code := runArgs(t, map[string]string{"PIIVAULT_ADDR": base, "PIIVAULT_TOKEN": tokens["dpo"]}, "erase", other, "--reason", "x"); code != exitFailure || !strings.Contains(e, "legal_hold") {
+		t.Errorf("piivault erase under hold: exit %d, %q", code, e)
+	}
+	cli(t, dpoEnv, "hold", "lift", other, "--reason", "done")
+	exportFile := filepath.Join(tmp, "export.json")
+	cli(t, dpoEnv, "export", other, "-o", exportFile)
+	if b, _ := os.ReadFile(exportFile); !bytes.Contains(b, []byte(otherEmail)) {
+		t.Errorf("export of %s does not hold its e-mail address", other)
+	}
+
 	vr, err := as("admin", "").Verify(ctx)
 	if err != nil || !vr.OK || vr.HeadPosition < after.LastPosition {
 		t.Errorf("Verify = %+v, %v; want ok at head >= %d", vr, err, after.LastPosition)

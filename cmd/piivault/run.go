@@ -58,6 +58,13 @@ func commands() []command {
 		{"token create", "create a bearer token for a principal; prints it once, stores only its SHA-256", runTokenCreate},
 		{"verify", "walk the event log's hash chain and report its head or the first break", runVerify},
 		{"schema apply", "declare event-type PII schemas from a YAML file on a running sidecar", runSchemaApply},
+		{"erase", "erase a subject on a running sidecar (dpo)", runErase},
+		{"export", "write everything held about a subject to a file (dpo)", runExport},
+		{"erasure status", "status and receipt of an erasure", runErasureStatus},
+		{"erasure list", "list erasure requests, e.g. --overdue", runErasureList},
+		{"erasure verify-receipt", "check offline that a receipt was signed by the sidecar's key", runVerifyReceipt},
+		{"hold place", "put a subject under legal hold: erasure is refused", runHold(true)},
+		{"hold lift", "lift a subject's legal hold", runHold(false)},
 		{"kek rotate", "new key-encryption key version; rewrap every stored data key under it", runKEKRotate},
 		{"healthcheck", "exit 0 if a running sidecar answers GET /healthz (for container health checks)", runHealthcheck},
 		{"version", "print the version", runVersion},
@@ -108,7 +115,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-23s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `piivault <command> --help` for a command's flags.")
