@@ -182,7 +182,7 @@ func TestBodyLimits(t *testing.T) {
 	}
 }
 
-func TestPageSizeClamped(t *testing.T) {
+func TestPageSize(t *testing.T) {
 	core := newFakeCore()
 	e := newEnv(t, core, rolePolicy{}, Options{MaxPageSize: 3, DefaultPageSize: 2})
 	for i := 0; i < 5; i++ {
@@ -190,14 +190,14 @@ func TestPageSizeClamped(t *testing.T) {
 			t.Fatalf("append = %d %s", r.status, r.body)
 		}
 	}
-	for q, want := range map[string]int{"": 2, "?limit=1": 1, "?limit=1000": 3} {
+	for q, want := range map[string]int{"": 2, "?limit=1": 1, "?limit=3": 3} {
 		var page sdk.EventsPage
 		r := e.doJSON(t, http.MethodGet, "/v1/events"+q, readerToken, nil, &page)
 		if r.status != http.StatusOK || len(page.Events) != want {
 			t.Errorf("GET /v1/events%s = %d with %d events, want %d", q, r.status, len(page.Events), want)
 		}
 	}
-	for _, q := range []string{"?limit=0", "?limit=-1", "?limit=x", "?from=-1", "?from=1e3", "?direction=sideways"} {
+	for _, q := range []string{"?limit=0", "?limit=-1", "?limit=x", "?limit=4", "?from=-1", "?from=1e3", "?direction=sideways"} {
 		r := e.do(t, http.MethodGet, "/v1/streams/s/events"+q, readerToken, nil)
 		if r.status != http.StatusBadRequest {
 			t.Errorf("GET /v1/streams/s/events%s = %d, want 400", q, r.status)

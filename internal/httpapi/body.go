@@ -114,7 +114,9 @@ func queryUint(r *http.Request, name string, def uint64) (uint64, error) {
 	return n, nil
 }
 
-// pageLimit parses ?limit=, defaulting and clamping it.
+// pageLimit parses ?limit=. A limit above max is refused, not clamped:
+// clients end a paged read at the first short page, so a silently smaller
+// page would end their read early.
 func pageLimit(r *http.Request, def, max int) (int, error) {
 	v := r.URL.Query().Get("limit")
 	if v == "" {
@@ -125,7 +127,7 @@ func pageLimit(r *http.Request, def, max int) (int, error) {
 		return 0, badRequest(sdk.CodeBadRequest, "query parameter limit: want a positive integer")
 	}
 	if n > max {
-		n = max
+		return 0, badRequest(sdk.CodeBadRequest, "query parameter limit: at most %d", max)
 	}
 	return n, nil
 }

@@ -45,8 +45,9 @@
 //
 // Request bodies are read through http.MaxBytesReader and the whole body
 // must be one JSON value: a valid object followed by more bytes is
-// rejected, so the size limit cannot be dodged by trailing data. Page sizes
-// are clamped to Options.MaxPageSize. NewHTTPServer sets header, read and
+// rejected, so the size limit cannot be dodged by trailing data. A page
+// limit above Options.MaxPageSize is refused rather than clamped, because
+// clients end a paged read at the first short page. NewHTTPServer sets header, read and
 // idle timeouts; the write timeout is left to handlers because the SSE
 // subscription is long-lived. SSE sends a comment heartbeat every
 // Options.HeartbeatInterval, and the goroutine that pulls from the

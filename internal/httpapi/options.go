@@ -26,7 +26,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// DefaultPageSize is the page size of reads without a limit.
 	DefaultPageSize int
-	// MaxPageSize clamps the limit of reads.
+	// MaxPageSize is the largest limit a read accepts; a larger one is a
+	// 400 (clamping would end a client's paged read early). Keep it at least
+	// sdk.MaxPageSize, which clients may ask for.
 	MaxPageSize int
 	// HeartbeatInterval is the period of SSE comment heartbeats.
 	HeartbeatInterval time.Duration
