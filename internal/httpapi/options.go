@@ -28,7 +28,8 @@ type Options struct {
 	DefaultPageSize int
 	// MaxPageSize is the largest limit a read accepts; a larger one is a
 	// 400 (clamping would end a client's paged read early). Keep it at least
-	// sdk.MaxPageSize, which clients may ask for.
+	// sdk.MaxPageSize, which clients may ask for, and at most the redaction
+	// service's MaxReadLimit, which clamps.
 	MaxPageSize int
 	// HeartbeatInterval is the period of SSE comment heartbeats.
 	HeartbeatInterval time.Duration
