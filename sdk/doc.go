@@ -42,4 +42,14 @@
 // connection it reconnects with Last-Event-ID set to the last position it
 // yielded, so the caller sees every event once, in order, until ctx is done or
 // the server refuses (for example 401 or 403), when it yields the error.
+//
+// # Erasure workflow
+//
+// Erase starts an erasure that moves from requested to completed (purged,
+// with a signed receipt) in the background; GetErasure and ListErasures
+// follow it, PlaceHold and LiftHold manage legal holds (an erasure under a
+// hold fails with ErrLegalHold), ReceiptPublicKey gives the key that
+// verifies receipts. A read model that subscribes to the log calls
+// ErasureCompletedOf on each event and forgets the subject when it reports
+// true.
 package sdk
