@@ -454,3 +454,46 @@ func TestRequestTimeout(t *testing.T) {
 		t.Errorf("slow export took %v", took)
 	}
 }
+
+func TestMaxSubscriptions(t *testing.T) {
+	e := newEnv(t, newFakeCore(), rolePolicy{}, Options{MaxSubscriptions: 2, HeartbeatInterval: time.Second})
+	_, stop1 := sseOpen(t, e, readerToken, "")
+	_, stop2 := sseOpen(t, e, readerToken, "")
+	r := e.do(t, http.MethodGet, "/v1/subscribe", readerToken, nil)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("third subscription = %d (Retry-After %q), want 503", r.status, r.header.Get("Retry-After"))
+	}
+	stop1()
+	stop2()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, stop := sseOpenMaybe(t, e)
+		if stop != nil {
+			stop()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a slot never came free after two subscriptions ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sseOpenMaybe is sseOpen that reports a refused subscription as nil.
+func sseOpenMaybe(t *testing.T, e *testEnv) (*http.Response, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.ts.URL+"/v1/subscribe", nil)
+	req.Header.Set("Authorization", "Bearer "+readerToken)
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, nil
+	}
+	return resp, func() { cancel(); resp.Body.Close() }
+}

@@ -24,6 +24,8 @@ var (
 	// ErrNotReady means the service is not ready to serve (stores closed,
 	// policy not loaded).
 	ErrNotReady = errors.New("httpapi: not ready")
+	// ErrTooManySubscriptions means Options.MaxSubscriptions are open.
+	ErrTooManySubscriptions = errors.New("httpapi: too many subscriptions")
 	// ErrNotImplemented means the route exists in the contract but the
 	// service under it does not offer the operation yet.
 	ErrNotImplemented = errors.New("httpapi: not implemented")

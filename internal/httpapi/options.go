@@ -37,6 +37,8 @@ type Options struct {
 	// subscription; past it the request's context ends and the answer is
 	// 503 or 504.
 	RequestTimeout time.Duration
+	// MaxSubscriptions bounds the open SSE subscriptions; one more is a 503.
+	MaxSubscriptions int
 	// MaxPurposeLen bounds the X-Purpose header.
 	MaxPurposeLen int
 
@@ -68,6 +70,7 @@ func DefaultOptions() Options {
 		MaxPageSize:       1000,
 		HeartbeatInterval: 15 * time.Second,
 		RequestTimeout:    30 * time.Second,
+		MaxSubscriptions:  1024,
 		MaxPurposeLen:     128,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -102,6 +105,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = d.RequestTimeout
+	}
+	if o.MaxSubscriptions <= 0 {
+		o.MaxSubscriptions = d.MaxSubscriptions
 	}
 	if o.MaxPurposeLen <= 0 {
 		o.MaxPurposeLen = d.MaxPurposeLen

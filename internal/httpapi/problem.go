@@ -54,6 +54,8 @@ func problemFor(err error) sdk.Problem {
 		return p(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "request body must be application/json")
 	case errors.Is(err, ErrNotImplemented):
 		return p(http.StatusNotImplemented, codeNotImplemented, "not implemented by this server")
+	case errors.Is(err, ErrTooManySubscriptions):
+		return p(http.StatusServiceUnavailable, codeUnavailable, "too many open subscriptions; retry later")
 	case errors.Is(err, ErrNotReady):
 		return p(http.StatusServiceUnavailable, codeUnavailable, "not ready")
 

@@ -19,6 +19,7 @@ type Server struct {
 	metrics *metrics
 	engine  *gin.Engine
 	routes  []route
+	subs    chan struct{} // one token per open subscription
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -30,7 +31,8 @@ var ginMode sync.Once
 func newServer(core service, pol authorizer, opts Options) *Server {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	opts = opts.withDefaults()
-	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry)}
+	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry),
+		subs: make(chan struct{}, opts.MaxSubscriptions)}
 	if opts.Compliance != nil { // not a typed nil in the interface
 		s.flow = opts.Compliance
 	}

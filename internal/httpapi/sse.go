@@ -46,6 +46,15 @@ func (s *Server) subscribe(c *gin.Context) {
 		from = 1
 	}
 
+	select {
+	case s.subs <- struct{}{}:
+		defer func() { <-s.subs }()
+	default:
+		c.Header("Retry-After", "5")
+		s.fail(c, ErrTooManySubscriptions)
+		return
+	}
+
 	ctx, cancel := context.WithCancel(c.Request.Context())
 	defer cancel()
 	sub, err := s.core.Subscribe(ctx, callerOf(c), from)
