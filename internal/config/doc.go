@@ -23,5 +23,14 @@
 // The tokens file (tokensFile, PIIVAULT_TOKENS_FILE) lists the bearer tokens
 // the sidecar accepts, as SHA-256 digests only: a YAML or JSON list of
 // {hash, principal, roles, attributes}. LoadTokens reads it; AppendToken adds
-// one entry, which is what `piivault token create` does.
+// one entry, which is what `piivault token create` does. The client
+// certificates file (tls.clientCertsFile) maps verified client certificates
+// (SPIFFE ID or CN) to principals the same way; LoadClientCerts reads it.
+//
+// # Values that are not strings
+//
+// Durations accept Go syntax and a day suffix ("30s", "720h", "30d").
+// Retention rules are one string of comma-separated "class=period",
+// "EventType/class=period" or "EventType/=period" rules, so that they fit an
+// environment variable as well as the file.
 package config
