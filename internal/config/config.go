@@ -300,7 +300,7 @@ func (c *Config) set(key, value, origin string) error {
 		return nil
 	}
 	if key == "shutdownTimeout" {
-		d, err := time.ParseDuration(value)
+		d, err := parseDuration(value)
 		if err != nil || d <= 0 {
 			return c.bad(key, value, "must be a positive duration such as 30s")
 		}
