@@ -607,3 +607,12 @@ func (c *collector) waitFor(t *testing.T, want uint64, quiet time.Duration) uint
 		}
 	}
 }
+
+// TestMain removes the binary the end-to-end tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
