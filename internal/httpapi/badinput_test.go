@@ -141,6 +141,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if r.status != 400 {
 				t.Errorf("bad X-Purpose: %d %s, want 400", r.status, r.body)
 			}
+			if key == "GET /v1/subscribe" {
+				for _, last := range []string{"x", "-1", "18446744073709551615"} {
+					if r := e.do(t, rt.method, path, rootToken, nil, sdk.HeaderLastEventID, last); r.status != 400 {
+						t.Errorf("Last-Event-ID %q: %d, want 400", last, r.status)
+					}
+				}
+			}
 			for _, q := range queries[key] {
 				r := e.do(t, rt.method, path+q, rootToken, nil)
 				if r.status != 400 || r.problem(t).Code != sdk.CodeBadRequest {

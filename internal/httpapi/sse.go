@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,7 +37,7 @@ func (s *Server) subscribe(c *gin.Context) {
 	}
 	if last := c.GetHeader(sdk.HeaderLastEventID); last != "" {
 		n, err := strconv.ParseUint(last, 10, 64)
-		if err != nil {
+		if err != nil || n == math.MaxUint64 {
 			s.fail(c, badRequest(sdk.CodeBadRequest, "header %s: want a position", sdk.HeaderLastEventID))
 			return
 		}
