@@ -41,9 +41,9 @@ func TestAllOrNothingEmbedded(t *testing.T) {
 		ev("CustomerRegistered", `{"customerId":"c1","email":"a@example.com","name":"A"}`),
 		ev("CustomerRegistered", `{"customerId":"c2","email":"b@example.com","name":"B"}`),
 	}
-	env.flaky.failAppend = true
+	env.flaky.setFailAppend(true)
 	_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
-	env.flaky.failAppend = false
+	env.flaky.setFailAppend(false)
 	if !errors.Is(err, errInjected) {
 		t.Fatalf("Append = %v, want the injected error", err)
 	}
@@ -97,8 +97,8 @@ func TestAllOrNothing(t *testing.T) {
 	}
 
 	t.Run("log failure deletes the new values", func(t *testing.T) {
-		env.flaky.failAppend = true
-		defer func() { env.flaky.failAppend = false }()
+		env.flaky.setFailAppend(true)
+		defer env.flaky.setFailAppend(false)
 		_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("Append = %v, want the injected error", err)
@@ -111,9 +111,10 @@ func TestAllOrNothing(t *testing.T) {
 		}
 	})
 	t.Run("failed clean-up is swept", func(t *testing.T) {
-		env.flaky.failAppend, env.mem.failDel = true, true
+		env.flaky.setFailAppend(true)
+		env.mem.failDel = true
 		_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
-		env.flaky.failAppend = false
+		env.flaky.setFailAppend(false)
 		if err == nil {
 			t.Fatal("Append succeeded")
 		}
@@ -269,7 +270,7 @@ func TestAuditFailureFailsRead(t *testing.T) {
 	if _, err := svc.Append(ctx, pService, "a1", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	env.flaky.failSystem = func(s string) bool { return s == StreamAudit }
+	env.flaky.setFailSystem(func(s string) bool { return s == StreamAudit })
 	evs, err := svc.ReadStream(ctx, pSupport, "a1", 1, 10, eventlog.Forward)
 	if !errors.Is(err, ErrAudit) || evs != nil {
 		t.Fatalf("ReadStream with a broken audit = %v, %v; want ErrAudit and no events", evs, err)
@@ -278,7 +279,7 @@ func TestAuditFailureFailsRead(t *testing.T) {
 	if _, err := svc.ReadStream(ctx, pService, "a1", 1, 10, eventlog.Forward); err != nil {
 		t.Fatalf("tokenized read = %v", err)
 	}
-	env.flaky.failSystem = nil
+	env.flaky.setFailSystem(nil)
 	if _, err := svc.ReadStream(ctx, pSupport, "a1", 1, 10, eventlog.Forward); err != nil {
 		t.Fatal(err)
 	}
@@ -558,9 +559,7 @@ func TestIndexRecovery(t *testing.T) {
 	env := newEnv(t, envConfig{})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	env.flaky.mu.Lock()
-	env.flaky.failSystem = func(s string) bool { return strings.HasPrefix(s, subjectStreamPrefix) }
-	env.flaky.mu.Unlock()
+	env.flaky.setFailSystem(func(s string) bool { return strings.HasPrefix(s, subjectStreamPrefix) })
 	for i := 0; i < 3; i++ {
 		if _, err := svc.Append(ctx, pService, "ir", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c7","email":"x@example.com"}`)}); err != nil {
 			t.Fatal(err)
@@ -583,9 +582,7 @@ func TestIndexRecovery(t *testing.T) {
 		t.Fatalf("Export after recovery = %+v, %v", x, err)
 	}
 	// Recovery again (and the first service's late writes) add nothing.
-	env.flaky.mu.Lock()
-	env.flaky.failSystem = nil
-	env.flaky.mu.Unlock()
+	env.flaky.setFailSystem(nil)
 	if err := svc.idx.sync(ctx); err != nil {
 		t.Fatal(err)
 	}

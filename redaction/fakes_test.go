@@ -181,3 +181,10 @@ func (f *flakyLog) AppendSystem(ctx context.Context, stream string, exp eventlog
 	}
 	return f.eventLog.AppendSystem(ctx, stream, exp, evs)
 }
+
+func (f *flakyLog) setFailAppend(v bool) { f.mu.Lock(); f.failAppend = v; f.mu.Unlock() }
+func (f *flakyLog) setFailSystem(fn func(string) bool) {
+	f.mu.Lock()
+	f.failSystem = fn
+	f.mu.Unlock()
+}

@@ -48,6 +48,7 @@ type indexer struct {
 	kick     chan struct{}
 	flushMu  sync.Mutex // one flush at a time
 
+	cpMu           sync.Mutex // one checkpoint at a time; guards the two below
 	lastCheckpoint uint64
 	lastCPTime     time.Time
 }
@@ -179,6 +180,8 @@ func (x *indexer) sync(ctx context.Context) error {
 // head read before a new epoch starts is safe once every append of the old
 // epochs has queued its entries and the queue is written.
 func (x *indexer) checkpoint(ctx context.Context) error {
+	x.cpMu.Lock()
+	defer x.cpMu.Unlock()
 	head, err := x.s.log.Head(ctx)
 	if err != nil || head <= x.lastCheckpoint {
 		return err
