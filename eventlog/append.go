@@ -159,7 +159,7 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 			return nil, fmt.Errorf("append to %q: event %d metadata: %w", stream, i, ErrInvalidJSON)
 		}
 		if e.ID == uuid.Nil {
-			e.ID = uuid.New()
+			e.ID = newID()
 		} else {
 			req.given[i] = true
 			req.anyGiven = true
@@ -181,6 +181,17 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 		req.txnCount += 4
 	}
 	return req, nil
+}
+
+// newID returns a time-ordered UUID (version 7) for an event without one:
+// consecutive IDs then land next to each other in the ID index, which keeps
+// its memtable inserts and compactions cheap (random version-4 IDs cost a
+// cold skiplist descent each).
+func newID() uuid.UUID {
+	if id, err := uuid.NewV7(); err == nil {
+		return id
+	}
+	return uuid.New()
 }
 
 // entrySize is Badger's own estimate of an entry in a transaction
@@ -378,16 +389,30 @@ func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, runs *ind
 		return AppendResult{}, false, errRequest{&ConflictError{Stream: r.stream, Expected: r.expected, Actual: cur}}
 	}
 	res := AppendResult{FirstVersion: cur + 1, FirstPosition: l.w.nextPos}
+	// One buffer for the request's keys and ID values: three allocations
+	// per event fewer on the single write path.
+	per := 9 + 17 + 16 + len(r.stream)
+	kb := make([]byte, 0, per*len(r.events))
+	cut := func(from int) []byte { return kb[from:len(kb):len(kb)] }
 	for i, e := range r.events {
 		cur++
 		pos := l.w.nextPos
 		t := max(now, l.w.lastTime)
 		val := r.recs[i]
 		hash := sealRecord(val, pos, cur, t, l.w.lastHash)
-		if err := wtxn.Set(keys.Event(pos), val); err != nil {
+		o := len(kb)
+		kb = keys.AppendEvent(kb, pos)
+		eventKey := cut(o)
+		o = len(kb)
+		kb = keys.AppendID(kb, e.ID)
+		idKey := cut(o)
+		o = len(kb)
+		kb = keys.AppendIDValue(kb, pos, cur, r.stream)
+		idVal := cut(o)
+		if err := wtxn.Set(eventKey, val); err != nil {
 			return AppendResult{}, false, fmt.Errorf("append: stage event: %w", err)
 		}
-		if err := wtxn.Set(keys.ID(e.ID), keys.IDValue(pos, cur, r.stream)); err != nil {
+		if err := wtxn.Set(idKey, idVal); err != nil {
 			return AppendResult{}, false, fmt.Errorf("append: stage event ID: %w", err)
 		}
 		if err := runs.addType(wtxn, e.Type, pos); err != nil {

@@ -40,8 +40,8 @@ func (v ExpectedVersion) String() string {
 	}
 }
 
-// EventData is an event to append. A zero ID makes the log assign
-// uuid.New(); give an ID to make retries idempotent.
+// EventData is an event to append. A zero ID makes the log assign a new
+// (time-ordered, version 7) UUID; give an ID to make retries idempotent.
 type EventData struct {
 	ID       uuid.UUID
 	Type     string

@@ -49,6 +49,7 @@ func (l *Log) residency(dir string, done <-chan struct{}) {
 	}
 	prefix := abs + string(filepath.Separator)
 	advised := map[mapping]bool{}
+	var lastPageOut time.Time
 	tick := time.NewTicker(l.opts.AdviseInterval)
 	defer tick.Stop()
 	for {
@@ -71,8 +72,12 @@ func (l *Log) residency(dir string, done <-chan struct{}) {
 				delete(advised, m)
 			}
 		}
-		if l.opts.MaxMappedResident > 0 && rssFile() > l.opts.MaxMappedResident {
+		// At most once a second: another mmap user in the process (the
+		// vault's Badger, say) can keep the total above the limit, and
+		// paging our files out at every tick would only thrash.
+		if l.opts.MaxMappedResident > 0 && time.Since(lastPageOut) >= time.Second && rssFile() > l.opts.MaxMappedResident {
 			l.pageOut(maps)
+			lastPageOut = time.Now()
 		}
 	}
 }

@@ -62,6 +62,11 @@ func Event(pos uint64) []byte {
 	return k
 }
 
+// AppendEvent appends Event(pos) to dst (to build many keys in one buffer).
+func AppendEvent(dst []byte, pos uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(dst, PrefixEvent), pos)
+}
+
 // ParseEvent returns the position of an event key.
 func ParseEvent(k []byte) (uint64, error) {
 	if len(k) != 9 || k[0] != PrefixEvent {
@@ -116,6 +121,9 @@ func ID(id [16]byte) []byte {
 	return k
 }
 
+// AppendID appends ID(id) to dst.
+func AppendID(dst []byte, id [16]byte) []byte { return append(append(dst, PrefixID), id[:]...) }
+
 // ParseID returns the event ID of an idempotency key.
 func ParseID(k []byte) ([16]byte, error) {
 	var id [16]byte
@@ -132,6 +140,13 @@ func IDValue(pos, version uint64, stream string) []byte {
 	v = binary.BigEndian.AppendUint64(v, pos)
 	v = binary.BigEndian.AppendUint64(v, version)
 	return append(v, stream...)
+}
+
+// AppendIDValue appends IDValue(pos, version, stream) to dst.
+func AppendIDValue(dst []byte, pos, version uint64, stream string) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, pos)
+	dst = binary.BigEndian.AppendUint64(dst, version)
+	return append(dst, stream...)
 }
 
 // ParseIDValue decodes IDValue.

@@ -38,6 +38,11 @@ func FuzzKeys(f *testing.F) {
 		if c, err := ParseRunLen(RunLen(uint32(n) | 1)); err != nil || c != uint32(n)|1 {
 			t.Errorf("ParseRunLen(RunLen(%d)) = %d, %v", n, c, err)
 		}
+		if !bytes.Equal(AppendEvent([]byte("x"), n), append([]byte("x"), Event(n)...)) ||
+			!bytes.Equal(AppendID([]byte("x"), id), append([]byte("x"), ID(id)...)) ||
+			!bytes.Equal(AppendIDValue([]byte("x"), n, n+1, s), append([]byte("x"), IDValue(n, n+1, s)...)) {
+			t.Errorf("an Append form differs from its allocating form for %d, %x, %q", n, id, s)
+		}
 		if got, err := ParseU64(U64(n)); err != nil || got != n {
 			t.Errorf("ParseU64(U64(%d)) = %d, %v", n, got, err)
 		}
