@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/piivault/piivault/sdk"
@@ -110,6 +111,46 @@ func FuzzSchemaHandler(f *testing.F) {
 			if err := json.Unmarshal(w.Body.Bytes(), &sc); err != nil || sc.Version == 0 || sc.EventType != eventType {
 				t.Fatalf("200 with %s for event type %q", w.Body, eventType)
 			}
+		}
+	})
+}
+
+// FuzzDecodeJSON checks the strict body decoder: it never panics, every
+// failure is a bad request with code invalid_json, and no failure detail
+// quotes the input (the canary stands for a personal value in a body: an
+// e-mail address; a key that looks like an identifier may be named, which
+// is what tells a client its typo).
+func FuzzDecodeJSON(f *testing.F) {
+	const canary = "zq@canary"
+	for _, s := range []string{
+		`{"events":[{"type":"x","data":{"zq@canary":1}}]}`,
+		`{"zq@canary":1}`,
+		`{"events":[{"type":"zq@canary","data":"zq@canary"}]}`,
+		`{"expectedVersion":"zq@canary","events":[]}`,
+		`{"expectedVersion":-123456789,"events":[]}`,
+		`{"events":[{"type":1e999,"data":{}}]}`,
+		`{"events":[` + "\"zq@canary\xff" + `]}`,
+		`{"events":[]} zq@canary`,
+		`zq@canary`,
+		`{"events":[{"type":"x","data":{}}]}{"zq@canary":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req sdk.AppendRequest
+		err := unmarshalStrict(b, &req)
+		if err == nil {
+			if _, err := json.Marshal(req); err != nil {
+				t.Fatalf("decoded %q into a value that does not encode: %v", b, err)
+			}
+			return
+		}
+		p := problemFor(err)
+		if p.Status != http.StatusBadRequest || p.Code != sdk.CodeInvalidJSON {
+			t.Fatalf("decode %q: problem %+v, want 400 invalid_json", b, p)
+		}
+		if bytes.Contains(b, []byte(canary)) && strings.Contains(p.Detail, canary) {
+			t.Fatalf("decode %q: detail %q quotes the input", b, p.Detail)
 		}
 	})
 }
