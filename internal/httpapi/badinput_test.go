@@ -112,6 +112,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"GET /v1/erasures":                 {"?overdue=maybe", "?nearDeadline=2", "?limit=0"},
 		"GET /v1/subjects":                 {"", "?email=a@b.c&phone=1"},
 		"GET /v1/subjects/:subject/export": {"?format=xml"},
+		"GET /v1/holds":                    {"?all=sometimes"},
 	}
 	params := strings.NewReplacer(":eventType", "CustomerRegistered", ":stream", "c-1", ":subject", "cust-1", ":id", "er-1")
 
@@ -121,7 +122,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		if rt.public {
 			continue
 		}
-		if rt.method != http.MethodGet {
+		if rt.method != http.MethodGet && !strings.HasPrefix(rt.path, "/v1/admin/") {
 			if _, ok := bodies[key]; !ok {
 				t.Errorf("%s takes a body but has no bad-body cases", key)
 			}

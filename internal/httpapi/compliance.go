@@ -27,8 +27,11 @@ type workflow interface {
 	PlaceHold(ctx context.Context, a redaction.Access, subject, reason string) (compliance.Hold, error)
 	LiftHold(ctx context.Context, a redaction.Access, subject, reason string) (compliance.Hold, error)
 	GetHold(ctx context.Context, a redaction.Access, subject string) (compliance.Hold, error)
+	ListHolds(ctx context.Context, a redaction.Access, all bool) ([]compliance.Hold, error)
 	FindSubjects(ctx context.Context, a redaction.Access, class string, value vault.PII) ([]string, error)
 	PublicKey() ed25519.PublicKey
+	Advance(ctx context.Context) (compliance.AdvanceReport, error)
+	RunRetention(ctx context.Context) (compliance.RetentionReport, error)
 }
 
 var _ workflow = (*compliance.Service)(nil)
@@ -41,6 +44,11 @@ type ErasureList struct {
 // SubjectList is the answer of GET /v1/subjects?email=|phone=.
 type SubjectList struct {
 	Subjects []string `json:"subjects"`
+}
+
+// HoldList is the answer of GET /v1/holds.
+type HoldList struct {
+	Holds []compliance.Hold `json:"holds"`
 }
 
 // HoldRequest is the body of PUT and DELETE /v1/subjects/{subject}/hold.
@@ -197,4 +205,53 @@ func erasureOutcome(err error) string {
 	default:
 		return "error"
 	}
+}
+
+func (s *Server) listHolds(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	all, err := queryBool(c, "all")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	holds, err := s.flow.ListHolds(c.Request.Context(), access(callerOf(c)), all)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if holds == nil {
+		holds = []compliance.Hold{}
+	}
+	c.JSON(http.StatusOK, HoldList{Holds: holds})
+}
+
+// advance moves open erasures on now (purge, sign, complete) instead of
+// waiting for the background worker. The route's policy check (admin) is
+// the only one: the workflow call takes no principal.
+func (s *Server) advance(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	rep, err := s.flow.Advance(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"erased": rep.Erased, "purged": rep.Purged, "completed": rep.Completed})
+}
+
+// runRetention runs the retention job now; admin, like advance.
+func (s *Server) runRetention(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	rep, err := s.flow.RunRetention(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"scanned": rep.Scanned, "expired": rep.Expired, "records": rep.Records,
+		"cursor": rep.Cursor, "mode": rep.Mode})
 }

@@ -518,8 +518,19 @@ func TestComplianceFlow(t *testing.T) {
 	if r := e.do(t, http.MethodGet, "/v1/erasures?overdue=maybe", dpo, nil); r.status != http.StatusBadRequest {
 		t.Errorf("overdue=maybe = %d", r.status)
 	}
-	if _, err := e.flow.Advance(context.Background()); err != nil {
-		t.Fatal(err)
+	var holds HoldList
+	if r := e.doJSON(t, http.MethodGet, "/v1/holds?all=true", dpo, nil, &holds); r.status != http.StatusOK || len(holds.Holds) != 1 || holds.Holds[0].Active {
+		t.Errorf("GET holds?all = %d %s", r.status, r.body)
+	}
+	if r := e.do(t, http.MethodPost, "/v1/admin/erasures/advance", dpo, nil); r.status != http.StatusForbidden {
+		t.Errorf("advance as dpo = %d, want 403 (admin only)", r.status)
+	}
+	var adv map[string]int
+	if r := e.doJSON(t, http.MethodPost, "/v1/admin/erasures/advance", roleTokens["admin"], nil, &adv); r.status != http.StatusOK || adv["completed"] != 1 {
+		t.Fatalf("advance = %d %s", r.status, r.body)
+	}
+	if r := e.do(t, http.MethodPost, "/v1/admin/retention/run", roleTokens["admin"], nil); r.status != http.StatusOK {
+		t.Errorf("retention run = %d %s", r.status, r.body)
 	}
 	var done compliance.Erasure
 	if r := e.doJSON(t, http.MethodGet, "/v1/erasures/"+er.ID, dpo, nil, &done); r.status != http.StatusOK || done.Status != compliance.StatusCompleted || len(done.Receipt) == 0 {

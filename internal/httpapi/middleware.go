@@ -30,7 +30,7 @@ func purposeOf(c *gin.Context) string { return c.GetString(ctxPurpose) }
 
 // authenticate resolves the caller or answers 401.
 func (s *Server) authenticate(c *gin.Context) {
-	p, err := s.opts.Auth.Authenticate(c.Request)
+	p, err := s.auth.Load().Authenticate(c.Request)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 )
@@ -20,6 +21,7 @@ type Server struct {
 	engine  *gin.Engine
 	routes  []route
 	subs    chan struct{} // one token per open subscription
+	auth    atomic.Pointer[Authenticator]
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -33,6 +35,7 @@ func newServer(core service, pol authorizer, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry),
 		subs: make(chan struct{}, opts.MaxSubscriptions)}
+	s.auth.Store(opts.Auth)
 	if opts.Compliance != nil { // not a typed nil in the interface
 		s.flow = opts.Compliance
 	}
@@ -56,6 +59,10 @@ func newServer(core service, pol authorizer, opts Options) *Server {
 	s.register(s.routeTable())
 	return s
 }
+
+// SetAuth swaps the authenticator, for a tokens file reloaded while the
+// server runs. Requests already past authentication keep their principal.
+func (s *Server) SetAuth(a *Authenticator) { s.auth.Store(a) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
