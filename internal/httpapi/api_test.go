@@ -497,3 +497,21 @@ func sseOpenMaybe(t *testing.T, e *testEnv) (*http.Response, func()) {
 	}
 	return resp, func() { cancel(); resp.Body.Close() }
 }
+
+func TestSetAuthSwapsTokens(t *testing.T) {
+	e := newEnv(t, newFakeCore(), rolePolicy{}, Options{})
+	if r := e.do(t, http.MethodGet, "/v1/events", readerToken, nil); r.status != http.StatusOK {
+		t.Fatalf("before swap = %d", r.status)
+	}
+	a, err := NewAuthenticator(AuthConfig{Tokens: []TokenEntry{{SHA256: HashToken("new-token"), Principal: "n", Roles: []string{"reader"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetAuth(a)
+	if r := e.do(t, http.MethodGet, "/v1/events", readerToken, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("old token after swap = %d, want 401", r.status)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/events", "new-token", nil); r.status != http.StatusOK {
+		t.Errorf("new token after swap = %d, want 200", r.status)
+	}
+}

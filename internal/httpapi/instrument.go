@@ -50,6 +50,12 @@ type instrumentedStore struct {
 
 var _ vault.Store = (*instrumentedStore)(nil)
 
+// Unwrap returns the store under the instruments. The wrapper has only the
+// vault.Store methods: code that looks for a backend's optional capabilities
+// by type assertion (compliance: Expire, the blind index, EraseMany) should
+// be given the bare store, or unwrap.
+func (s *instrumentedStore) Unwrap() vault.Store { return s.Store }
+
 func vaultOutcome(err error) string {
 	switch {
 	case err == nil:
