@@ -47,11 +47,23 @@
 // must be one JSON value: a valid object followed by more bytes is
 // rejected, so the size limit cannot be dodged by trailing data. A page
 // limit above Options.MaxPageSize is refused rather than clamped, because
-// clients end a paged read at the first short page. NewHTTPServer sets header, read and
-// idle timeouts; the write timeout is left to handlers because the SSE
-// subscription is long-lived. SSE sends a comment heartbeat every
-// Options.HeartbeatInterval, and the goroutine that pulls from the
-// subscription ends with the request.
+// clients end a paged read at the first short page. NewHTTPServer sets
+// header, read and idle timeouts and no write timeout, because an SSE
+// subscription is long-lived; every other request is bounded by
+// Options.RequestTimeout (504 past it). SSE sends a comment heartbeat every
+// Options.HeartbeatInterval, at most Options.MaxSubscriptions are open at
+// once (503 beyond), and the goroutine that pulls from a subscription ends
+// with the request.
+//
+// # Subscriptions
+//
+// GET /v1/subscribe streams every event in global order from ?from=
+// (inclusive, default 1), or from the position after Last-Event-ID, which
+// wins: a client that reconnects with the last id it saw gets neither a gap
+// nor a duplicate. Each message is "id: <position>", "event: event" and one
+// "data:" line of sdk.Event JSON; heartbeats are ": ping" comments. If the
+// service fails mid-stream an "event: error" message carries a problem
+// before the stream ends.
 //
 // # Wiring
 //
@@ -78,5 +90,6 @@
 // subject IDs and stream names) and metrics labels are route templates,
 // methods, status codes, actions and outcomes. Problem details are built
 // from this package's own words or from the packages' errors, which by the
-// team's rule never hold a value.
+// team's rule never hold a value. Answers of /v1 carry Cache-Control:
+// no-store.
 package httpapi
