@@ -76,7 +76,15 @@ func BenchmarkAppendBatch100x4(b *testing.B) {
 	benchBatches(b, 4)
 }
 
-func benchBatches(b *testing.B, par int) {
+// BenchmarkAppendBatch100OneSubject: one appender, batches of 100 events of
+// one customer (the usual shape: a stream is one aggregate, one subject).
+func BenchmarkAppendBatch100OneSubject(b *testing.B) {
+	benchBatchesSubjects(b, 1, true)
+}
+
+func benchBatches(b *testing.B, par int) { benchBatchesSubjects(b, par, false) }
+
+func benchBatchesSubjects(b *testing.B, par int, oneSubject bool) {
 	env := benchEnv(b)
 	ctx := context.Background()
 	var seq atomic.Int64
@@ -94,8 +102,13 @@ func benchBatches(b *testing.B, par int) {
 			st := fmt.Sprintf("batch-%d", stream.Add(1))
 			for left.Add(-1) >= 0 {
 				evs := make([]EventInput, 100)
+				base := int(seq.Add(100))
 				for j := range evs {
-					evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent(int(seq.Add(1)))}
+					n := base + j
+					if oneSubject {
+						n = base // same customer, same subject
+					}
+					evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent(n)}
 				}
 				if _, err := env.svc.Append(ctx, pService, st, eventlog.Any, evs); err != nil {
 					b.Error(err)
