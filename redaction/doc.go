@@ -142,6 +142,19 @@
 // Caveat: the tokens of a snapshot that a newer one replaces stay in the
 // vault until the subject is erased.
 //
+// # Cost model
+//
+// An append is one policy decision (cached by the engine), one walk of each
+// document (extraction and leak scan together, no decoding into maps), one
+// vault Put for the batch, one log append, and, off the critical path, one
+// index append per distinct subject. A read page is one log read, one walk
+// of each document that stops at its last token, one policy decision per
+// distinct (stream, type, subject, path, class), one vault Resolve, and one
+// audit append. The vault must be durable before the log (an event may never
+// point to a missing value), so an append waits for two group commits in
+// series; the benchmarks report the two stores alone (Baseline*) beside the
+// redaction figures.
+//
 // # Caveats
 //
 // The leak guard is a heuristic: it catches the common shapes above, not
