@@ -667,3 +667,39 @@ func TestIndexCheckpointIdle(t *testing.T) {
 		t.Errorf("an idle checkpoint moved the head from %d to %d", h1, h2)
 	}
 }
+
+// TestDenialsAreAudited: a request the policy refuses leaves an audit record
+// naming who, what and why, and no value.
+func TestDenialsAreAudited(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, envConfig{})
+	svc := env.svc
+	if _, err := svc.ReadStream(ctx, pNobody, "customer-1", 1, 10, eventlog.Forward); !errors.Is(err, ErrDenied) {
+		t.Fatalf("ReadStream by intern = %v", err)
+	}
+	if _, err := svc.Export(ctx, pSupport, "cust-9"); !errors.Is(err, ErrDenied) {
+		t.Fatalf("Export by support = %v", err)
+	}
+	page, err := svc.Audit(ctx, pDPO, AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read, export bool
+	for _, r := range page.Records {
+		if r.State != StateDenied {
+			continue
+		}
+		if r.Principal == "nobody" && r.Action == "read" && r.Stream == "customer-1" && r.Reason != "" {
+			read = true
+		}
+		if r.Principal == "sup-1" && r.Action == "export" && r.Subject == "cust-9" {
+			export = true
+		}
+	}
+	if !read || !export {
+		t.Errorf("denials not audited (read %v, export %v): %+v", read, export, page.Records)
+	}
+	if only, err := svc.Audit(ctx, pDPO, AuditQuery{Principal: "sup-1"}); err != nil || len(only.Records) != 1 {
+		t.Errorf("Audit(principal sup-1) = %d records, %v", len(only.Records), err)
+	}
+}
