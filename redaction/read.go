@@ -92,6 +92,7 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 	out := make([]Event, len(evs))
 	var fields []rfield
 	stripped := make([][]byte, len(evs))
+	ptrCache := make(map[string]Pointer) // events of a page share their paths
 	for i, e := range evs {
 		out[i] = Event{ID: e.ID, Stream: e.Stream, Version: e.Version, Position: e.Position, Type: e.Type,
 			Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt}
@@ -106,7 +107,7 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 		out[i].SchemaVersion = m.SchemaVersion
 		stripped[i] = rest
 		var err2 error
-		fields, err2 = locateTokens(fields, i, e.Data, rest, &m)
+		fields, err2 = locateTokensCached(fields, i, e.Data, rest, &m, ptrCache)
 		if err2 != nil {
 			return nil, fmt.Errorf("read event at position %d: %w", e.Position, err2)
 		}
@@ -234,6 +235,11 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 
 // locateTokens appends the token fields of one event.
 func locateTokens(fields []rfield, ev int, data, meta []byte, m *storedMeta) ([]rfield, error) {
+	return locateTokensCached(fields, ev, data, meta, m, nil)
+}
+
+// locateTokensCached is locateTokens with a cache of parsed pointers.
+func locateTokensCached(fields []rfield, ev int, data, meta []byte, m *storedMeta, cache map[string]Pointer) ([]rfield, error) {
 	n := len(m.Paths)
 	if len(m.Classes) != n || len(m.SubjectIdx) != n {
 		return fields, fmt.Errorf("%w: token list is inconsistent", eventlog.ErrCorrupt)
@@ -242,7 +248,14 @@ func locateTokens(fields []rfield, ev int, data, meta []byte, m *storedMeta) ([]
 	var dptrs, mptrs []Pointer
 	var didx, midx []int
 	for k := 0; k < n; k++ {
-		p, err := ParseConcretePointer(m.Paths[k])
+		p, ok := cache[m.Paths[k]]
+		var err error
+		if !ok {
+			p, err = ParseConcretePointer(m.Paths[k])
+			if err == nil && cache != nil {
+				cache[m.Paths[k]] = p
+			}
+		}
 		if err != nil || m.SubjectIdx[k] < 0 || m.SubjectIdx[k] >= len(m.Subjects) {
 			return fields, fmt.Errorf("%w: token list is malformed", eventlog.ErrCorrupt)
 		}
