@@ -13,7 +13,13 @@ import (
 // Badger with the same function so the comparison is fair.
 // See doc.go "Badger tuning" for the reasons behind each value.
 func badgerOptions(dir string, o Options, logger *slog.Logger) badger.Options {
-	return badger.DefaultOptions(dir).
+	bo := badger.DefaultOptions(dir)
+	// Every level's tables at BaseTableSize: a compaction runs up to about
+	// eight table builders at once, each holding twice its table size, so
+	// growing tables per level (the default doubles them) is what made
+	// memory peak under sustained writes.
+	bo.TableSizeMultiplier = 1
+	return bo.
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{l: logger, min: o.BadgerLogLevel}).
 		WithMemTableSize(o.MemTableSize).

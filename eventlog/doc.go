@@ -116,9 +116,14 @@
 //   - ValueLogFileSize 64 MiB (default 1 GiB): the file being written is
 //     the part of the value log that stays resident; older files are paged
 //     out (next section).
-//   - BlockCacheSize 16 MiB (default 256 MiB) and IndexCacheSize 16 MiB
+//   - BlockCacheSize 8 MiB (default 256 MiB) and IndexCacheSize 8 MiB
 //     (default 0 = all indexes in memory): bounded caches; blocks hold only
-//     keys and pointers here.
+//     keys and pointers here, and ReadAll reads values from the value log.
+//   - BaseTableSize 1 MiB at every level (default 2 MiB, doubling per
+//     level): a compaction runs up to about eight table builders at once,
+//     each holding twice its table size in memory; growing tables made
+//     resident memory peak near 600 MiB under 30,000 events/s. Tables hold
+//     keys and pointers only, so small tables cost little.
 //   - NumCompactors 2 (two cores), conflict detection off (one writer),
 //     metrics off.
 //   - Badger's logger is routed into the injected slog.Logger at

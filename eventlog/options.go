@@ -42,11 +42,11 @@ type Options struct {
 	// Badger memory and file tuning; see doc.go "Badger tuning" for why.
 	MemTableSize     int64 // default 16 MiB
 	NumMemtables     int   // default 2
-	BlockCacheSize   int64 // default 16 MiB
-	IndexCacheSize   int64 // default 16 MiB
+	BlockCacheSize   int64 // default 8 MiB
+	IndexCacheSize   int64 // default 8 MiB
 	ValueThreshold   int64 // default 256 bytes: event records go to the value log
 	ValueLogFileSize int64 // default 64 MiB
-	BaseTableSize    int64 // default 2 MiB
+	BaseTableSize    int64 // default 1 MiB, at every level
 	NumCompactors    int   // default 2
 }
 
@@ -63,11 +63,11 @@ func DefaultOptions() Options {
 		MaxMappedResident: 192 << 20,
 		MemTableSize:      16 << 20,
 		NumMemtables:      2,
-		BlockCacheSize:    16 << 20,
-		IndexCacheSize:    16 << 20,
+		BlockCacheSize:    8 << 20,
+		IndexCacheSize:    8 << 20,
 		ValueThreshold:    256,
 		ValueLogFileSize:  64 << 20,
-		BaseTableSize:     2 << 20,
+		BaseTableSize:     1 << 20,
 		NumCompactors:     2,
 	}
 }
