@@ -200,11 +200,38 @@ func TestComposeSetupAgainstVault(t *testing.T) {
 
 	// Vault holds the erasure marker and nothing else for the subject.
 	subj := base64.RawURLEncoding.EncodeToString([]byte("cust-42"))
-	rec := v.must("GET", kv+"/data/piivault/s/"+subj, nil)
+	rec := kvRecordBody(t, v.must("GET", kv+"/data/piivault/s/"+subj, nil))
 	if !bytes.Contains(rec, []byte(`"erased"`)) || bytes.Contains(rec, []byte(`"dek":"`)) || bytes.Contains(rec, []byte(`"vals"`)) {
 		t.Errorf("Vault record of the erased subject: %s", rec)
 	}
 	if strings.Contains(logs.String(), "ada@example.com") {
 		t.Errorf("the sidecar's log contains the demo's e-mail address")
 	}
+}
+
+// kvRecordBody returns the piivault record inside a KV v2 read answer. The
+// HashiCorp backend stores the record as one JSON string under "r" (so a
+// large subject is one value, not thousands of KV keys); older layouts kept
+// the fields directly under data.data.
+func kvRecordBody(t *testing.T, answer []byte) []byte {
+	t.Helper()
+	var kvRead struct {
+		Data struct {
+			Data map[string]json.RawMessage `json:"data"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(answer, &kvRead); err != nil {
+		t.Fatalf("decode KV answer: %v", err)
+	}
+	if r, ok := kvRead.Data.Data["r"]; ok {
+		var body string
+		if err := json.Unmarshal(r, &body); err == nil {
+			return []byte(body)
+		}
+	}
+	out, err := json.Marshal(kvRead.Data.Data)
+	if err != nil {
+		t.Fatalf("encode KV record: %v", err)
+	}
+	return out
 }
