@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // badgerOptions is the one place Badger is configured; benchmarks open raw
@@ -32,6 +33,7 @@ func badgerOptions(dir string, o Options, logger *slog.Logger) badger.Options {
 		WithValueLogFileSize(o.ValueLogFileSize).
 		WithBaseTableSize(o.BaseTableSize).
 		WithNumCompactors(o.NumCompactors).
+		WithCompression(options.None).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2)

@@ -124,6 +124,10 @@
 //     each holding twice its table size in memory; growing tables made
 //     resident memory peak near 600 MiB under 30,000 events/s. Tables hold
 //     keys and pointers only, so small tables cost little.
+//   - Compression off (default Snappy): tables hold keys and value
+//     pointers, which compress little, and a table builder keeps every
+//     compressed block besides the plain one; a heap profile under 28,000
+//     events/s showed 68 MiB live in compressData alone.
 //   - NumCompactors 2 (two cores), conflict detection off (one writer),
 //     metrics off.
 //   - Badger's logger is routed into the injected slog.Logger at
