@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -55,8 +56,19 @@ func TestComplianceTwoSidecarsShareVault(t *testing.T) {
 	}
 	// B reads the values: revealed, and now in B's record cache.
 	evs, err := readStream(t, b.as("support", "support"), stream)
+	bReadAt := time.Now()
 	if err != nil || len(evs) != 1 || field(t, evs[0], "email") != cust.email || states(evs[0])["/email"] != sdk.StateRevealed {
 		t.Fatalf("B before the erasure: %d events, %v; want the e-mail revealed", len(evs), err)
+	}
+
+	// The shared vault holds the subject's record: sealed values and a
+	// wrapped DEK, no plaintext.
+	recs, cur := vaultRecords(t, ctx, cust.id)
+	if rec := recs[cur]; !bytes.Contains(rec, []byte(`"dek"`)) {
+		t.Errorf("Vault record of %s before the erasure (version %d) has no DEK: %s", cust.id, cur, rec)
+	}
+	for v, rec := range recs {
+		scan(t, fmt.Sprintf("Vault record version %d", v), "", rec, cust.canaries())
 	}
 
 	er, err := a.as("dpo", "").Erase(ctx, cust.id, sdk.ErasureRequest{Reason: "customer request", Ticket: "GDPR-2sc"})
@@ -107,7 +119,8 @@ func TestComplianceTwoSidecarsShareVault(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Logf("erasure propagation A -> B: %s (cache TTL %s, %d reads of B)", delay.Round(time.Millisecond), ttl, polls)
+	t.Logf("erasure propagation A -> B: %s after A acknowledged the erasure, %s after B's last read before it (cache TTL %s, %d reads of B)",
+		delay.Round(time.Millisecond), (delay + erasedAt.Sub(bReadAt)).Round(time.Millisecond), ttl, polls)
 	if delay > ttl+slack {
 		t.Errorf("B read the placeholder %s after A's erasure; want within the cache TTL %s (+%s slack)", delay.Round(time.Millisecond), ttl, slack)
 	}
@@ -117,6 +130,20 @@ func TestComplianceTwoSidecarsShareVault(t *testing.T) {
 	}
 	// A's workflow completes its erasure (purge, receipt).
 	waitErasure(t, ctx, a.as("dpo", ""), er.ErasureID, sdk.ErasureCompleted, 30*time.Second)
+
+	// In the shared vault only the erasure marker is left: the current
+	// version holds neither DEK nor values, every older version is
+	// destroyed (KV v2 destroy, not a soft delete).
+	recs, cur = vaultRecords(t, ctx, cust.id)
+	if rec := recs[cur]; !bytes.Contains(rec, []byte(`"erased"`)) || bytes.Contains(rec, []byte(`"dek":"`)) || bytes.Contains(rec, []byte(`"vals"`)) {
+		t.Errorf("Vault record of %s after the erasure (version %d): %s; want only the erasure marker", cust.id, cur, rec)
+	}
+	for v, rec := range recs {
+		if v != cur && rec != nil {
+			t.Errorf("Vault record of %s version %d survives the erasure: %s", cust.id, v, rec)
+		}
+	}
+	t.Logf("Vault KV record after the erasure: %d versions, current %d is the marker, the others destroyed", len(recs), cur)
 
 	canaries := cust.canaries()
 	for _, s := range []*compSidecar{a, b} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -273,4 +274,80 @@ func waitErasure(t *testing.T, ctx context.Context, c *sdk.Client, id, status st
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// vaultKV reads path (e.g. secret/metadata/...) from the HashiCorp Vault
+// of VAULT_ADDR with VAULT_TOKEN and returns status and body.
+func vaultKV(t *testing.T, ctx context.Context, path string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, os.Getenv("VAULT_ADDR")+"/v1/"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Vault-Token", os.Getenv("VAULT_TOKEN"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("Vault GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// vaultRecords returns, for every version of subject's record in the
+// HashiCorp backend's KV v2 layout (secret/piivault/s/<base64url subject>,
+// vault/hashicorp/kv.go), the record body, or nil for a destroyed or
+// deleted version, and the current version number.
+func vaultRecords(t *testing.T, ctx context.Context, subject string) (map[int][]byte, int) {
+	t.Helper()
+	seg := base64.RawURLEncoding.EncodeToString([]byte(subject))
+	code, b := vaultKV(t, ctx, "secret/metadata/piivault/s/"+seg)
+	if code != http.StatusOK {
+		t.Fatalf("Vault metadata of %s: %d %s", subject, code, b)
+	}
+	var meta struct {
+		Data struct {
+			Current  int                        `json:"current_version"`
+			Versions map[string]json.RawMessage `json:"versions"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatalf("Vault metadata: %v", err)
+	}
+	out := map[int][]byte{}
+	for v := range meta.Data.Versions {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("Vault metadata version %q", v)
+		}
+		code, b := vaultKV(t, ctx, "secret/data/piivault/s/"+seg+"?version="+v)
+		var read struct {
+			Data struct {
+				Data map[string]json.RawMessage `json:"data"`
+			} `json:"data"`
+		}
+		if code == http.StatusNotFound {
+			out[n] = nil
+			continue
+		}
+		if code != http.StatusOK || json.Unmarshal(b, &read) != nil {
+			t.Fatalf("Vault read of %s version %s: %d %s", subject, v, code, b)
+		}
+		if read.Data.Data == nil {
+			out[n] = nil
+			continue
+		}
+		body, _ := json.Marshal(read.Data.Data)
+		if r, ok := read.Data.Data["r"]; ok {
+			var s string
+			if json.Unmarshal(r, &s) == nil {
+				body = []byte(s)
+			}
+		}
+		out[n] = body
+	}
+	return out, meta.Data.Current
 }
