@@ -425,14 +425,17 @@ func TestComplianceRetentionExpiry(t *testing.T) {
 	}
 
 	// A run before the period has passed expires nothing.
-	if rep := s.admin(ctx, "/v1/admin/retention/run"); rep["expired"] != float64(0) && time.Since(appended) < period {
-		t.Errorf("retention run before the period = %v, want nothing expired", rep)
+	// (On a machine so slow that the period has passed by now, the value
+	// may expire in this run already; then the next run finds nothing.)
+	early := s.admin(ctx, "/v1/admin/retention/run")
+	if early["expired"] != float64(0) && time.Since(appended) < period {
+		t.Errorf("retention run before the period = %v, want nothing expired", early)
 	}
 	time.Sleep(time.Until(evs[1].RecordedAt.Add(period + 100*time.Millisecond)))
 	rep := s.admin(ctx, "/v1/admin/retention/run")
 	t.Logf("retention run after %s: %v", time.Since(appended).Round(time.Millisecond), rep)
-	if rep["expired"] != float64(1) {
-		t.Errorf("retention run after the period = %v, want 1 value expired", rep)
+	if n, _ := rep["expired"].(float64); n+early["expired"].(float64) != 1 {
+		t.Errorf("retention runs before and after the period = %v, %v; want 1 value expired in all", early, rep)
 	}
 	evs, err = readStream(t, support, stream)
 	if err != nil || len(evs) != 2 {
