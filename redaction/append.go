@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,8 +29,9 @@ type EventInput struct {
 // eventSubjectReferenced is the type of the per-subject index events.
 const eventSubjectReferenced = "SubjectReferenced"
 
-// subjectRef is the body of a SubjectReferenced event: where one event
-// refers to a subject. Paths and classes, never values.
+// subjectRef is where one event refers to a subject: paths and classes,
+// never values. A SubjectReferenced event holds one (as its body) or
+// several (as {"refs":[...]}); see encodeRefs.
 type subjectRef struct {
 	Stream   string   `json:"stream"`
 	Version  uint64   `json:"version"`
@@ -78,10 +78,10 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		if ev.ID != uuid.Nil {
 			anyID = true
 		}
-		if !json.Valid(ev.Data) {
+		if !validJSON(ev.Data) {
 			return zero, &EventError{Index: i, Type: ev.Type, Reason: "data is not valid JSON"}
 		}
-		if len(ev.Metadata) > 0 && !json.Valid(ev.Metadata) {
+		if len(ev.Metadata) > 0 && !validJSON(ev.Metadata) {
 			return zero, &EventError{Index: i, Type: ev.Type, Metadata: true, Reason: "metadata is not valid JSON"}
 		}
 		p.schema = s.currentSchema(ev.Type)
@@ -233,26 +233,25 @@ func (s *Service) deleteOrphans(tokens []vault.Token) {
 	}
 }
 
-// indexEntries builds the SubjectReferenced events of an append, per
-// subject index stream. Each has an ID derived from (stream, version,
-// subject), so writing it twice (after a crash, by the recovery scan) is an
-// idempotent no-op in the log.
-func indexEntries(stream string, firstVersion, firstPosition uint64, preps []prepared) map[string][]eventlog.EventData {
-	var out map[string][]eventlog.EventData
+// indexEntries builds the subject-index references of an append, per
+// subject index stream. The indexer merges the references queued for one
+// stream into as few SubjectReferenced events as fit (see index.go).
+func indexEntries(stream string, firstVersion, firstPosition uint64, preps []prepared) map[string][]subjectRef {
+	var out map[string][]subjectRef
 	for i := range preps {
 		p := &preps[i]
 		if len(p.res.values) == 0 {
 			continue
 		}
 		if out == nil {
-			out = map[string][]eventlog.EventData{}
+			out = make(map[string][]subjectRef, 1)
 		}
 		addRefs(out, stream, firstVersion+uint64(i), firstPosition+uint64(i), p.in.Type, &p.metaRec)
 	}
 	return out
 }
 
-func addRefs(out map[string][]eventlog.EventData, stream string, version, position uint64, typ string, m *storedMeta) {
+func addRefs(out map[string][]subjectRef, stream string, version, position uint64, typ string, m *storedMeta) {
 	for si, subj := range m.Subjects {
 		ref := subjectRef{Stream: stream, Version: version, Position: position, Type: typ}
 		for k, idx := range m.SubjectIdx {
@@ -261,14 +260,10 @@ func addRefs(out map[string][]eventlog.EventData, stream string, version, positi
 				ref.Classes = append(ref.Classes, m.Classes[k])
 			}
 		}
-		body, _ := json.Marshal(ref)
-		id := uuid.NewSHA1(indexNamespace, []byte(stream+"\x00"+strconv.FormatUint(version, 10)+"\x00"+subj))
 		ss := subjectStream(subj)
-		out[ss] = append(out[ss], eventlog.EventData{ID: id, Type: eventSubjectReferenced, Data: body})
+		out[ss] = append(out[ss], ref)
 	}
 }
-
-var indexNamespace = uuid.MustParse("0b6e9a51-8d0c-4c4e-a6b8-7f2d7f5b9c11")
 
 // metaPathName is how a path of an event's token list is named outside:
 // data paths as they are, metadata paths prefixed with "metadata".

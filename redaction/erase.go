@@ -323,6 +323,11 @@ func (s *Service) Export(ctx context.Context, a Access, subject string) (*Subjec
 // subjectRefs reads a subject's index stream.
 func (s *Service) subjectRefs(ctx context.Context, subject string) ([]EventRef, error) {
 	var refs []EventRef
+	type refKey struct {
+		stream  string
+		version uint64
+	}
+	seen := map[refKey]struct{}{}
 	from := uint64(1)
 	stream := subjectStream(subject)
 	for {
@@ -338,12 +343,22 @@ func (s *Service) subjectRefs(ctx context.Context, subject string) ([]EventRef, 
 		}
 		for _, e := range evs {
 			from = e.Version + 1
-			var r subjectRef
-			if e.Type != eventSubjectReferenced || json.Unmarshal(e.Data, &r) != nil {
+			if e.Type != eventSubjectReferenced {
 				continue
 			}
-			refs = append(refs, EventRef{Stream: r.Stream, Version: r.Version, Position: r.Position, Type: r.Type,
-				RecordedAt: e.RecordedAt, Paths: r.Paths, Classes: r.Classes})
+			rs, err := decodeRefs(e.Data)
+			if err != nil {
+				continue
+			}
+			for _, r := range rs {
+				k := refKey{r.Stream, r.Version}
+				if _, dup := seen[k]; dup {
+					continue // written twice (a retry or a recovery scan)
+				}
+				seen[k] = struct{}{}
+				refs = append(refs, EventRef{Stream: r.Stream, Version: r.Version, Position: r.Position, Type: r.Type,
+					RecordedAt: e.RecordedAt, Paths: r.Paths, Classes: r.Classes})
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,11 +18,15 @@ import (
 // position, type, paths, classes; never values). Export reads it instead of
 // scanning the log.
 //
-// It is written off the append's critical path: Append queues the entries
-// once the log acknowledged the events, and the indexer writes them (one
-// append per subject stream, in parallel, so the log's group commit takes
-// them together). Every entry has an ID derived from (stream, version,
-// subject), so writing it again is a no-op. The indexer records in
+// It is written off the append's critical path: Append queues the
+// references once the log acknowledged the events, and the indexer writes
+// them: everything queued for one subject stream becomes one
+// SubjectReferenced event (more if it would be large), one append per
+// subject stream, in parallel, so the log's group commit takes them
+// together. Index events carry no IDs of their own (an ID costs the log's
+// single writer an idempotency lookup per event); a reference written
+// twice (a retry, or the recovery scan after a crash) is dropped when the
+// index is read, which dedups by (stream, version). The indexer records in
 // "$index" a position up to which every event is indexed (a checkpoint);
 // on start the Service re-indexes the events after the last checkpoint,
 // which repairs what a crash left unwritten. Export and Erase first wait
@@ -42,7 +47,7 @@ type indexer struct {
 	mu       sync.Mutex
 	epoch    uint64
 	inflight map[uint64]int
-	queue    map[string][]eventlog.EventData
+	queue    map[string][]subjectRef
 	queued   uint64 // appends queued so far
 	written  uint64 // appends whose entries are all written
 	kick     chan struct{}
@@ -54,7 +59,7 @@ type indexer struct {
 }
 
 func newIndexer(s *Service) *indexer {
-	return &indexer{s: s, inflight: map[uint64]int{}, queue: map[string][]eventlog.EventData{}, kick: make(chan struct{}, 1)}
+	return &indexer{s: s, inflight: map[uint64]int{}, queue: map[string][]subjectRef{}, kick: make(chan struct{}, 1)}
 }
 
 // begin registers an append about to write to the log.
@@ -67,7 +72,7 @@ func (x *indexer) begin() uint64 {
 }
 
 // end queues an append's entries (nil if it wrote nothing).
-func (x *indexer) end(epoch uint64, entries map[string][]eventlog.EventData) {
+func (x *indexer) end(epoch uint64, entries map[string][]subjectRef) {
 	x.mu.Lock()
 	x.inflight[epoch]--
 	if x.inflight[epoch] == 0 && epoch != x.epoch {
@@ -95,7 +100,7 @@ func (x *indexer) flush(ctx context.Context) error {
 	defer x.flushMu.Unlock()
 	x.mu.Lock()
 	work, upto := x.queue, x.queued
-	x.queue = map[string][]eventlog.EventData{}
+	x.queue = make(map[string][]subjectRef, len(work))
 	x.mu.Unlock()
 	if len(work) == 0 {
 		x.mu.Lock()
@@ -108,7 +113,7 @@ func (x *indexer) flush(ctx context.Context) error {
 	var (
 		wg     sync.WaitGroup
 		errMu  sync.Mutex
-		failed = map[string][]eventlog.EventData{}
+		failed = map[string][]subjectRef{}
 		first  error
 	)
 	sem := make(chan struct{}, 64)
@@ -142,20 +147,80 @@ func (x *indexer) flush(ctx context.Context) error {
 	return nil
 }
 
-// writeIndex appends entries to one subject stream; if some were written
-// before (a retry after a crash), it falls back to one append per entry,
-// each of which is then an idempotent no-op or a new entry.
-func (s *Service) writeIndex(ctx context.Context, stream string, evs []eventlog.EventData) error {
+// maxRefsPerEvent bounds one SubjectReferenced event (a reference is
+// about 150 bytes: far below the log's event size limit).
+const maxRefsPerEvent = 256
+
+// writeIndex appends references to one subject stream, in one append.
+func (s *Service) writeIndex(ctx context.Context, stream string, refs []subjectRef) error {
+	evs := make([]eventlog.EventData, 0, (len(refs)+maxRefsPerEvent-1)/maxRefsPerEvent)
+	for len(refs) > 0 {
+		n := min(len(refs), maxRefsPerEvent)
+		evs = append(evs, eventlog.EventData{Type: eventSubjectReferenced, Data: encodeRefs(refs[:n])})
+		refs = refs[n:]
+	}
 	_, err := s.log.AppendSystem(ctx, stream, eventlog.Any, evs)
-	if err == nil || !errors.Is(err, eventlog.ErrIdempotencyOverlap) || len(evs) == 1 {
-		return err
+	return err
+}
+
+// encodeRefs encodes the body of one SubjectReferenced event: the
+// reference itself if there is one, {"refs":[...]} if there are more.
+// Hand-written: it runs for every indexed event.
+func encodeRefs(refs []subjectRef) []byte {
+	b := make([]byte, 0, 160*len(refs)+16)
+	if len(refs) == 1 {
+		return appendRef(b, &refs[0])
 	}
-	for _, e := range evs {
-		if _, err := s.log.AppendSystem(ctx, stream, eventlog.Any, []eventlog.EventData{e}); err != nil {
-			return err
+	b = append(b, `{"refs":[`...)
+	for i := range refs {
+		if i > 0 {
+			b = append(b, ',')
 		}
+		b = appendRef(b, &refs[i])
 	}
-	return nil
+	return append(b, "]}"...)
+}
+
+func appendRef(b []byte, r *subjectRef) []byte {
+	b = append(b, `{"stream":`...)
+	b = appendJSONString(b, r.Stream)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, r.Version, 10)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendUint(b, r.Position, 10)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, r.Type)
+	b = append(b, `,"paths":[`...)
+	for i, p := range r.Paths {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, p)
+	}
+	b = append(b, `],"classes":[`...)
+	for i, c := range r.Classes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(c))
+	}
+	return append(b, "]}"...)
+}
+
+// decodeRefs reads the body of a SubjectReferenced event: one reference
+// (the format of every version so far) or {"refs":[...]}.
+func decodeRefs(data []byte) ([]subjectRef, error) {
+	var body struct {
+		subjectRef
+		Refs []subjectRef `json:"refs"`
+	}
+	if err := json.Unmarshal(data, &body); err != nil {
+		return nil, err
+	}
+	if body.Refs != nil {
+		return body.Refs, nil
+	}
+	return []subjectRef{body.subjectRef}, nil
 }
 
 // sync waits until every append acknowledged before the call is indexed.
@@ -249,8 +314,8 @@ func (x *indexer) run(ctx context.Context, done chan<- struct{}) {
 	}
 }
 
-// recover indexes the events after the last checkpoint. Entries that exist
-// already are skipped by the log's idempotency.
+// recover indexes the events after the last checkpoint. References that
+// exist already are written again and dropped when the index is read.
 func (x *indexer) recover(ctx context.Context) error {
 	var from uint64 = 1
 	cps, err := x.s.log.ReadStream(ctx, streamIndex, 0, 1, eventlog.Backward)
@@ -273,7 +338,7 @@ func (x *indexer) recover(ctx context.Context) error {
 		if len(evs) == 0 {
 			break
 		}
-		entries := map[string][]eventlog.EventData{}
+		entries := map[string][]subjectRef{}
 		for _, e := range evs {
 			from = e.Position + 1
 			if strings.HasPrefix(e.Stream, "$") {
@@ -286,8 +351,8 @@ func (x *indexer) recover(ctx context.Context) error {
 			addRefs(entries, e.Stream, e.Version, e.Position, e.Type, &m)
 			n++
 		}
-		for ss, evs := range entries {
-			if err := x.s.writeIndex(ctx, ss, evs); err != nil {
+		for ss, refs := range entries {
+			if err := x.s.writeIndex(ctx, ss, refs); err != nil {
 				return fmt.Errorf("recover subject index: %w", err)
 			}
 		}

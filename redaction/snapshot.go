@@ -37,7 +37,7 @@ func (s *Service) SaveSnapshot(ctx context.Context, a Access, stream string, ver
 	if err := s.authorize(ctx, a, policy.ActionAppend, policy.Resource{Stream: stream, EventType: typ}); err != nil {
 		return err
 	}
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return &EventError{Type: typ, Reason: "snapshot data is not valid JSON"}
 	}
 	sc := s.currentSchema(typ)
