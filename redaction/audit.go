@@ -2,9 +2,11 @@ package redaction
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,16 +49,25 @@ type auditEvent struct {
 // same subject and outcome make one record, and records that differ only in
 // the event's version are merged, so reading a stream of one customer makes
 // one record however many events it has.
+//
+// It runs for every field of every page, so the current event's records are
+// built in reused scratch space and a new record is allocated only for a
+// group not seen before in the request; merging into one is an append of the
+// version.
 type auditGroups struct {
 	list  []auditRecord
-	merge map[mergeKey]int
-	cur   []auditRecord // the current event's records
+	merge map[string]int // merge key (see flush) -> index into list
+	cur   []curRecord    // the current event's records; reused
 	curEv *eventlog.Event
+	key   []byte // scratch for the merge key
 }
 
-type mergeKey struct {
-	subject, stream, eventType, effect, reason, paths string
-	state                                             State
+// curRecord is one record of the current event, in scratch space.
+type curRecord struct {
+	subject, effect, reason string
+	state                   State
+	paths                   []string
+	classes                 []Class
 }
 
 // add records one field of one event; fields of an event arrive together.
@@ -65,52 +76,70 @@ func (g *auditGroups) add(e *eventlog.Event, f *rfield) {
 		g.flush()
 		g.curEv = e
 	}
-	var r *auditRecord
+	var r *curRecord
 	for i := range g.cur {
-		if g.cur[i].Subject == f.subject && g.cur[i].State == f.state {
+		if g.cur[i].subject == f.subject && g.cur[i].state == f.state {
 			r = &g.cur[i]
 			break
 		}
 	}
 	if r == nil {
-		g.cur = append(g.cur, auditRecord{Subject: f.subject, Stream: e.Stream, EventType: e.Type,
-			Versions: []uint64{e.Version}, Effect: string(f.effect), State: f.state, Reason: f.reason})
+		if len(g.cur) < cap(g.cur) {
+			g.cur = g.cur[:len(g.cur)+1]
+		} else {
+			g.cur = append(g.cur, curRecord{})
+		}
 		r = &g.cur[len(g.cur)-1]
+		r.subject, r.effect, r.reason, r.state = f.subject, string(f.effect), f.reason, f.state
+		r.paths, r.classes = r.paths[:0], r.classes[:0]
 	}
-	r.Paths = append(r.Paths, f.name)
-	r.Classes = append(r.Classes, f.class)
-	if r.Reason != f.reason && !strings.Contains(r.Reason, f.reason) {
-		r.Reason += "; " + f.reason
+	r.paths = append(r.paths, f.name)
+	r.classes = append(r.classes, f.class)
+	if r.reason != f.reason && !strings.Contains(r.reason, f.reason) {
+		r.reason += "; " + f.reason
 	}
 }
 
 // flush merges the current event's records into the list.
 func (g *auditGroups) flush() {
-	if g.curEv == nil {
+	e := g.curEv
+	if e == nil {
 		return
 	}
 	if g.merge == nil {
-		g.merge = map[mergeKey]int{}
+		g.merge = map[string]int{}
 	}
-	var b strings.Builder
-	for _, r := range g.cur {
-		b.Reset()
-		for k, p := range r.Paths {
-			b.WriteString(p)
-			b.WriteByte(0)
-			b.WriteString(string(r.Classes[k]))
-			b.WriteByte(1)
+	for i := range g.cur {
+		r := &g.cur[i]
+		// The merge key: every field but the version, each prefixed by
+		// its length, so no two different groups share a key.
+		k := g.key[:0]
+		k = appendKeyPart(k, r.subject)
+		k = appendKeyPart(k, e.Stream)
+		k = appendKeyPart(k, e.Type)
+		k = appendKeyPart(k, r.effect)
+		k = appendKeyPart(k, r.reason)
+		k = appendKeyPart(k, string(r.state))
+		for j, p := range r.paths {
+			k = appendKeyPart(k, p)
+			k = appendKeyPart(k, string(r.classes[j]))
 		}
-		mk := mergeKey{r.Subject, r.Stream, r.EventType, r.Effect, r.Reason, b.String(), r.State}
-		if i, ok := g.merge[mk]; ok {
-			g.list[i].Versions = append(g.list[i].Versions, r.Versions...)
+		g.key = k
+		if n, ok := g.merge[string(k)]; ok {
+			g.list[n].Versions = append(g.list[n].Versions, e.Version)
 			continue
 		}
-		g.merge[mk] = len(g.list)
-		g.list = append(g.list, r)
+		g.merge[string(k)] = len(g.list)
+		g.list = append(g.list, auditRecord{Subject: r.subject, Stream: e.Stream, EventType: e.Type,
+			Versions: []uint64{e.Version}, Paths: slices.Clone(r.paths), Classes: slices.Clone(r.classes),
+			Effect: r.effect, State: r.state, Reason: r.reason})
 	}
 	g.cur = g.cur[:0]
 	g.curEv = nil
+}
+
+func appendKeyPart(k []byte, s string) []byte {
+	return append(binary.AppendUvarint(k, uint64(len(s))), s...)
 }
 
 // records returns the collected records.

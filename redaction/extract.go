@@ -291,6 +291,11 @@ func withMeta(metadata []byte, m storedMeta) ([]byte, error) {
 // splitMeta finds the reserved member in stored metadata and returns it and
 // the metadata without it (nil if nothing else was there).
 func splitMeta(metadata []byte) (storedMeta, []byte, bool, error) {
+	return splitMetaCached(metadata, nil)
+}
+
+// splitMetaCached is splitMeta sharing decoded lists through c (nil: none).
+func splitMetaCached(metadata []byte, c *metaCache) (storedMeta, []byte, bool, error) {
 	var m storedMeta
 	prefix := `{"` + ReservedMetadataKey + `":`
 	if !bytes.HasPrefix(metadata, []byte(prefix)) {
@@ -301,7 +306,7 @@ func splitMeta(metadata []byte) (storedMeta, []byte, bool, error) {
 	if err != nil {
 		return m, metadata, false, err
 	}
-	m, err = parseMeta(metadata[start:end])
+	m, err = parseMetaCached(metadata[start:end], c)
 	if err != nil {
 		return m, metadata, false, err
 	}

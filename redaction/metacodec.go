@@ -9,8 +9,26 @@ import (
 // every event, so it reads the shape this package writes without
 // reflection, and falls back to encoding/json for anything unexpected.
 func parseMeta(b []byte) (storedMeta, error) {
+	return parseMetaCached(b, nil)
+}
+
+// metaCache shares the decoded token lists of the events of one read page:
+// events of a type mostly record the same paths, classes and indexes, so
+// each distinct list is decoded (and allocated) once per page. The shared
+// slices are read, never written.
+type metaCache struct {
+	strs    map[string][]string
+	classes map[string][]Class
+	ints    map[string][]int
+}
+
+func newMetaCache() *metaCache {
+	return &metaCache{strs: map[string][]string{}, classes: map[string][]Class{}, ints: map[string][]int{}}
+}
+
+func parseMetaCached(b []byte, c *metaCache) (storedMeta, error) {
 	var m storedMeta
-	if ok := fastParseMeta(b, &m); ok {
+	if ok := fastParseMeta(b, &m, c); ok {
 		return m, nil
 	}
 	m = storedMeta{}
@@ -18,7 +36,7 @@ func parseMeta(b []byte) (storedMeta, error) {
 	return m, err
 }
 
-func fastParseMeta(b []byte, m *storedMeta) bool {
+func fastParseMeta(b []byte, m *storedMeta, c *metaCache) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -51,28 +69,53 @@ func fastParseMeta(b []byte, m *storedMeta) bool {
 			} else {
 				m.SchemaVersion = n
 			}
-		case "s", "p", "c":
-			var ss []string
-			ss, i, ok = parseStrings(b, i)
+		case "p", "c", "i", "m":
+			if c == nil {
+				i, ok = parseMetaList(b, i, key, m)
+				break
+			}
+			var end int
+			end, ok = skipListEnd(b, i)
+			if !ok {
+				break
+			}
+			raw := b[i:end]
 			switch key {
-			case "s":
-				m.Subjects = ss
 			case "p":
-				m.Paths = ss
+				m.Paths, ok = c.strs[string(raw)]
+			case "c":
+				m.Classes, ok = c.classes[string(raw)]
 			default:
-				m.Classes = make([]Class, len(ss))
-				for k, c := range ss {
-					m.Classes[k] = Class(c)
+				var ns []int
+				ns, ok = c.ints[string(raw)]
+				if key == "i" {
+					m.SubjectIdx = ns
+				} else {
+					m.InMetadata = ns
 				}
 			}
-		case "i", "m":
-			var ns []int
-			ns, i, ok = parseInts(b, i)
-			if key == "i" {
-				m.SubjectIdx = ns
-			} else {
-				m.InMetadata = ns
+			if ok {
+				i = end
+				break
 			}
+			i, ok = parseMetaList(b, i, key, m)
+			if !ok {
+				break
+			}
+			switch key {
+			case "p":
+				c.strs[string(raw)] = m.Paths
+			case "c":
+				c.classes[string(raw)] = m.Classes
+			case "i":
+				c.ints[string(raw)] = m.SubjectIdx
+			default:
+				c.ints[string(raw)] = m.InMetadata
+			}
+		case "s":
+			var ss []string
+			ss, i, ok = parseStrings(b, i)
+			m.Subjects = ss
 		default:
 			return false
 		}
@@ -91,6 +134,42 @@ func fastParseMeta(b []byte, m *storedMeta) bool {
 		}
 		i = skipWS(b, i+1)
 	}
+}
+
+// parseMetaList decodes the list of key "p", "c", "i" or "m" at b[i].
+func parseMetaList(b []byte, i int, key string, m *storedMeta) (int, bool) {
+	var ok bool
+	switch key {
+	case "p", "c":
+		var ss []string
+		ss, i, ok = parseStrings(b, i)
+		if key == "p" {
+			m.Paths = ss
+		} else {
+			m.Classes = make([]Class, len(ss))
+			for k, c := range ss {
+				m.Classes[k] = Class(c)
+			}
+		}
+	default:
+		var ns []int
+		ns, i, ok = parseInts(b, i)
+		if key == "i" {
+			m.SubjectIdx = ns
+		} else {
+			m.InMetadata = ns
+		}
+	}
+	return i, ok
+}
+
+// skipListEnd returns the end of the JSON array at b[i].
+func skipListEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '[' {
+		return i, false
+	}
+	end, err := skipValue(b, i)
+	return end, err == nil
 }
 
 func parseUint(b []byte, i int) (uint64, int, bool) {

@@ -20,16 +20,24 @@ func FuzzParseMeta(f *testing.F) {
 			return
 		}
 		var got storedMeta
-		if !fastParseMeta(b, &got) {
+		if !fastParseMeta(b, &got, nil) {
 			return // falls back to encoding/json
 		}
 		if !reflect.DeepEqual(normMeta(got), normMeta(want)) {
 			t.Fatalf("fastParseMeta(%s) = %+v, encoding/json = %+v", b, got, want)
 		}
+		// A page's cache gives the same, cold and warm.
+		c := newMetaCache()
+		for pass := 0; pass < 2; pass++ {
+			var cached storedMeta
+			if !fastParseMeta(b, &cached, c) || !reflect.DeepEqual(normMeta(cached), normMeta(want)) {
+				t.Fatalf("fastParseMeta(%s) with a cache, pass %d = %+v, want %+v", b, pass, cached, want)
+			}
+		}
 		// What we write, we read back the same.
 		enc, _ := json.Marshal(want)
 		var back storedMeta
-		if !fastParseMeta(enc, &back) || !reflect.DeepEqual(normMeta(back), normMeta(want)) {
+		if !fastParseMeta(enc, &back, nil) || !reflect.DeepEqual(normMeta(back), normMeta(want)) {
 			t.Fatalf("round trip of %s = %+v", enc, back)
 		}
 	})

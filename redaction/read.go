@@ -93,10 +93,11 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 	var fields []rfield
 	stripped := make([][]byte, len(evs))
 	ptrCache := make(map[string]Pointer) // events of a page share their paths
+	mc := newMetaCache()
 	for i, e := range evs {
 		out[i] = Event{ID: e.ID, Stream: e.Stream, Version: e.Version, Position: e.Position, Type: e.Type,
 			Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt}
-		m, rest, ok, err := splitMeta(e.Metadata)
+		m, rest, ok, err := splitMetaCached(e.Metadata, mc)
 		if err != nil {
 			return nil, fmt.Errorf("read event at position %d: %w: stored metadata is malformed", e.Position, eventlog.ErrCorrupt)
 		}
@@ -117,7 +118,7 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 	}
 
 	// Policy, once per distinct (stream, type, subject, path, class).
-	memo := make(map[fieldKey]policy.Decision)
+	memo := make(map[fieldKey]policy.Decision, len(fields))
 	var batch []vault.Token
 	for i := range fields {
 		f := &fields[i]
