@@ -54,7 +54,8 @@
 // values are deleted as well. Caveat: a crash of the process between the
 // vault Put and the log append leaves unreferenced ciphertext in the vault
 // (no event points to it; it is destroyed with its subject on erasure); the
-// in-memory sweeper does not survive a restart.
+// in-memory sweeper does not survive a restart (see Caveats for the
+// planned durable fix).
 //
 // # Leak guard
 //
@@ -126,14 +127,18 @@
 // each shown as the policy's field decision for action export says (the
 // shipped policy reveals all to the dpo), and the events that refer to the
 // subject. Those come from the subject index: the system stream
-// "$subject-<subject ID>" (hashed if too long) with one SubjectReferenced
-// event per referring event (stream, version, position, type, paths,
-// classes). The index is written off the append's critical path by an
-// indexer (see index.go): entries have IDs derived from (stream, version,
-// subject), so a retry is a no-op; "$index" holds checkpoints, and on start
-// the events after the last checkpoint are indexed again. Export waits for
-// the queue to drain first. After an erasure, Export lists the events and
-// one placeholder per referenced path.
+// "$subject-<subject ID>" (hashed if too long) whose SubjectReferenced
+// events list the referring events (stream, version, position, type, paths,
+// classes): one reference as the body, or several as {"refs":[...]}. The
+// index is written off the append's critical path by an indexer (see
+// index.go), which merges what is queued for one subject into one event.
+// Index events carry no IDs (an ID costs the log's single writer an
+// idempotency lookup); a reference written twice (a retry, or the recovery
+// scan) is dropped on read, which dedups by (stream, version). "$index"
+// holds checkpoints, and on start the events after the last checkpoint are
+// indexed again. Export waits for the queue to drain first. After an
+// erasure, Export lists the events and one placeholder per referenced
+// path.
 //
 // # Snapshots
 //
@@ -144,20 +149,72 @@
 //
 // # Cost model
 //
-// An append is one policy decision (cached by the engine), one walk of each
+// An append is one policy decision (cached by the engine), one JSON
+// validation (a copy of the log's fast validator) and one walk of each
 // document (extraction and leak scan together, no decoding into maps), one
 // vault Put for the batch, one log append, and, off the critical path, one
-// index append per distinct subject. A read page is one log read, one walk
-// of each document that stops at its last token, one policy decision per
-// distinct (stream, type, subject, path, class), one vault Resolve, and one
-// audit append. The vault must be durable before the log (an event may never
-// point to a missing value), so an append waits for two group commits in
-// series; the benchmarks report the two stores alone (Baseline*) beside the
-// redaction figures.
+// index event per distinct subject per indexer flush. That index event is
+// the largest cost redaction adds: with a new subject in every event (as in
+// the benchmarks) it is a second log event per event, about 40 µs of CPU
+// of the ~140 µs an event costs in BenchmarkAppendConcurrent64 (~98
+// without the index; the two stores alone, ~77). Subjects that recur
+// within a flush (a customer's aggregate) share one index event.
+//
+// A read page is one log read, one walk of each document that stops at its
+// last token (each distinct token list of the page decoded once), one
+// policy decision per distinct (stream, type, subject, path, class), one
+// vault Resolve, and one audit append whose records are grouped in reused
+// scratch space. The vault Resolve is most of a page's cost; see
+// BenchmarkBaselineReadResolve (the log read and the Resolve alone).
+//
+// The vault must be durable before the log (an event may never point to a
+// missing value), so an append waits for two group commits in series; the
+// benchmarks report the two stores alone (Baseline*) beside the redaction
+// figures.
 //
 // # Caveats
 //
 // The leak guard is a heuristic: it catches the common shapes above, not
 // every personal datum (a bare name in an undeclared field passes).
 // Declaring fields is the real protection.
+//
+// Orphans after a crash (not implemented; this is the design). A crash
+// between the vault Put and the log append leaves values no event refers
+// to, and the in-memory sweeper forgets them, so the bound (no
+// value without an event for longer than the sweep interval) does not hold
+// across a restart. The fix, within this package's boundaries (vault.Store
+// and the log's system streams, no Badger keys), adds no write to the
+// append's critical path:
+//
+//  1. Marker in the same Put. Append adds one entry to its single vault
+//     Put: a reserved subject "$piivault-pending" (checkSubject would
+//     refuse "$" subjects from clients), class "system", value
+//     {"a":<append ID, a v7 UUID>,"s":[<distinct subjects>]}: subject IDs,
+//     which the log holds in clear anyway, no value. Put is all or
+//     nothing, so the marker is durable exactly when the values are. The
+//     events' "$piivault" member gains "a", the append ID. SaveSnapshot
+//     does the same.
+//  2. Retire. Once the log acknowledged the append (or a failed append's
+//     values were deleted), the marker's token joins a queue that one
+//     goroutine Deletes in batches (one vault Delete every ~100 ms, off the
+//     critical path). A failed Delete leaves the marker to step 3.
+//  3. Recover, in New (after the index recovery, before serving) and in
+//     every sweep for markers older than SweepInterval. Export of
+//     "$piivault-pending" lists the surviving markers. A marker whose
+//     append ID is in an event after the last index checkpoint older than
+//     the marker landed (the index recovery reads exactly those events and
+//     can collect the IDs): Delete the marker. Otherwise the append never
+//     reached the log: for each subject of the marker, Describe(subject)
+//     lists its tokens with CreatedAt; Delete those created at or after the
+//     marker that no event in the subject's index refers to (nor a
+//     snapshot: snapshots would need index entries too); then Delete the
+//     marker. At start nothing is in flight, so an unreferenced value that
+//     new is an orphan of this or a later crashed append either way; in the
+//     running sweep the age bound keeps in-flight appends out.
+//
+// Its cost is one more small vault entry per append (same group commit)
+// and a batched Delete; no log write. Open before building it: one marker
+// subject may serialise Puts in a backend that locks per subject (shard it
+// as "$piivault-pending-<n>"), and the vault owners must accept a reserved
+// subject that Erase and Export refuse to clients.
 package redaction
