@@ -2,7 +2,6 @@ package redaction
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"unsafe"
 )
@@ -267,10 +266,7 @@ func buildMeta(schemaVersion uint64, values []found) storedMeta {
 
 // withMeta returns metadata with the reserved member inserted first.
 func withMeta(metadata []byte, m storedMeta) ([]byte, error) {
-	enc, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
+	enc := appendMeta(make([]byte, 0, 64+48*len(m.Paths)), &m)
 	i := skipWS(metadata, 0)
 	if i >= len(metadata) || bytes.Equal(bytes.TrimSpace(metadata), []byte("null")) {
 		out := make([]byte, 0, len(enc)+16)

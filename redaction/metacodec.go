@@ -3,6 +3,7 @@ package redaction
 import (
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // parseMeta decodes the reserved metadata member. It is on the read path of
@@ -172,6 +173,62 @@ func skipListEnd(b []byte, i int) (int, bool) {
 	return end, err == nil
 }
 
+// appendMeta encodes m as the reserved metadata member's value: what
+// json.Marshal gives (same keys, order and omissions; strings may escape
+// fewer characters), without reflection, since it runs for every appended
+// event.
+func appendMeta(b []byte, m *storedMeta) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(m.Format), 10)
+	if m.SchemaVersion != 0 {
+		b = append(b, `,"sv":`...)
+		b = strconv.AppendUint(b, m.SchemaVersion, 10)
+	}
+	b = appendMetaStrings(b, `,"s":[`, m.Subjects)
+	b = appendMetaStrings(b, `,"p":[`, m.Paths)
+	if len(m.Classes) > 0 {
+		b = append(b, `,"c":[`...)
+		for i, c := range m.Classes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, string(c))
+		}
+		b = append(b, ']')
+	}
+	b = appendMetaInts(b, `,"i":[`, m.SubjectIdx)
+	b = appendMetaInts(b, `,"m":[`, m.InMetadata)
+	return append(b, '}')
+}
+
+func appendMetaStrings(b []byte, key string, ss []string) []byte {
+	if len(ss) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
+}
+
+func appendMetaInts(b []byte, key string, ns []int) []byte {
+	if len(ns) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return append(b, ']')
+}
+
 func parseUint(b []byte, i int) (uint64, int, bool) {
 	j := i
 	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
@@ -198,7 +255,8 @@ func parseStrings(b []byte, i int) ([]string, int, bool) {
 			return nil, i, false
 		}
 		end, err := skipString(b, i)
-		if err != nil {
+		if err != nil || !utf8.Valid(b[i:end]) {
+			// encoding/json replaces invalid UTF-8; leave that to it.
 			return nil, i, false
 		}
 		s, err := decodeString(b[i:end])

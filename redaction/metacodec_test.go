@@ -14,6 +14,7 @@ func FuzzParseMeta(f *testing.F) {
 		b, _ := json.Marshal(m)
 		f.Add(b)
 	}
+	f.Add([]byte("{\"c\":[\"\xff\"]}")) // invalid UTF-8: encoding/json replaces it
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var want storedMeta
 		if json.Unmarshal(b, &want) != nil {
@@ -34,7 +35,17 @@ func FuzzParseMeta(f *testing.F) {
 				t.Fatalf("fastParseMeta(%s) with a cache, pass %d = %+v, want %+v", b, pass, cached, want)
 			}
 		}
-		// What we write, we read back the same.
+		// What we write, we read back the same, and it means what
+		// encoding/json would have written.
+		var viaJSON storedMeta
+		own := appendMeta(nil, &want)
+		if err := json.Unmarshal(own, &viaJSON); err != nil || !reflect.DeepEqual(normMeta(viaJSON), normMeta(want)) {
+			t.Fatalf("appendMeta(%+v) = %s, decodes to %+v, %v", want, own, viaJSON, err)
+		}
+		var ownBack storedMeta
+		if !fastParseMeta(own, &ownBack, nil) || !reflect.DeepEqual(normMeta(ownBack), normMeta(want)) {
+			t.Fatalf("round trip of %s = %+v", own, ownBack)
+		}
 		enc, _ := json.Marshal(want)
 		var back storedMeta
 		if !fastParseMeta(enc, &back, nil) || !reflect.DeepEqual(normMeta(back), normMeta(want)) {
