@@ -134,3 +134,44 @@ func BenchmarkReadStream(b *testing.B) {
 		b.Run("backward", func(b *testing.B) { read(b, l, n, Backward) })
 	})
 }
+
+// BenchmarkReadAllType reads ReadAll with a one-type filter in pages of
+// 100, over a log whose two types alternate in runs of 100 (the type
+// index holds runs like the stream index). One op is one event read.
+//
+//	go test ./eventlog -run '^$' -bench ReadAllType -count 5
+func BenchmarkReadAllType(b *testing.B) {
+	ctx := context.Background()
+	const n, page = 50_000, 100 // events of type x (and as many of y)
+	l := reopened(b, func(l *Log) {
+		xs, ys := make([]EventData, 100), make([]EventData, 100)
+		for i := range xs {
+			xs[i] = EventData{Type: "x", Data: event300}
+			ys[i] = EventData{Type: "y", Data: event300}
+		}
+		for i := 0; i < n; i += 100 {
+			if _, err := l.Append(ctx, "a", Any, xs); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Append(ctx, "b", Any, ys); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ResetTimer()
+	got, from := 0, uint64(1)
+	for got < b.N {
+		evs, err := l.ReadAll(ctx, from, page, Filter{Types: []string{"x"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += len(evs)
+		if len(evs) < page {
+			from = 1
+		} else {
+			from = evs[len(evs)-1].Position + 1
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "ev/s")
+}

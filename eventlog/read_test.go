@@ -3,10 +3,15 @@ package eventlog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/piivault/piivault/eventlog/internal/keys"
 )
 
 // TestReadSpansInterleaved appends one stream in runs of several lengths
@@ -137,4 +142,40 @@ func eventsEqual(a, b []Event) bool {
 		}
 	}
 	return true
+}
+
+// TestReadMissingEvent deletes one event record under the log (no API can)
+// and checks that every read whose span covers it reports ErrCorrupt
+// rather than skipping it.
+func TestReadMissingEvent(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openTest(t)
+	mustAppend(t, l, "a", Any, ev("x", `1`), ev("x", `2`), ev("x", `3`)) // positions 1-3
+	mustAppend(t, l, "b", Any, ev("y", `4`))
+	mustAppend(t, l, "a", Any, ev("x", `5`), ev("x", `6`))
+	for _, pos := range []uint64{1, 2, 3, 5, 6} {
+		t.Run(fmt.Sprint(pos), func(t *testing.T) {
+			l, _ := openTest(t)
+			mustAppend(t, l, "a", Any, ev("x", `1`), ev("x", `2`), ev("x", `3`))
+			mustAppend(t, l, "b", Any, ev("y", `4`))
+			mustAppend(t, l, "a", Any, ev("x", `5`), ev("x", `6`))
+			if err := l.db.Update(func(txn *badger.Txn) error { return txn.Delete(keys.Event(pos)) }); err != nil {
+				t.Fatal(err)
+			}
+			reads := map[string]func() ([]Event, error){
+				"forward":  func() ([]Event, error) { return l.ReadStream(ctx, "a", 0, 10, Forward) },
+				"backward": func() ([]Event, error) { return l.ReadStream(ctx, "a", 0, 10, Backward) },
+				"type x":   func() ([]Event, error) { return l.ReadAll(ctx, 0, 10, Filter{Types: []string{"x"}}) },
+			}
+			for name, read := range reads {
+				if evs, err := read(); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s read without position %d = %v, %v; want ErrCorrupt", name, pos, positionsOf(evs), err)
+				}
+			}
+		})
+	}
+	// The intact log reads whole.
+	if evs, err := l.ReadStream(ctx, "a", 0, 10, Forward); err != nil || fmt.Sprint(positionsOf(evs)) != "[1 2 3 5 6]" {
+		t.Errorf("ReadStream(a) = %v, %v; want [1 2 3 5 6]", positionsOf(evs), err)
+	}
 }
