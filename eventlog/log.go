@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/piivault/piivault/eventlog/internal/keys"
+	"github.com/piivault/piivault/internal/badgerrecover"
 )
 
 // ExpectedVersion is the optimistic-concurrency condition of an append:
@@ -166,6 +167,15 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open eventlog: %w", err)
+	}
+	// A kill -9 between Badger's creation and truncation of a memtable file
+	// leaves an empty one that Badger refuses to open; it holds nothing.
+	removed, err := badgerrecover.RemoveEmptyMemtables(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open eventlog: %w", err)
+	}
+	if len(removed) > 0 {
+		logger.Warn("removed empty memtable files left by a crash", "files", removed)
 	}
 	db, err := badger.Open(badgerOptions(dir, opts, logger))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 
+	"github.com/piivault/piivault/internal/badgerrecover"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -102,6 +103,15 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 		bo = bo.WithEncryptionKey(key)
 	} else if _, err := os.Stat(filepath.Join(dir, dbKeyFile)); err == nil {
 		return nil, fmt.Errorf("open embedded vault: %s exists, the database is encrypted at rest; refusing to open it with encryption off: %w", filepath.Join(dir, dbKeyFile), vault.ErrInvalid)
+	}
+	// A kill -9 between Badger's creation and truncation of a memtable file
+	// leaves an empty one that Badger refuses to open; it holds nothing.
+	removed, err := badgerrecover.RemoveEmptyMemtables(bo.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded vault: %w", err)
+	}
+	if len(removed) > 0 && opts.Logger != nil {
+		opts.Logger.Warn("removed empty memtable files left by a crash", "files", removed)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
