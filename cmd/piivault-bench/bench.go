@@ -39,6 +39,11 @@ type options struct {
 	keep          bool
 	skip          string
 	ceilingListen string
+
+	eraseLogEvents int64
+	eraseCount     int
+	eraseClients   int
+	eraseDuration  time.Duration
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -58,14 +63,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the sidecar's CPU profile here and print its top functions")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data folder")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated scenarios to skip")
+	fs.Int64Var(&o.eraseLogEvents, "erase-log-events", 0, "run the erase scenario: fill the log with this many events, then time erasures (0: off)")
+	fs.IntVar(&o.eraseCount, "erase-count", 200, "erasures per run of the erase scenario (distinct subjects)")
+	fs.IntVar(&o.eraseClients, "erase-clients", 1, "concurrent clients of the erase scenario's erasures")
+	fs.DurationVar(&o.eraseDuration, "erase-duration", 10*time.Minute, "time bound of the whole erase scenario (fill and all runs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if o.runs < 1 || o.clients < 1 || o.batchClients < 1 || o.readClients < 1 {
-		return errors.New("--runs and the client counts must be at least 1")
+	if o.runs < 1 || o.clients < 1 || o.batchClients < 1 || o.readClients < 1 || o.eraseClients < 1 || o.eraseCount < 1 {
+		return errors.New("--runs, --erase-count and the client counts must be at least 1")
+	}
+	if o.eraseLogEvents < 0 {
+		return errors.New("--erase-log-events must not be negative")
+	}
+	if err := checkErase(o); err != nil {
+		return err
 	}
 	return bench(ctx, o, stdout, stderr)
 }
@@ -368,7 +383,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	data := filepath.Join(tmp, "data")
 	tokens := map[string]string{}
-	for _, role := range []string{"admin", "service", "support"} {
+	for _, role := range []string{"admin", "service", "support", "dpo"} {
 		out, err := exec.CommandContext(ctx, bin, "token", "create", "--data", data, "--principal", "bench-"+role, "--roles", role).Output()
 		if err != nil {
 			return fmt.Errorf("token create: %w", err)
@@ -517,12 +532,19 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		rows = append(rows, r)
 	}
-	fmt.Fprintf(stdout, "\nmedians of %d runs:\n", o.runs)
-	fmt.Fprintf(stdout, "%-11s %8s %14s %9s %9s %7s %13s %13s %16s\n", "scenario", "clients", "rate", "p50 ms", "p99 ms", "errors", "srv cpu us/u", "cli cpu us/u", "cpu-bound 2 cores")
-	for _, r := range rows {
-		fmt.Fprintf(stdout, "%-11s %8d %10.0f %s/s %9.2f %9.2f %7d %13.1f %13.1f %12.0f %s/s\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs, median(r.srv), median(r.cli), median(r.proj), r.unit)
+	if len(rows) > 0 {
+		fmt.Fprintf(stdout, "\nmedians of %d runs:\n", o.runs)
+		fmt.Fprintf(stdout, "%-11s %8s %14s %9s %9s %7s %13s %13s %16s\n", "scenario", "clients", "rate", "p50 ms", "p99 ms", "errors", "srv cpu us/u", "cli cpu us/u", "cpu-bound 2 cores")
+		for _, r := range rows {
+			fmt.Fprintf(stdout, "%-11s %8d %10.0f %s/s %9.2f %9.2f %7d %13.1f %13.1f %12.0f %s/s\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs, median(r.srv), median(r.cli), median(r.proj), r.unit)
+		}
+		fmt.Fprintln(stdout, "(cpu-bound 2 cores = 2 CPU-seconds / (server + client CPU per unit): the rate if both processes had the machine's two cores to themselves)")
 	}
-	fmt.Fprintln(stdout, "(cpu-bound 2 cores = 2 CPU-seconds / (server + client CPU per unit): the rate if both processes had the machine's two cores to themselves)")
+	if o.eraseLogEvents > 0 && !skip["erase"] {
+		if err := eraseScenario(ctx, o, hc, base, tokens["service"], tokens["dpo"], stdout, stderr); err != nil {
+			return err
+		}
+	}
 
 	pvStopped = true
 	if err := pv.stop(); err != nil {
@@ -537,6 +559,9 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		stdout.Write(out)
 		out, _ = exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=40", bin, o.cpuprofile).CombinedOutput()
 		fmt.Fprintf(stdout, "\ncumulative:\n%s", out)
+		if o.eraseLogEvents > 0 && !skip["erase"] {
+			eraseProfile(ctx, stdout, bin, o.cpuprofile)
+		}
 	}
 	return nil
 }

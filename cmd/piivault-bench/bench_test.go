@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,62 @@ func TestSmoke(t *testing.T) {
 	}
 	if strings.Contains(out.String(), " errors, ") && !strings.Contains(out.String(), " 0 errors") {
 		t.Errorf("errors in the run:\n%s", out.String())
+	}
+}
+
+func TestEraseBody(t *testing.T) {
+	var req struct {
+		Events []struct {
+			Data struct {
+				CustomerID string `json:"customerId"`
+			} `json:"data"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(eraseBody(7, 100), &req); err != nil || len(req.Events) != 100 {
+		t.Fatalf("eraseBody(100) = %d events, %v", len(req.Events), err)
+	}
+	subjects := map[string]int{}
+	for _, e := range req.Events {
+		subjects[e.Data.CustomerID]++
+	}
+	if len(subjects) != eraseSubjectsPerBatch || subjects[eraseSubject(7, 0)] != 100/eraseSubjectsPerBatch {
+		t.Errorf("subjects of a batch = %v, want %d subjects with %d events each", subjects, eraseSubjectsPerBatch, 100/eraseSubjectsPerBatch)
+	}
+}
+
+// TestSmokeErase runs the erase scenario on a tiny log: 250 events (30
+// subjects), 2 runs of 5 erasures.
+func TestSmokeErase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the sidecar")
+	}
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := run(ctx, []string{"--runs", "2", "--skip", "ceiling,append-1,append-100,read-100",
+		"--erase-log-events", "250", "--erase-count", "5", "--erase-clients", "2", "--erase-duration", "2m"}, os.Getenv, &out, &errOut)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	for _, s := range []string{"filled 250 events", "erase       run 2:", "erase medians of 2 runs", "(0 errors)"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output has no %q:\n%s", s, out.String())
+		}
+	}
+	// 2 x 5 erasures need 10 distinct subjects; 7 x 5 do not fit in 30.
+	err = run(ctx, []string{"--runs", "7", "--skip", "ceiling,append-1,append-100,read-100",
+		"--erase-log-events", "250", "--erase-count", "5"}, os.Getenv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "has 30") {
+		t.Errorf("35 erasures of a 30-subject log: %v, want an error naming 30 subjects", err)
+	}
+}
+
+func TestEraseSubjects(t *testing.T) {
+	for _, c := range []struct{ n, want int64 }{{0, 0}, {1, 1}, {9, 9}, {10, 10}, {100, 10}, {105, 15}, {250, 30}, {1_000_000, 100_000}} {
+		t.Run(strconv.FormatInt(c.n, 10), func(t *testing.T) {
+			if got := eraseSubjects(c.n); got != c.want {
+				t.Errorf("eraseSubjects(%d) = %d, want %d", c.n, got, c.want)
+			}
+		})
 	}
 }

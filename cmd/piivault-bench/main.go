@@ -9,6 +9,10 @@
 //	append-100   batches of 100 such events per request
 //	read-100     pages of 100 events read as support/support (fields revealed)
 //	ceiling      a trivial gin JSON handler in another child process: the HTTP ceiling
+//	erase        opt-in (--erase-log-events N): fill the log with N events in
+//	             batches of 100 (10 subjects each), then time --erase-count
+//	             erasures of distinct subjects per run as a dpo token
+//	             (POST /v1/subjects/{subject}/erasure); p50/p99/max per run
 //
 // Each scenario runs --runs times; the report gives every run and the
 // median. With --cpuprofile the sidecar writes a CPU profile of the whole
@@ -17,6 +21,7 @@
 // Usage:
 //
 //	go run ./cmd/piivault-bench --duration 10s --runs 3 --cpuprofile /tmp/piivault.prof
+//	go run ./cmd/piivault-bench --skip ceiling,append-1,append-100,read-100 --erase-log-events 1000000 --erase-count 200
 package main
 
 import (
