@@ -94,7 +94,8 @@ func runTokenCreate(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "token create", "--principal ID [--roles a,b] [--attr k=v]",
 		"Creates a random bearer token for a principal, prints it once on stdout, and\n"+
 			"adds only its SHA-256 digest to the tokens file (default <data>/tokens.yaml).\n"+
-			"A running sidecar reads the tokens file at start: restart it to accept the token.")
+			"A running sidecar picks the change up within a second (it watches the tokens\n"+
+			"file's folder; SIGHUP forces a reload): no restart is needed.")
 	var sf serverFlags
 	addServerFlags(fs, &sf, false)
 	principal := fs.String("principal", "", "principal ID the token stands for (required)")

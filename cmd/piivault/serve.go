@@ -121,9 +121,15 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return fmt.Errorf("create data folder %s: %w", cfg.Data, err)
 	}
 
+	// SIGHUP reloads the credentials; until the reloader runs it is held.
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
+
 	// Authentication first: a bad tokens file should fail before any store
-	// is opened.
-	auth, rootToken, rootGenerated, ntok, err := authenticator(cfg)
+	// is opened. The fingerprint is taken first, so that a change made
+	// during start-up is caught once the reloader runs.
+	authPrint := newAuthFiles(cfg, "").fingerprint()
+	auth, credFiles, rootToken, rootGenerated, ntok, err := authenticator(cfg)
 	if err != nil {
 		return err
 	}
@@ -201,6 +207,8 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return nil
 	}
 	api := httpapi.New(svc, pol, hopts)
+	stopReload := startAuthReload(lg.With("component", "auth"), credFiles, authPrint, api.SetAuth, hup)
+	defer stopReload()
 
 	tlsCfg, err := tlsConfig(cfg.TLS)
 	if err != nil {
@@ -360,43 +368,29 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// authenticator builds the bearer-token authenticator from the tokens file
-// and, in dev mode, the root token.
-func authenticator(cfg config.Config) (auth *httpapi.Authenticator, root string, generated bool, n int, err error) {
-	toks, err := config.LoadTokens(cfg.TokensFile)
-	if err != nil {
-		return nil, "", false, 0, err
-	}
-	ac := httpapi.AuthConfig{}
-	for _, t := range toks {
-		ac.Tokens = append(ac.Tokens, httpapi.TokenEntry{
-			SHA256: fmt.Sprintf("%x", t.Hash[:]), Principal: t.Principal, Roles: t.Roles, Attributes: t.Attributes,
-		})
-	}
-	if cfg.TLS.ClientCertsFile != "" {
-		certs, err := config.LoadClientCerts(cfg.TLS.ClientCertsFile)
-		if err != nil {
-			return nil, "", false, 0, err
-		}
-		for _, c := range certs {
-			ac.Certs = append(ac.Certs, httpapi.CertEntry{Match: c.Match, Principal: c.Principal, Roles: c.Roles, Attributes: c.Attributes})
-		}
-	}
+// authenticator builds the authenticator from the tokens file, the client
+// certificates file and, in dev mode, the root token. files rebuilds it on
+// a reload, with the same root token.
+func authenticator(cfg config.Config) (auth *httpapi.Authenticator, files authFiles, root string, generated bool, n int, err error) {
 	if cfg.Dev {
 		root = cfg.DevRootToken
 		if root == "" {
 			if root, err = config.NewToken(); err != nil {
-				return nil, "", false, 0, err
+				return nil, files, "", false, 0, err
 			}
 			generated = true
 		}
-		ac.RootTokenSHA256 = httpapi.HashToken(root)
 	}
-	auth, err = httpapi.NewAuthenticator(ac)
+	rootSHA := ""
+	if root != "" {
+		rootSHA = httpapi.HashToken(root)
+	}
+	files = newAuthFiles(cfg, rootSHA)
+	auth, n, _, err = files.build()
 	if err != nil {
-		return nil, "", false, 0, fmt.Errorf("%w: tokens file %s: %w", config.ErrInvalid, cfg.TokensFile, err)
+		return nil, files, "", false, 0, err
 	}
-	return auth, root, generated, len(toks), nil
+	return auth, files, root, generated, n, nil
 }
 
 // devBanner says in plain words what --dev did and how to call it.

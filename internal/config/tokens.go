@@ -37,6 +37,15 @@ type tokenEntry struct {
 // easy to recognise in a secret scanner.
 const TokenPrefix = "pvt_"
 
+// yamlQuoted is a value that a YAML decoding error quotes (yaml.v3 quotes
+// the first characters of a scalar it cannot decode, in backquotes).
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
+// scrubYAML returns the message of a YAML decoding error without the values
+// it quotes: in a tokens file they may be digests, or a token pasted by
+// mistake, and the message goes to logs.
+func scrubYAML(err error) string { return yamlQuoted.ReplaceAllString(err.Error(), "`...`") }
+
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,127}$`)
 
 // NewToken returns a fresh random bearer token (256 bits).
@@ -68,7 +77,7 @@ func LoadTokens(path string) ([]Token, error) {
 	}
 	var entries []tokenEntry
 	if err := yaml.Unmarshal(raw, &entries); err != nil {
-		return nil, fmt.Errorf("%w: tokens file %s: %w", ErrInvalid, path, err)
+		return nil, fmt.Errorf("%w: tokens file %s: %s", ErrInvalid, path, scrubYAML(err))
 	}
 	out := make([]Token, 0, len(entries))
 	for i, e := range entries {
@@ -162,7 +171,7 @@ func LoadClientCerts(path string) ([]ClientCert, error) {
 	}
 	var out []ClientCert
 	if err := yaml.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("%w: client certificates file %s: %w", ErrInvalid, path, err)
+		return nil, fmt.Errorf("%w: client certificates file %s: %s", ErrInvalid, path, scrubYAML(err))
 	}
 	for i, c := range out {
 		if c.Match == "" {

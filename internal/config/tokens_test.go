@@ -101,3 +101,29 @@ func TestLoadClientCerts(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadTokensErrorQuotesNoValue: a decoding error goes to the log of a
+// reload, so it must not quote what the file holds (digests, or a token
+// pasted by mistake).
+func TestLoadTokensErrorQuotesNoValue(t *testing.T) {
+	secret := "pvt_SECRETabcdefghijkl"
+	for name, body := range map[string]string{
+		"scalar instead of list": secret + "\n",
+		"list of scalars":        "- " + secret + "\n",
+		"map instead of entry":   "- hash: [" + secret + "]\n  principal: a\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadTokens(writeFile(t, "t.yaml", body))
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("LoadTokens err = %v, want ErrInvalid", err)
+			}
+			if strings.Contains(err.Error(), secret[:7]) {
+				t.Errorf("error quotes the file's content: %v", err)
+			}
+		})
+	}
+	_, err := LoadClientCerts(writeFile(t, "c.yaml", secret+"\n"))
+	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), secret[:7]) {
+		t.Errorf("LoadClientCerts err = %v, want ErrInvalid quoting nothing", err)
+	}
+}
