@@ -332,4 +332,3 @@ func writeTemp(t *testing.T, body string) string {
 	}
 	return p
 }
-
