@@ -113,8 +113,14 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		}
 	}
 
+	// tokens holds the values' tokens and, last, the pending marker's (see
+	// pending.go): deleting tokens deletes the marker with the values.
 	var tokens []vault.Token
 	if len(entries) > 0 {
+		if err := s.ensureInstance(ctx); err != nil {
+			return zero, fmt.Errorf("append: %w", err)
+		}
+		entries = append(entries, s.markerEntry(entries))
 		var err error
 		tokens, err = s.store.Put(ctx, entries)
 		if err != nil {
@@ -169,6 +175,9 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		return res, nil
 	}
 	s.idx.end(epoch, indexEntries(stream, res.FirstVersion, res.FirstPosition, preps))
+	if len(tokens) > 0 {
+		s.pend.retireLater(tokens[len(tokens)-1])
+	}
 	return res, nil
 }
 
@@ -195,6 +204,9 @@ func sortEdits(es []edit) {
 }
 
 func checkSubject(s string) error {
+	if isMarkerSubject(s) {
+		return fmt.Errorf("subject IDs starting with %q are reserved", markerSubjectPrefix)
+	}
 	if len(s) > vault.MaxSubjectLen {
 		return fmt.Errorf("subject ID longer than %d bytes", vault.MaxSubjectLen)
 	}

@@ -49,13 +49,14 @@ func (m *memStore) Put(ctx context.Context, entries []vault.Entry) ([]vault.Toke
 		}
 	}
 	out := make([]vault.Token, len(entries))
+	now := time.Now() // one time per Put, like the real backends
 	for i, e := range entries {
 		t, err := vault.NewToken(e.Subject)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = t
-		m.vals[t] = memVal{e.Subject, e.Class, append([]byte(nil), e.Value.Reveal()...), time.Now()}
+		m.vals[t] = memVal{e.Subject, e.Class, append([]byte(nil), e.Value.Reveal()...), now}
 	}
 	return out, nil
 }
@@ -150,7 +151,18 @@ func (m *memStore) Purge(ctx context.Context) (vault.PurgeReport, error) {
 }
 func (m *memStore) Close() error { return nil }
 
-func (m *memStore) count() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.vals) }
+// count is how many values the store holds, pending markers not counted.
+func (m *memStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, v := range m.vals {
+		if !isMarkerSubject(v.subject) {
+			n++
+		}
+	}
+	return n
+}
 
 // flakyLog wraps the real log and fails appends on demand.
 type flakyLog struct {

@@ -333,7 +333,7 @@ func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from 
 // shown, so that read models learn of erasures.
 func hidden(stream string) bool {
 	switch stream {
-	case StreamAudit, streamIndex, "$holds", "$retention":
+	case StreamAudit, streamIndex, streamInstance, "$holds", "$retention":
 		return true
 	}
 	return strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/piivault/piivault/eventlog"
@@ -159,6 +160,10 @@ type Service struct {
 	putMu    sync.Mutex           // serialises PutSchema
 
 	sw      sweeper
+	pend    pending
+	started time.Time   // markers created before are of earlier runs
+	pendOK  atomic.Bool // the markers of earlier runs are resolved
+	retDone chan struct{}
 	idx     *indexer
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -187,15 +192,28 @@ func newService(ctx context.Context, log eventLog, store vault.Store, pol decide
 	if err := s.loadSchemas(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadInstance(ctx, false); err != nil {
+		return nil, err
+	}
+	s.started = time.Now()
 	s.idx = newIndexer(s)
 	if err := s.idx.recover(ctx); err != nil {
 		return nil, err
 	}
+	// The index now names every event in the log and no append is in
+	// flight: resolve the markers that earlier runs left.
+	if _, err := s.recoverPending(ctx, time.Time{}); err != nil {
+		s.lg.Warn("pending markers of earlier runs not resolved, the sweeper retries", logKeyErr, err.Error())
+	} else {
+		s.pendOK.Store(true)
+	}
 	s.done = make(chan struct{})
 	s.idxDone = make(chan struct{})
+	s.retDone = make(chan struct{})
 	sctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	go s.idx.run(sctx, s.idxDone)
+	go s.retireLoop(sctx, s.retDone)
 	if opts.SweepInterval > 0 {
 		go s.sweepLoop(sctx)
 	} else {
@@ -211,11 +229,15 @@ func (s *Service) Close() error {
 		s.stop()
 		<-s.done
 		<-s.idxDone
+		<-s.retDone
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.Sweep(ctx)
 		if err := s.idx.sync(ctx); err != nil {
 			s.lg.Warn("subject index not fully written at close; the next start repairs it", logKeyErr, err.Error())
+		}
+		if err := s.retireMarkers(ctx); err != nil {
+			s.lg.Warn("pending markers left at close; the next start resolves them", logKeyErr, err.Error())
 		}
 	})
 	return nil

@@ -32,7 +32,11 @@ func (w *sweeper) addOrphans(tokens []vault.Token, now time.Time) {
 func (s *Service) Pending() (orphans, unindexed int) {
 	s.sw.mu.Lock()
 	for _, o := range s.sw.orphans {
-		orphans += len(o.tokens)
+		for _, t := range o.tokens {
+			if subj, err := vault.ParseToken(t); err != nil || !isMarkerSubject(subj) {
+				orphans++
+			}
+		}
 	}
 	s.sw.mu.Unlock()
 	s.idx.mu.Lock()
@@ -63,6 +67,15 @@ func (s *Service) Sweep(ctx context.Context) error {
 	}
 	if n := len(orphans) - len(left); n > 0 {
 		s.lg.Info("sweeper deleted orphaned vault values", logKeyCount, n)
+	}
+	// Markers of earlier runs that the start could not resolve (markers of
+	// this process are never judged here: their appends may be in flight).
+	if !s.pendOK.Load() {
+		if _, err := s.recoverPending(ctx, s.started); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.pendOK.Store(true)
+		}
 	}
 	return errors.Join(errs...)
 }
