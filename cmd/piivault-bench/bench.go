@@ -44,6 +44,8 @@ type options struct {
 	eraseCount     int
 	eraseClients   int
 	eraseDuration  time.Duration
+	sidecarLog     string
+	logLevel       string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Int64Var(&o.eraseLogEvents, "erase-log-events", 0, "run the erase scenario: fill the log with this many events, then time erasures (0: off)")
 	fs.IntVar(&o.eraseCount, "erase-count", 200, "erasures per run of the erase scenario (distinct subjects)")
 	fs.IntVar(&o.eraseClients, "erase-clients", 1, "concurrent clients of the erase scenario's erasures")
+	fs.StringVar(&o.sidecarLog, "sidecar-log", "", "append the sidecar's output (its log) to this file")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "PIIVAULT_LOG_LEVEL of the sidecar")
 	fs.DurationVar(&o.eraseDuration, "erase-duration", 10*time.Minute, "time bound of the whole erase scenario (fill and all runs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -114,7 +118,8 @@ type child struct {
 
 var listenRE = regexp.MustCompile(`listening on +http://(127\.0\.0\.1:\d+)`)
 
-func startChild(name string, env []string, args ...string) (*child, error) {
+// startChild starts a server process; tee, if not nil, gets its output too.
+func startChild(name string, tee io.Writer, env []string, args ...string) (*child, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
@@ -135,6 +140,9 @@ func startChild(name string, env []string, args ...string) (*child, error) {
 			out.Write(sc.Bytes())
 			out.WriteByte('\n')
 			mu.Unlock()
+			if tee != nil {
+				fmt.Fprintf(tee, "%s\n", sc.Bytes())
+			}
 			if m := listenRE.FindSubmatch(sc.Bytes()); m != nil && !sent {
 				addr <- string(m[1])
 				sent = true
@@ -390,11 +398,20 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tokens[role] = strings.TrimSpace(string(out))
 	}
-	env := []string{"PIIVAULT_LOG_LEVEL=warn"}
+	env := []string{"PIIVAULT_LOG_LEVEL=" + o.logLevel}
+	var tee io.Writer
+	if o.sidecarLog != "" {
+		f, err := os.OpenFile(o.sidecarLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		tee = f
+	}
 	if o.cpuprofile != "" {
 		env = append(env, "PIIVAULT_CPUPROFILE="+o.cpuprofile)
 	}
-	pv, err := startChild(bin, env, "serve", "--listen", "127.0.0.1:0", "--data", data)
+	pv, err := startChild(bin, tee, env, "serve", "--listen", "127.0.0.1:0", "--data", data)
 	if err != nil {
 		return err
 	}
@@ -415,7 +432,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if ceil, err = startChild(self, nil, "ceiling-server"); err != nil {
+		if ceil, err = startChild(self, nil, nil, "ceiling-server"); err != nil {
 			return err
 		}
 		defer func() { _ = ceil.stop() }()

@@ -110,7 +110,7 @@ func TestSmokeErase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	for _, s := range []string{"filled 250 events", "erase       run 2:", "erase medians of 2 runs", "(0 errors)"} {
+	for _, s := range []string{"filled 250 events", "erase       run 2:", "erase medians of 2 runs", "(0 errors)", "erase all 10 erasures pooled"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output has no %q:\n%s", s, out.String())
 		}
@@ -130,5 +130,17 @@ func TestEraseSubjects(t *testing.T) {
 				t.Errorf("eraseSubjects(%d) = %d, want %d", c.n, got, c.want)
 			}
 		})
+	}
+}
+
+func TestSortedAtMost(t *testing.T) {
+	lat := []time.Duration{1, 2, 2, 5, 9}
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 0}, {1, 1}, {2, 3}, {4, 3}, {9, 5}, {10, 5}} {
+		if got := sortedAtMost(lat, c.d); got != c.want {
+			t.Errorf("sortedAtMost(%v) = %d, want %d", c.d, got, c.want)
+		}
 	}
 }

@@ -63,6 +63,10 @@ func checkErase(o options) error {
 	return nil
 }
 
+// eraseSlow is the latency above which an erasure is named on stderr with
+// its end time, to line it up with the sidecar's log (--sidecar-log).
+const eraseSlow = 50 * time.Millisecond
+
 // eraseRound is one round of erasures.
 type eraseRound struct {
 	lat  []time.Duration // sorted
@@ -176,6 +180,9 @@ func eraseScenario(ctx context.Context, o options, hc *http.Client, base, servic
 						continue
 					}
 					lats[c] = append(lats[c], d)
+					if d > eraseSlow {
+						fmt.Fprintf(stderr, "  erase slow: run %d request %d took %s, ended %s\n", run+1, i, d.Round(time.Microsecond), time.Now().UTC().Format("15:04:05.000"))
+					}
 				}
 			}()
 		}
@@ -203,6 +210,13 @@ func eraseScenario(ctx context.Context, o options, hc *http.Client, base, servic
 	}
 	fmt.Fprintf(stdout, "erase medians of %d runs: log %d events, %d erasures per run: p50 %.2f ms  p99 %.2f ms  max %.2f ms  (%d errors)\n",
 		o.runs, o.eraseLogEvents, o.eraseCount, median(p50), median(p99), median(mx), errs)
+	var pooled eraseRound
+	for _, r := range rounds {
+		pooled.lat = append(pooled.lat, r.lat...)
+	}
+	slices.Sort(pooled.lat)
+	fmt.Fprintf(stdout, "erase all %d erasures pooled: p50 %.2f ms  p99 %.2f ms  max %.2f ms  (slower than %s: %d)\n",
+		len(pooled.lat), ms(pooled.pct(0.50)), ms(pooled.pct(0.99)), ms(pooled.max()), eraseSlow, len(pooled.lat)-sortedAtMost(pooled.lat, eraseSlow))
 	if errs > 0 {
 		return fmt.Errorf("erase: %d erasures failed", errs)
 	}
@@ -217,4 +231,10 @@ func eraseProfile(ctx context.Context, stdout io.Writer, bin, prof string) {
 		fmt.Fprintf(stdout, "pprof failed: %v\n", err)
 	}
 	fmt.Fprintf(stdout, "\nerasure path (pprof -top -cum -focus=requestErasure):\n%s", out)
+}
+
+// sortedAtMost returns how many of the sorted latencies are at most d.
+func sortedAtMost(lat []time.Duration, d time.Duration) int {
+	n, _ := slices.BinarySearch(lat, d+1)
+	return n
 }
