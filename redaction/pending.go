@@ -54,6 +54,8 @@ const (
 	markerShards = 4
 	// retireEvery is how often retired markers are deleted.
 	retireEvery = 100 * time.Millisecond
+	// maxRetireBatch bounds one Delete of retired markers.
+	maxRetireBatch = 4096
 )
 
 type instanceCreated struct {
@@ -159,14 +161,17 @@ func (s *Service) retireMarkers(ctx context.Context) error {
 	toks := s.pend.retire
 	s.pend.retire = nil
 	s.pend.mu.Unlock()
-	if len(toks) == 0 {
-		return nil
-	}
-	if err := s.store.Delete(ctx, toks); err != nil {
-		s.pend.mu.Lock()
-		s.pend.retire = append(toks, s.pend.retire...)
-		s.pend.mu.Unlock()
-		return fmt.Errorf("retire pending markers: %w", err)
+	// In bounded chunks: a queue that grew while the vault was down must
+	// not become one transaction too large to commit.
+	for len(toks) > 0 {
+		n := min(len(toks), maxRetireBatch)
+		if err := s.store.Delete(ctx, toks[:n]); err != nil {
+			s.pend.mu.Lock()
+			s.pend.retire = append(toks, s.pend.retire...)
+			s.pend.mu.Unlock()
+			return fmt.Errorf("retire pending markers: %w", err)
+		}
+		toks = toks[n:]
 	}
 	return nil
 }
