@@ -185,8 +185,9 @@
 // critical path:
 //
 //  1. Marker in the same Put. Append adds one entry to its single vault
-//     Put: subject "$piivault-pending-<instance>-<shard>" (4 shards, round
-//     robin), class "system", value {"s":[<the batch's distinct
+//     Put: subject "$piivault-pending-<instance>-<shard>" (64 shards, round
+//     robin, because the HashiCorp backend keeps one check-and-set
+//     document per subject), class "system", value {"s":[<the batch's distinct
 //     subjects>]}: subject IDs, which the log holds in clear anyway, no
 //     value. Put is all or nothing and stamps one CreatedAt on all its
 //     entries (both backends), so the marker is durable exactly when the
@@ -213,11 +214,12 @@
 // when New returns, or within a sweep interval after the vault is back.
 // Cost on the append: one more small sealed entry in the Put (same group
 // commit) and, off the critical path, one batched Delete per 100 ms; no
-// log write. Measured (interleaved A/B, 6 runs each, noisy shared 2-core
-// machine): BenchmarkAppendConcurrent64 (one event per append) median
-// ~132 -> ~148 CPU-us per event (+12%: a second subject in every Put and
-// a vault delete per append); BenchmarkAppendBatch100 (one marker per 100
-// events) ~67.5 -> ~70.6, within noise. Its limits: SaveSnapshot writes no marker (a crash between its
+// log write. Measured (interleaved A/B runs on a noisy shared 2-core
+// machine, embedded vault): BenchmarkAppendConcurrent64 (one event per
+// append) median ~132-140 -> ~148-159 CPU-us per event (+12-13%: a second
+// subject in every Put and a vault delete per append), throughput about
+// -11%; BenchmarkAppendBatch100 (one marker per 100 events) unchanged
+// within noise (~67 CPU-us per event either way). Its limits: SaveSnapshot writes no marker (a crash between its
 // Put and the log leaves its values until the subject is erased), and
 // recovery reads every event of a marker's subjects (only after a crash,
 // per surviving marker).

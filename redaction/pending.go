@@ -50,8 +50,11 @@ const (
 	markerSubjectPrefix = "$piivault-pending"
 	markerClass         = "system"
 	// markerShards spreads the markers over subjects, so that a backend
-	// that serialises per subject does not serialise every append.
-	markerShards = 4
+	// that serialises per subject (HashiCorp: one check-and-set document
+	// per subject) does not serialise every append: 64 appenders meet on
+	// one shard about once each. Recovery reads every shard, so changing
+	// this number strands the markers of the shards it drops.
+	markerShards = 64
 	// retireEvery is how often retired markers are deleted.
 	retireEvery = 100 * time.Millisecond
 	// maxRetireBatch bounds one Delete of retired markers.
