@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/piivault/piivault/eventlog/internal/keys"
+	"github.com/piivault/piivault/internal/jsonvalid"
 )
 
 // MaxNameLen is the longest stream name or event type, in bytes.
@@ -152,10 +153,10 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 		if total > l.opts.MaxBatchBytes {
 			return nil, fmt.Errorf("append to %q: batch exceeds %d bytes: %w", stream, l.opts.MaxBatchBytes, ErrBatchTooLarge)
 		}
-		if !validJSON(e.Data) {
+		if !jsonvalid.Valid(e.Data) {
 			return nil, fmt.Errorf("append to %q: event %d data: %w", stream, i, ErrInvalidJSON)
 		}
-		if len(e.Metadata) > 0 && !validJSON(e.Metadata) {
+		if len(e.Metadata) > 0 && !jsonvalid.Valid(e.Metadata) {
 			return nil, fmt.Errorf("append to %q: event %d metadata: %w", stream, i, ErrInvalidJSON)
 		}
 		if e.ID == uuid.Nil {

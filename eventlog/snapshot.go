@@ -9,6 +9,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/piivault/piivault/eventlog/internal/keys"
+	"github.com/piivault/piivault/internal/jsonvalid"
 )
 
 // SaveSnapshot stores data as the state of stream at version, which must be
@@ -25,7 +26,7 @@ func (l *Log) SaveSnapshot(ctx context.Context, stream string, version uint64, d
 	if len(data) > l.opts.MaxBatchBytes {
 		return fmt.Errorf("save snapshot of %q: %d bytes, limit %d: %w", stream, len(data), l.opts.MaxBatchBytes, ErrBatchTooLarge)
 	}
-	if !validJSON(data) {
+	if !jsonvalid.Valid(data) {
 		return fmt.Errorf("save snapshot of %q: %w", stream, ErrInvalidJSON)
 	}
 	if err := l.acquire(ctx); err != nil {

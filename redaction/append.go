@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/internal/jsonvalid"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/vault"
 )
@@ -78,10 +79,10 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		if ev.ID != uuid.Nil {
 			anyID = true
 		}
-		if !validJSON(ev.Data) {
+		if !jsonvalid.Valid(ev.Data) {
 			return zero, &EventError{Index: i, Type: ev.Type, Reason: "data is not valid JSON"}
 		}
-		if len(ev.Metadata) > 0 && !validJSON(ev.Metadata) {
+		if len(ev.Metadata) > 0 && !jsonvalid.Valid(ev.Metadata) {
 			return zero, &EventError{Index: i, Type: ev.Type, Metadata: true, Reason: "metadata is not valid JSON"}
 		}
 		p.schema = s.currentSchema(ev.Type)

@@ -148,7 +148,7 @@
 // # Cost model
 //
 // An append is one policy decision (cached by the engine), one JSON
-// validation (a copy of the log's fast validator) and one walk of each
+// validation (internal/jsonvalid, shared with the log) and one walk of each
 // document (extraction and leak scan together, no decoding into maps), one
 // vault Put for the batch, one log append, and, off the critical path, one
 // index event per distinct subject per indexer flush. That index event is

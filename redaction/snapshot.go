@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/internal/jsonvalid"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/vault"
 )
@@ -37,7 +38,7 @@ func (s *Service) SaveSnapshot(ctx context.Context, a Access, stream string, ver
 	if err := s.authorize(ctx, a, policy.ActionAppend, policy.Resource{Stream: stream, EventType: typ}); err != nil {
 		return err
 	}
-	if !validJSON(data) {
+	if !jsonvalid.Valid(data) {
 		return &EventError{Type: typ, Reason: "snapshot data is not valid JSON"}
 	}
 	sc := s.currentSchema(typ)

@@ -1,13 +1,17 @@
-package eventlog
+// Package jsonvalid checks that bytes are one JSON value, exactly as
+// encoding/json.Valid decides, about ten times faster on string-heavy
+// documents. Every appended event passes through it twice (redaction, then
+// the event log), so it is shared here rather than copied.
+package jsonvalid
 
 import "encoding/binary"
 
-// validJSON reports whether b is one valid JSON value, accepting exactly
+// Valid reports whether b is one valid JSON value, accepting exactly
 // what encoding/json.Valid accepts (FuzzValidJSON checks that), about ten
 // times faster on string-heavy documents: every event passes through it
 // on the append path. Like encoding/json it does not check UTF-8 inside
 // strings and limits nesting to 10000.
-func validJSON(b []byte) bool {
+func Valid(b []byte) bool {
 	const maxDepth = 10000
 	var stack []byte // '{' or '['
 	i := skipSpace(b, 0)
