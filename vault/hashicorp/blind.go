@@ -55,6 +55,7 @@ func (s *Store) PutBlindIndex(ctx context.Context, subject, class string, digest
 			_, err := s.kv.writeSubject(rctx, subject, next, st.version)
 			cancel()
 			if errors.Is(err, errCAS) {
+				casBackoff(ctx, attempt)
 				continue
 			}
 			if err != nil {

@@ -76,6 +76,7 @@ func (s *Store) expireIDs(ctx context.Context, subject string, ids []string) (in
 		v, err := s.kv.writeSubject(rctx, subject, next, st.version)
 		cancel()
 		if errors.Is(err, errCAS) {
+			casBackoff(ctx, attempt)
 			continue
 		}
 		if err != nil {

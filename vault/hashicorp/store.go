@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -316,6 +317,7 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 		v, err := s.kv.writeSubject(rctx, p.subject, next, st.version)
 		cancel()
 		if errors.Is(err, errCAS) {
+			casBackoff(ctx, attempt)
 			continue
 		}
 		if err != nil {
@@ -368,6 +370,7 @@ func (s *Store) removeIDs(ctx context.Context, subject string, ids []string) err
 		v, err := s.kv.writeSubject(rctx, subject, next, st.version)
 		cancel()
 		if errors.Is(err, errCAS) {
+			casBackoff(ctx, attempt)
 			continue
 		}
 		if err != nil {
@@ -564,6 +567,7 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 			markerVersion, err = s.kv.writeSubject(rctx, subject, &record{Erased: marker}, st.version)
 			cancel()
 			if errors.Is(err, errCAS) {
+				casBackoff(ctx, attempt)
 				continue // a write landed since the read: erase that too
 			}
 			if err != nil {
@@ -869,4 +873,17 @@ func tokenFromID(subject, s string) (vault.Token, error) {
 		return "", fmt.Errorf("stored token ID malformed: %w", errCorrupt)
 	}
 	return vault.FormatToken(subject, id), nil
+}
+
+// casBackoff waits a random time that grows with the attempt before a
+// check-and-set retry. Without it, writers contending for one subject's
+// record retry in lockstep and can all lose Retries times in a row.
+func casBackoff(ctx context.Context, attempt int) {
+	ceiling := time.Millisecond << min(attempt, 6) // 1 ms .. 64 ms
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling))))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
