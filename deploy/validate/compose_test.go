@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -203,4 +204,55 @@ func TestKubernetesClientTokenMatchesHash(t *testing.T) {
 	if !slices.ContainsFunc(tokens, func(e tokenEntry) bool { return e.Hash == hex.EncodeToString(sum[:]) }) {
 		t.Errorf("the client token's SHA-256 is not in piivault-tokens")
 	}
+}
+
+// TestVaultPolicyMatchesREADME: the least-privilege policy README.md gives
+// for the HashiCorp backend and the one deploy/ ships grant the same paths
+// with the same capabilities, so neither can lack a path the backend needs
+// (the blind-index delete was once missing from deploy/).
+func TestVaultPolicyMatchesREADME(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```hcl\n")
+	if !ok {
+		t.Fatal("README.md has no ```hcl block with the Vault policy")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	shipped, err := os.ReadFile(filepath.Join(composeDir, "vault", "piivault.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := hclGrants(t, block), hclGrants(t, string(shipped))
+	if len(want) == 0 {
+		t.Fatal("no path found in README.md's policy")
+	}
+	for path, caps := range want {
+		if got[path] != caps {
+			t.Errorf("path %q: deploy grants %q, README.md grants %q", path, got[path], caps)
+		}
+	}
+	for path := range got {
+		if _, ok := want[path]; !ok {
+			t.Errorf("path %q is granted by deploy but not in README.md's policy", path)
+		}
+	}
+}
+
+var hclPathRE = regexp.MustCompile(`path\s+"([^"]+)"\s*\{\s*capabilities\s*=\s*\[([^\]]*)\]`)
+
+// hclGrants maps each policy path to its capabilities, normalised.
+func hclGrants(t *testing.T, hcl string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range hclPathRE.FindAllStringSubmatch(hcl, -1) {
+		var caps []string
+		for c := range strings.SplitSeq(m[2], ",") {
+			caps = append(caps, strings.Trim(strings.TrimSpace(c), `"`))
+		}
+		slices.Sort(caps)
+		out[m[1]] = strings.Join(caps, ",")
+	}
+	return out
 }

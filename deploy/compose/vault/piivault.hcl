@@ -19,6 +19,11 @@ path "secret/destroy/piivault/*" {
 path "secret/metadata/piivault/*" {
   capabilities = ["read", "list"]
 }
+# Blind index (optional, per class): entries live under .../piivault/b/ and
+# are destroyed with their subject, which needs delete on their metadata.
+path "secret/metadata/piivault/b/*" {
+  capabilities = ["read", "list", "delete"]
+}
 
 # Transit: the KEK never leaves Vault; data keys are wrapped and unwrapped
 # here (batched), and rewrapped after a KEK rotation.
