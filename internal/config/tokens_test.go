@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -125,5 +127,49 @@ func TestLoadTokensErrorQuotesNoValue(t *testing.T) {
 	_, err := LoadClientCerts(writeFile(t, "c.yaml", secret+"\n"))
 	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), secret[:7]) {
 		t.Errorf("LoadClientCerts err = %v, want ErrInvalid quoting nothing", err)
+	}
+}
+
+// TestAppendTokenConcurrent runs token creation from many goroutines at
+// once, as operators scripting `piivault token create` might: every
+// printed token must be in the file afterwards.
+func TestAppendTokenConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	const n = 16
+	toks := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks[i], errs[i] = AppendToken(path, fmt.Sprintf("p%d", i), []string{"support"}, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("AppendToken %d: %v", i, err)
+		}
+	}
+	loaded, err := LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != n {
+		t.Fatalf("tokens file holds %d entries, want %d", len(loaded), n)
+	}
+	for i, tok := range toks {
+		found := false
+		for _, l := range loaded {
+			found = found || l.Match(tok)
+		}
+		if !found {
+			t.Errorf("token %d (principal p%d) missing from the file", i, i)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*.tmp"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
 	}
 }
