@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -17,6 +18,9 @@ import (
 
 // MaxNameLen is the longest stream name or event type, in bytes.
 const MaxNameLen = 256
+
+// MaxTagLen is the longest tag, in bytes.
+const MaxTagLen = 512
 
 // Append appends events to a user stream, all or nothing, if the stream is
 // at the expected version. Stream names starting with "$" are reserved:
@@ -68,13 +72,20 @@ func validName(what, s string, sentinel error) error {
 
 func validStream(s string) error { return validName("stream name", s, ErrInvalidStream) }
 
+func validTag(s string) error {
+	if len(s) > MaxTagLen {
+		return fmt.Errorf("tag has %d bytes, want 1 to %d: %w", len(s), MaxTagLen, ErrInvalid)
+	}
+	return validName("tag", s, ErrInvalid)
+}
+
 func validType(s string) error { return validName("event type", s, ErrInvalid) }
 
 // appendReq is one append on its way to the writer.
 type appendReq struct {
 	stream   string
 	expected ExpectedVersion
-	events   []EventData // ID and Type only; the bodies are in recs
+	events   []EventData // ID, Type and Tags only; the bodies are in recs
 	recs     [][]byte    // records built by appendRecordBuf, sealed by the writer
 	given    []bool      // the caller gave the ID (so it may be a retry)
 	anyGiven bool
@@ -173,15 +184,44 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 		}
 		rec := appendRecordBuf(make([]byte, 0, recordSize(len(stream), len(e.Type), len(e.Data), len(e.Metadata))),
 			e.ID, stream, e.Type, e.Data, e.Metadata)
+		tags, err := uniqueTags(e.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("append to %q: event %d: %w", stream, i, err)
+		}
 		req.recs[i] = rec
-		req.events[i] = EventData{ID: e.ID, Type: e.Type}
+		req.events[i] = EventData{ID: e.ID, Type: e.Type, Tags: tags}
 		req.txnSize += l.entrySize(9, len(rec)) +
 			l.entrySize(1+2+len(stream)+8, 8) +
 			l.entrySize(17, 16+len(stream)) +
 			l.entrySize(1+2+len(e.Type)+8, 0)
 		req.txnCount += 4
+		for _, t := range tags {
+			req.txnSize += l.entrySize(1+2+len(t)+8, 4)
+			req.txnCount++
+		}
+	}
+	if req.txnSize >= l.maxTxnSize*9/10 || req.txnCount >= l.maxTxnCount*9/10 {
+		return nil, fmt.Errorf("append to %q: batch and its index entries exceed one transaction: %w", stream, ErrBatchTooLarge)
 	}
 	return req, nil
+}
+
+// uniqueTags validates an event's tags and drops repeats; the result is a
+// copy (the caller may reuse its slice).
+func uniqueTags(tags []string) ([]string, error) {
+	if len(tags) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if err := validTag(t); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // newID returns a time-ordered UUID (version 7) for an event without one:
@@ -419,6 +459,11 @@ func (l *Log) prepare(rtxn, wtxn *badger.Txn, r *appendReq, now int64, runs *ind
 		if err := runs.addType(wtxn, e.Type, pos); err != nil {
 			return AppendResult{}, false, err
 		}
+		for _, tag := range e.Tags {
+			if err := runs.addTag(wtxn, tag, pos); err != nil {
+				return AppendResult{}, false, err
+			}
+		}
 		if r.anyGiven {
 			groupIDs[e.ID] = idLoc{pos: pos, version: cur, stream: r.stream}
 		}
@@ -498,7 +543,8 @@ func (l *Log) streamVersion(rtxn *badger.Txn, stream string) (uint64, error) {
 
 // indexRuns collects the index runs of one group commit (see
 // internal/keys): a stream run grows while consecutive appends go to the
-// same stream, a type run while consecutive positions have the same type.
+// same stream, a type run while consecutive positions have the same type,
+// a tag's run while consecutive positions carry the tag.
 type indexRuns struct {
 	stream         string
 	sVersion, sPos uint64
@@ -506,6 +552,37 @@ type indexRuns struct {
 	typ            string
 	tPos           uint64
 	tCount         uint32
+	tags           map[string]tagRun // open tag runs
+}
+
+type tagRun struct {
+	pos   uint64
+	count uint32
+}
+
+func (g *indexRuns) addTag(txn *badger.Txn, tag string, pos uint64) error {
+	if g.tags == nil {
+		g.tags = make(map[string]tagRun)
+	}
+	if r, ok := g.tags[tag]; ok {
+		if r.pos+uint64(r.count) == pos {
+			r.count++
+			g.tags[tag] = r
+			return nil
+		}
+		if err := flushTag(txn, tag, r); err != nil {
+			return err
+		}
+	}
+	g.tags[tag] = tagRun{pos: pos, count: 1}
+	return nil
+}
+
+func flushTag(txn *badger.Txn, tag string, r tagRun) error {
+	if err := txn.Set(keys.Tag(tag, r.pos), keys.RunLen(r.count)); err != nil {
+		return fmt.Errorf("append: stage tag index: %w", err)
+	}
+	return nil
 }
 
 func (g *indexRuns) addStream(txn *badger.Txn, stream string, version, pos uint64, n uint32) error {
@@ -559,6 +636,12 @@ func (g *indexRuns) flushType(txn *badger.Txn) error {
 func (g *indexRuns) flush(txn *badger.Txn) error {
 	if err := g.flushStream(txn); err != nil {
 		return err
+	}
+	for tag, r := range g.tags {
+		if err := flushTag(txn, tag, r); err != nil {
+			return err
+		}
+		delete(g.tags, tag)
 	}
 	return g.flushType(txn)
 }

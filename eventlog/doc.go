@@ -32,6 +32,17 @@
 // Input is validated before it reaches the writer (sizes, names, JSON), so
 // bad input changes nothing.
 //
+// # Tags
+//
+// An event may carry tags (EventData.Tags): names the caller chooses, for
+// example the data subjects an event refers to. The tag index is a
+// secondary index written in the append's own transaction, so a tag is
+// durable exactly when its event is, and ReadTag lists a tag's events in
+// position order with one range scan. Tags are not part of the record or
+// its hash, reads do not return them, and an idempotent retry adds none.
+// The index holds runs of consecutive positions per tag (one entry for a
+// batch of events with the same tag), like the type index.
+//
 // # Group commit and durability
 //
 // One writer goroutine owns the tail of the log. Appenders validate their
@@ -94,10 +105,12 @@
 // # Key layout and format version
 //
 // internal/keys holds the key layout, with a format version that Open
-// checks; record.go holds the record codec. Both have fuzz tests.
+// checks; record.go holds the record codec. Both have fuzz tests. Format 3
+// added the tag index; Open upgrades a format-2 directory in place (its
+// events carry no tags).
 //
 // Per event the log writes two Badger entries (the record by position and
-// the event ID for idempotency); the stream index and the type index hold
+// the event ID for idempotency); the stream, type and tag indexes hold
 // runs (one entry per append, or per run of consecutive positions of one
 // type in a group), because each Badger entry costs a skiplist insert and
 // a write-ahead-log record on the single write path.

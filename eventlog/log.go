@@ -48,6 +48,12 @@ type EventData struct {
 	Type     string
 	Data     json.RawMessage
 	Metadata json.RawMessage
+	// Tags puts the event in the tag index under each tag (ReadTag lists
+	// a tag's events), written in the append's own transaction. Tags are
+	// not part of the record or its hash, and reads do not return them.
+	// Each is 1 to MaxTagLen bytes of UTF-8 without control characters;
+	// a repeated tag counts once.
+	Tags []string
 }
 
 // Event is an appended event.
@@ -251,7 +257,14 @@ func (l *Log) load() error {
 		if err != nil {
 			return fmt.Errorf("open eventlog: %w", err)
 		}
-		if n, err := keys.ParseU64(v); err != nil || n != uint64(keys.FormatVersion) {
+		n, err := keys.ParseU64(v)
+		switch {
+		case err == nil && n == uint64(keys.PreviousFormatVersion):
+			// The same layout without tag entries: upgrade in place.
+			if err := txn.Set(keys.Format(), keys.U64(uint64(keys.FormatVersion))); err != nil {
+				return fmt.Errorf("open eventlog: upgrade format: %w", err)
+			}
+		case err != nil || n != uint64(keys.FormatVersion):
 			return fmt.Errorf("open eventlog: unsupported format version %x (this build reads %d): %w", v, keys.FormatVersion, ErrCorrupt)
 		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: keys.EventPrefix(), Reverse: true})

@@ -306,22 +306,31 @@ func readAll(ctx context.Context, txn *badger.Txn, from uint64, limit int) ([]Ev
 	return out, nil
 }
 
-// typeCursor walks one event type's index runs from a position.
+// typeCursor walks the runs of one event type's index, or of one tag's
+// (same layout, another key kind), from a position.
 type typeCursor struct {
 	it       *badger.Iterator
+	parse    func([]byte) (string, uint64, error)
+	what     string
 	pos, end uint64 // next position, end of the current run (exclusive)
 }
 
 func newTypeCursor(txn *badger.Txn, typ string, from uint64) (*typeCursor, error) {
-	prefix := keys.TypePrefix(typ)
-	seek := keys.Type(typ, from)
+	return newRunCursor(txn, keys.TypePrefix(typ), keys.Type(typ, from), keys.ParseType, "type", from)
+}
+
+func newTagCursor(txn *badger.Txn, tag string, from uint64) (*typeCursor, error) {
+	return newRunCursor(txn, keys.TagPrefix(tag), keys.Tag(tag, from), keys.ParseTag, "tag", from)
+}
+
+func newRunCursor(txn *badger.Txn, prefix, seek []byte, parse func([]byte) (string, uint64, error), what string, from uint64) (*typeCursor, error) {
 	rev := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
 	rev.Seek(seek)
 	if rev.Valid() { // a run starting before `from` may still cover it
 		seek = append([]byte(nil), rev.Item().Key()...)
 	}
 	rev.Close()
-	c := &typeCursor{it: txn.NewIterator(badger.IteratorOptions{Prefix: prefix})}
+	c := &typeCursor{it: txn.NewIterator(badger.IteratorOptions{Prefix: prefix}), parse: parse, what: what}
 	c.it.Seek(seek)
 	if err := c.load(from); err != nil {
 		c.it.Close()
@@ -333,9 +342,9 @@ func newTypeCursor(txn *badger.Txn, typ string, from uint64) (*typeCursor, error
 // load reads the run under the iterator, skipping positions below from.
 func (c *typeCursor) load(from uint64) error {
 	for ; c.it.Valid(); c.it.Next() {
-		_, first, err := keys.ParseType(c.it.Item().Key())
+		_, first, err := c.parse(c.it.Item().Key())
 		if err != nil {
-			return fmt.Errorf("type index key: %w", ErrCorrupt)
+			return fmt.Errorf("%s index key: %w", c.what, ErrCorrupt)
 		}
 		var n uint32
 		if err := c.it.Item().Value(func(v []byte) error {
@@ -343,7 +352,7 @@ func (c *typeCursor) load(from uint64) error {
 			n, perr = keys.ParseRunLen(v)
 			return perr
 		}); err != nil {
-			return fmt.Errorf("type index value: %w", ErrCorrupt)
+			return fmt.Errorf("%s index value: %w", c.what, ErrCorrupt)
 		}
 		c.pos, c.end = max(first, from), first+uint64(n)
 		if c.pos < c.end {
@@ -406,6 +415,47 @@ func readTypes(ctx context.Context, txn *badger.Txn, from uint64, limit int, typ
 		}
 		if err := best.advance(k); err != nil {
 			return nil, fmt.Errorf("read all: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// ReadTag reads up to limit events appended with tag (EventData.Tags), in
+// global order, starting at position from (inclusive; 0 reads from the
+// start). It walks the tag's index runs: it costs what it returns, not a
+// scan of the log. A tag no event carries reads as empty. limit <= 0 means
+// DefaultReadLimit.
+func (l *Log) ReadTag(ctx context.Context, tag string, from uint64, limit int) ([]Event, error) {
+	if err := validTag(tag); err != nil {
+		return nil, fmt.Errorf("read tag: %w", err)
+	}
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	if err := l.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer l.mu.RUnlock()
+	txn := l.db.NewTransaction(false)
+	defer txn.Discard()
+	c, err := newTagCursor(txn, tag, max(from, 1))
+	if err != nil {
+		return nil, fmt.Errorf("read tag: %w", err)
+	}
+	defer c.it.Close()
+	rd := newSpanReader(txn, nil)
+	defer rd.close()
+	var out []Event
+	for len(out) < limit && c.valid() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		k := min(c.end-c.pos, uint64(limit-len(out)))
+		if out, err = rd.read(out, span{pos: c.pos, n: int(k)}, false); err != nil {
+			return nil, fmt.Errorf("read tag: %w", err)
+		}
+		if err := c.advance(k); err != nil {
+			return nil, fmt.Errorf("read tag: %w", err)
 		}
 	}
 	return out, nil

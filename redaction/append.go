@@ -27,21 +27,6 @@ type EventInput struct {
 	Metadata json.RawMessage
 }
 
-// eventSubjectReferenced is the type of the per-subject index events.
-const eventSubjectReferenced = "SubjectReferenced"
-
-// subjectRef is where one event refers to a subject: paths and classes,
-// never values. A SubjectReferenced event holds one (as its body) or
-// several (as {"refs":[...]}); see encodeRefs.
-type subjectRef struct {
-	Stream   string   `json:"stream"`
-	Version  uint64   `json:"version"`
-	Position uint64   `json:"position"`
-	Type     string   `json:"type"`
-	Paths    []string `json:"paths"`
-	Classes  []Class  `json:"classes"`
-}
-
 // prepared is one event on its way to the log.
 type prepared struct {
 	in      EventInput
@@ -158,24 +143,21 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 			s.deleteOrphans(tokens)
 			return zero, fmt.Errorf("append: %w", err)
 		}
-		out[i] = eventlog.EventData{ID: p.in.ID, Type: p.in.Type, Data: p.data, Metadata: meta}
+		// The subject index (index.go): written with the events.
+		out[i] = eventlog.EventData{ID: p.in.ID, Type: p.in.Type, Data: p.data, Metadata: meta, Tags: subjectTags(&p.metaRec)}
 	}
 
-	epoch := s.idx.begin()
 	res, err := s.log.Append(ctx, stream, expected, out)
 	if err != nil {
-		s.idx.end(epoch, nil)
 		s.deleteOrphans(tokens)
 		return zero, fmt.Errorf("append: %w", err)
 	}
 	if anyID && len(tokens) > 0 && !s.appendedOurs(ctx, res, preps, out) {
 		// An exact retry of an earlier append: the log kept the first one,
 		// so this attempt's values belong to no event.
-		s.idx.end(epoch, nil)
 		s.deleteOrphans(tokens)
 		return res, nil
 	}
-	s.idx.end(epoch, indexEntries(stream, res.FirstVersion, res.FirstPosition, preps))
 	if len(tokens) > 0 {
 		s.pend.retireLater(tokens[len(tokens)-1])
 	}
@@ -246,38 +228,6 @@ func (s *Service) deleteOrphans(tokens []vault.Token) {
 	}
 }
 
-// indexEntries builds the subject-index references of an append, per
-// subject index stream. The indexer merges the references queued for one
-// stream into as few SubjectReferenced events as fit (see index.go).
-func indexEntries(stream string, firstVersion, firstPosition uint64, preps []prepared) map[string][]subjectRef {
-	var out map[string][]subjectRef
-	for i := range preps {
-		p := &preps[i]
-		if len(p.res.values) == 0 {
-			continue
-		}
-		if out == nil {
-			out = make(map[string][]subjectRef, 1)
-		}
-		addRefs(out, stream, firstVersion+uint64(i), firstPosition+uint64(i), p.in.Type, &p.metaRec)
-	}
-	return out
-}
-
-func addRefs(out map[string][]subjectRef, stream string, version, position uint64, typ string, m *storedMeta) {
-	for si, subj := range m.Subjects {
-		ref := subjectRef{Stream: stream, Version: version, Position: position, Type: typ}
-		for k, idx := range m.SubjectIdx {
-			if idx == si {
-				ref.Paths = append(ref.Paths, metaPathName(m, k))
-				ref.Classes = append(ref.Classes, m.Classes[k])
-			}
-		}
-		ss := subjectStream(subj)
-		out[ss] = append(out[ss], ref)
-	}
-}
-
 // metaPathName is how a path of an event's token list is named outside:
 // data paths as they are, metadata paths prefixed with "metadata".
 func metaPathName(m *storedMeta, k int) string {
@@ -294,13 +244,4 @@ func (m *storedMeta) inMetadata(k int) bool {
 		}
 	}
 	return false
-}
-
-// subjectStream is the name of a subject's index stream. Stream names are
-// at most 256 bytes; subject IDs too, so long ones are hashed.
-func subjectStream(subject string) string {
-	if len(subjectStreamPrefix)+len(subject) <= 256 {
-		return subjectStreamPrefix + subject
-	}
-	return "$subject#" + uuid.NewSHA1(uuid.NameSpaceOID, []byte(subject)).String()
 }

@@ -552,51 +552,6 @@ func TestSnapshotsAndSubscribe(t *testing.T) {
 	_ = vault.Token("")
 }
 
-// TestIndexRecovery: index entries that could not be written (a crash, a
-// failing log) are written by the next start's recovery scan, once.
-func TestIndexRecovery(t *testing.T) {
-	ctx := context.Background()
-	env := newEnv(t, envConfig{})
-	svc := env.svc
-	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	env.flaky.setFailSystem(func(s string) bool { return strings.HasPrefix(s, subjectStreamPrefix) })
-	for i := 0; i < 3; i++ {
-		if _, err := svc.Append(ctx, pService, "ir", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c7","email":"x@example.com"}`)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := svc.Export(ctx, pDPO, "c7"); err == nil {
-		t.Fatal("Export succeeded while the index cannot be written")
-	}
-	if _, n := svc.Pending(); n != 3 {
-		t.Errorf("Pending unindexed = %d, want 3", n)
-	}
-	// "Crash": a new service over the same log, with a working log.
-	svc2, err := newService(ctx, env.log, env.store, env.pol, Options{SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc2.Close()
-	x, err := svc2.Export(ctx, pDPO, "c7")
-	if err != nil || len(x.Events) != 3 {
-		t.Fatalf("Export after recovery = %+v, %v", x, err)
-	}
-	// Recovery again (and the first service's late writes) add nothing.
-	env.flaky.setFailSystem(nil)
-	if err := svc.idx.sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	svc3, err := newService(ctx, env.log, env.store, env.pol, Options{SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc3.Close()
-	x, err = svc3.Export(ctx, pDPO, "c7")
-	if err != nil || len(x.Events) != 3 {
-		t.Fatalf("Export after a second recovery = %d events, %v; want 3", len(x.Events), err)
-	}
-}
-
 func TestGetErasureAndHead(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, envConfig{})
@@ -645,26 +600,6 @@ func TestEventTokens(t *testing.T) {
 	}
 	if ErasureID("c1", "r") != ErasureID("c1", "r") || ErasureID("c1", "r") == ErasureID("c2", "r") {
 		t.Error("ErasureID is not a function of (subject, request ID)")
-	}
-}
-
-// TestIndexCheckpointIdle: an idle service does not keep writing checkpoints.
-func TestIndexCheckpointIdle(t *testing.T) {
-	ctx := context.Background()
-	env := newEnv(t, envConfig{})
-	mustPutSchema(t, env.svc, "CustomerRegistered", customerSchema)
-	if _, err := env.svc.Append(ctx, pService, "idle", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.svc.idx.checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h1, _ := env.log.Head(ctx)
-	if err := env.svc.idx.checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if h2, _ := env.log.Head(ctx); h2 != h1 {
-		t.Errorf("an idle checkpoint moved the head from %d to %d", h1, h2)
 	}
 }
 

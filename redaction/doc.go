@@ -85,9 +85,10 @@
 // PII, a list of {path, class, subject, state}; metadata fields have
 // Metadata set (wire path "metadata/<ptr>").
 //
-// ReadAll and Subscribe skip the audit trail, the subject index and the
-// index checkpoints; they show $schemas and $erasures, so read models learn
-// of erasures (EventSubjectErased carries the subject ID).
+// ReadAll and Subscribe skip the audit trail (and the legacy subject-index
+// streams and checkpoints of logs written before the tag index); they show
+// $schemas and $erasures, so read models learn of erasures
+// (EventSubjectErased carries the subject ID).
 //
 // # Policy and audit
 //
@@ -124,19 +125,18 @@
 // Export (action export) returns every value the vault holds for a subject,
 // each shown as the policy's field decision for action export says (the
 // shipped policy reveals all to the dpo), and the events that refer to the
-// subject. Those come from the subject index: the system stream
-// "$subject-<subject ID>" (hashed if too long) whose SubjectReferenced
-// events list the referring events (stream, version, position, type, paths,
-// classes): one reference as the body, or several as {"refs":[...]}. The
-// index is written off the append's critical path by an indexer (see
-// index.go), which merges what is queued for one subject into one event.
-// Index events carry no IDs (an ID costs the log's single writer an
-// idempotency lookup); a reference written twice (a retry, or the recovery
-// scan) is dropped on read, which dedups by (stream, version). "$index"
-// holds checkpoints, and on start the events after the last checkpoint are
-// indexed again. Export waits for the queue to drain first. After an
-// erasure, Export lists the events and one placeholder per referenced
-// path.
+// subject, with the paths and classes that hold its values (from each
+// event's token list). Those come from the subject index: every appended
+// event that holds a subject's value carries the log tag
+// "subject:<subject ID>" (eventlog's tag index), written in the same log
+// transaction as the event, so an acknowledged append is indexed and a
+// failed one is not, with nothing to queue, checkpoint or repair after a
+// crash; eventlog.ReadTag lists a subject's events with one range scan.
+// Logs written before the tag index kept it in "$subject-<subject ID>"
+// streams (filled off the critical path, checkpointed in "$index"); Export
+// still reads those, for the events they name, and nothing writes them any
+// more. After an erasure, Export lists the events and one placeholder per
+// referenced path.
 //
 // # Snapshots
 //
@@ -150,13 +150,13 @@
 // An append is one policy decision (cached by the engine), one JSON
 // validation (internal/jsonvalid, shared with the log) and one walk of each
 // document (extraction and leak scan together, no decoding into maps), one
-// vault Put for the batch, one log append, and, off the critical path, one
-// index event per distinct subject per indexer flush. That index event is
-// the largest cost redaction adds: with a new subject in every event (as in
-// the benchmarks) it is a second log event per event, about 40 µs of CPU
-// of the ~140 µs an event costs in BenchmarkAppendConcurrent64 (~98
-// without the index; the two stores alone, ~77). Subjects that recur
-// within a flush (a customer's aggregate) share one index event.
+// vault Put for the batch and one log append, whose transaction also holds
+// the subject index: one tag-index entry per distinct subject per run of
+// consecutive events (a batch of one customer's events shares one entry).
+// The index used to be a second log event per event, written by a
+// background indexer (about 40 µs of CPU of the ~140 µs an event cost in
+// BenchmarkAppendConcurrent64, and a second request in the log's group
+// commit).
 //
 // A read page is one log read, one walk of each document that stops at its
 // last token (each distinct token list of the page decoded once), one
@@ -200,8 +200,8 @@
 //     queued and one goroutine Deletes the queue every 100 ms (and at
 //     Close). A failed append deletes the marker with its values (or the
 //     in-memory sweeper does, both together).
-//  3. Recover, in New after the subject-index recovery (the index then
-//     names every event in the log, and no append of this process is in
+//  3. Recover, in New (the subject index names every event in the log,
+//     being written with them, and no append of this process is in
 //     flight): for each surviving marker, for each of its subjects,
 //     Describe lists the tokens; those with the marker's CreatedAt that no
 //     event in the subject's index holds (read back through EventTokens)

@@ -223,7 +223,7 @@ type EventRef struct {
 	Version    uint64
 	Position   uint64
 	Type       string
-	RecordedAt time.Time // when the reference was indexed, right after the append
+	RecordedAt time.Time // when the event was appended
 	Paths      []string
 	Classes    []Class
 }
@@ -255,12 +255,9 @@ func (s *Service) Export(ctx context.Context, a Access, subject string) (*Subjec
 		return nil, vaultWriteError("export", err)
 	}
 	out := &SubjectExport{Subject: subject, Erased: info.Erased, ErasureID: info.ErasureID}
-	if err := s.idx.sync(ctx); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	refs, err := s.subjectRefs(ctx, subject)
+	refs, err := s.subjectEventRefs(ctx, subject)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	out.Events = refs
 	memo := map[Class]policy.Decision{}
@@ -318,49 +315,6 @@ func (s *Service) Export(ctx context.Context, a Access, subject string) (*Subjec
 		return nil, err
 	}
 	return out, nil
-}
-
-// subjectRefs reads a subject's index stream.
-func (s *Service) subjectRefs(ctx context.Context, subject string) ([]EventRef, error) {
-	var refs []EventRef
-	type refKey struct {
-		stream  string
-		version uint64
-	}
-	seen := map[refKey]struct{}{}
-	from := uint64(1)
-	stream := subjectStream(subject)
-	for {
-		evs, err := s.log.ReadStream(ctx, stream, from, 1000, eventlog.Forward)
-		if errors.Is(err, eventlog.ErrStreamNotFound) {
-			return refs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read subject index: %w", err)
-		}
-		if len(evs) == 0 {
-			return refs, nil
-		}
-		for _, e := range evs {
-			from = e.Version + 1
-			if e.Type != eventSubjectReferenced {
-				continue
-			}
-			rs, err := decodeRefs(e.Data)
-			if err != nil {
-				continue
-			}
-			for _, r := range rs {
-				k := refKey{r.Stream, r.Version}
-				if _, dup := seen[k]; dup {
-					continue // written twice (a retry or a recovery scan)
-				}
-				seen[k] = struct{}{}
-				refs = append(refs, EventRef{Stream: r.Stream, Version: r.Version, Position: r.Position, Type: r.Type,
-					RecordedAt: e.RecordedAt, Paths: r.Paths, Classes: r.Classes})
-			}
-		}
-	}
 }
 
 // Verify walks the log's hash chain. Needs action audit or admin.

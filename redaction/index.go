@@ -5,210 +5,166 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/piivault/piivault/eventlog"
 )
 
-// The subject index: for every subject, the system stream "$subject-<id>"
-// lists the events that refer to it (SubjectReferenced: stream, version,
-// position, type, paths, classes; never values). Export reads it instead of
-// scanning the log.
+// The subject index: every event that holds a value of a subject carries
+// the tag "subject:<id>" in the event log's tag index (EventData.Tags), so
+// ReadTag lists the events that refer to a subject with one range scan.
+// The tags are written in the append's own log transaction: an
+// acknowledged event is indexed, an event the log refused is not, and
+// there is nothing to queue, checkpoint or recover. Which paths of an
+// event hold the subject's values comes from the event's own token list
+// ("$piivault" metadata), so the index holds positions only.
 //
-// It is written off the append's critical path: Append queues the
-// references once the log acknowledged the events, and the indexer writes
-// them: everything queued for one subject stream becomes one
-// SubjectReferenced event (more if it would be large), one append per
-// subject stream, in parallel, so the log's group commit takes them
-// together. Index events carry no IDs of their own (an ID costs the log's
-// single writer an idempotency lookup per event); a reference written
-// twice (a retry, or the recovery scan after a crash) is dropped when the
-// index is read, which dedups by (stream, version). The indexer records in
-// "$index" a position up to which every event is indexed (a checkpoint);
-// on start the Service re-indexes the events after the last checkpoint,
-// which repairs what a crash left unwritten. Export and Erase first wait
-// for the queue to drain, so they see every acknowledged append.
+// Logs written before the tag index kept it in system streams
+// "$subject-<id>" (hashed if long) of SubjectReferenced events, filled off
+// the append's critical path; those streams are still read, for the events
+// they name, and no longer written.
 
-// streamIndex holds the indexer's checkpoints.
-const streamIndex = "$index"
+// subjectTagPrefix starts the tag of a subject's events.
+const subjectTagPrefix = "subject:"
 
-const eventIndexedThrough = "IndexedThrough"
+// subjectTag is the log tag of the events that hold a subject's values.
+// Subject IDs are at most 256 bytes, within the log's tag limit.
+func subjectTag(subject string) string { return subjectTagPrefix + subject }
 
-type indexedThrough struct {
-	Position uint64 `json:"position"`
-}
-
-type indexer struct {
-	s *Service
-
-	mu       sync.Mutex
-	epoch    uint64
-	inflight map[uint64]int
-	queue    map[string][]subjectRef
-	queued   uint64 // appends queued so far
-	written  uint64 // appends whose entries are all written
-	kick     chan struct{}
-	flushMu  sync.Mutex // one flush at a time
-
-	cpMu           sync.Mutex // one checkpoint at a time; guards the two below
-	lastCheckpoint uint64
-	lastCPTime     time.Time
-}
-
-func newIndexer(s *Service) *indexer {
-	return &indexer{s: s, inflight: map[uint64]int{}, queue: map[string][]subjectRef{}, kick: make(chan struct{}, 1)}
-}
-
-// begin registers an append about to write to the log.
-func (x *indexer) begin() uint64 {
-	x.mu.Lock()
-	e := x.epoch
-	x.inflight[e]++
-	x.mu.Unlock()
-	return e
-}
-
-// end queues an append's entries (nil if it wrote nothing).
-func (x *indexer) end(epoch uint64, entries map[string][]subjectRef) {
-	x.mu.Lock()
-	x.inflight[epoch]--
-	if x.inflight[epoch] == 0 && epoch != x.epoch {
-		delete(x.inflight, epoch)
-	}
-	if len(entries) > 0 {
-		for ss, evs := range entries {
-			x.queue[ss] = append(x.queue[ss], evs...)
-		}
-		x.queued++
-	}
-	x.mu.Unlock()
-	if len(entries) > 0 {
-		select {
-		case x.kick <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// flush writes everything queued. It returns the first error; entries that
-// failed are queued again.
-func (x *indexer) flush(ctx context.Context) error {
-	x.flushMu.Lock()
-	defer x.flushMu.Unlock()
-	x.mu.Lock()
-	work, upto := x.queue, x.queued
-	x.queue = make(map[string][]subjectRef, len(work))
-	x.mu.Unlock()
-	if len(work) == 0 {
-		x.mu.Lock()
-		if upto > x.written {
-			x.written = upto
-		}
-		x.mu.Unlock()
+// subjectTags returns the tags of an event with token list m: one per
+// distinct subject (buildMeta lists each subject once).
+func subjectTags(m *storedMeta) []string {
+	if len(m.Subjects) == 0 {
 		return nil
 	}
-	var (
-		wg     sync.WaitGroup
-		errMu  sync.Mutex
-		failed = map[string][]subjectRef{}
-		first  error
-	)
-	sem := make(chan struct{}, 64)
-	for ss, evs := range work {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := x.s.writeIndex(ctx, ss, evs); err != nil {
-				errMu.Lock()
-				failed[ss] = evs
-				if first == nil {
-					first = err
-				}
-				errMu.Unlock()
+	tags := make([]string, len(m.Subjects))
+	for i, s := range m.Subjects {
+		tags[i] = subjectTag(s)
+	}
+	return tags
+}
+
+// subjectEvents calls fn for every event that refers to subject, in
+// position order, each once: first those the legacy index stream names,
+// then those in the tag index.
+func (s *Service) subjectEvents(ctx context.Context, subject string, fn func(e eventlog.Event) error) error {
+	seen, err := s.legacySubjectEvents(ctx, subject, fn)
+	if err != nil {
+		return err
+	}
+	from := uint64(1)
+	for {
+		evs, err := s.log.ReadTag(ctx, subjectTag(subject), from, 1000)
+		if err != nil {
+			return fmt.Errorf("read subject index: %w", err)
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		for _, e := range evs {
+			from = e.Position + 1
+			if _, dup := seen[e.Position]; dup {
+				continue
 			}
-		}()
-	}
-	wg.Wait()
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if len(failed) > 0 {
-		for ss, evs := range failed {
-			x.queue[ss] = append(evs, x.queue[ss]...)
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
-		return fmt.Errorf("write subject index: %w", first)
 	}
-	if upto > x.written {
-		x.written = upto
-	}
-	return nil
 }
 
-// maxRefsPerEvent bounds one SubjectReferenced event (a reference is
-// about 150 bytes: far below the log's event size limit).
-const maxRefsPerEvent = 256
-
-// writeIndex appends references to one subject stream, in one append.
-func (s *Service) writeIndex(ctx context.Context, stream string, refs []subjectRef) error {
-	evs := make([]eventlog.EventData, 0, (len(refs)+maxRefsPerEvent-1)/maxRefsPerEvent)
-	for len(refs) > 0 {
-		n := min(len(refs), maxRefsPerEvent)
-		evs = append(evs, eventlog.EventData{Type: eventSubjectReferenced, Data: encodeRefs(refs[:n])})
-		refs = refs[n:]
-	}
-	_, err := s.log.AppendSystem(ctx, stream, eventlog.Any, evs)
-	return err
+// subjectEventRefs returns where the events that refer to subject hold its
+// values.
+func (s *Service) subjectEventRefs(ctx context.Context, subject string) ([]EventRef, error) {
+	var refs []EventRef
+	err := s.subjectEvents(ctx, subject, func(e eventlog.Event) error {
+		m, _, ok, err := splitMeta(e.Metadata)
+		if err != nil || !ok {
+			return nil // not a redacted event: nothing of the subject in it
+		}
+		si := -1
+		for i, subj := range m.Subjects {
+			if subj == subject {
+				si = i
+				break
+			}
+		}
+		if si < 0 {
+			return nil
+		}
+		r := EventRef{Stream: e.Stream, Version: e.Version, Position: e.Position, Type: e.Type, RecordedAt: e.RecordedAt}
+		for k, idx := range m.SubjectIdx {
+			if idx == si {
+				r.Paths = append(r.Paths, metaPathName(&m, k))
+				r.Classes = append(r.Classes, m.Classes[k])
+			}
+		}
+		refs = append(refs, r)
+		return nil
+	})
+	return refs, err
 }
 
-// encodeRefs encodes the body of one SubjectReferenced event: the
-// reference itself if there is one, {"refs":[...]} if there are more.
-// Hand-written: it runs for every indexed event.
-func encodeRefs(refs []subjectRef) []byte {
-	b := make([]byte, 0, 160*len(refs)+16)
-	if len(refs) == 1 {
-		return appendRef(b, &refs[0])
-	}
-	b = append(b, `{"refs":[`...)
-	for i := range refs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendRef(b, &refs[i])
-	}
-	return append(b, "]}"...)
+// eventSubjectReferenced is the type of the legacy index streams' events.
+const eventSubjectReferenced = "SubjectReferenced"
+
+// subjectRef is one reference in a legacy SubjectReferenced event, which
+// holds one (as its body) or several (as {"refs":[...]}).
+type subjectRef struct {
+	Stream   string   `json:"stream"`
+	Version  uint64   `json:"version"`
+	Position uint64   `json:"position"`
+	Type     string   `json:"type"`
+	Paths    []string `json:"paths"`
+	Classes  []Class  `json:"classes"`
 }
 
-func appendRef(b []byte, r *subjectRef) []byte {
-	b = append(b, `{"stream":`...)
-	b = appendJSONString(b, r.Stream)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, r.Version, 10)
-	b = append(b, `,"position":`...)
-	b = strconv.AppendUint(b, r.Position, 10)
-	b = append(b, `,"type":`...)
-	b = appendJSONString(b, r.Type)
-	b = append(b, `,"paths":[`...)
-	for i, p := range r.Paths {
-		if i > 0 {
-			b = append(b, ',')
+// legacySubjectEvents calls fn for each event a subject's legacy index
+// stream names (each once) and returns their positions.
+func (s *Service) legacySubjectEvents(ctx context.Context, subject string, fn func(e eventlog.Event) error) (map[uint64]struct{}, error) {
+	seen := map[uint64]struct{}{}
+	stream := legacySubjectStream(subject)
+	from := uint64(1)
+	for {
+		evs, err := s.log.ReadStream(ctx, stream, from, 1000, eventlog.Forward)
+		if errors.Is(err, eventlog.ErrStreamNotFound) || (err == nil && len(evs) == 0) {
+			return seen, nil
 		}
-		b = appendJSONString(b, p)
-	}
-	b = append(b, `],"classes":[`...)
-	for i, c := range r.Classes {
-		if i > 0 {
-			b = append(b, ',')
+		if err != nil {
+			return nil, fmt.Errorf("read legacy subject index: %w", err)
 		}
-		b = appendJSONString(b, string(c))
+		for _, ie := range evs {
+			from = ie.Version + 1
+			if ie.Type != eventSubjectReferenced {
+				continue
+			}
+			refs, err := decodeRefs(ie.Data)
+			if err != nil {
+				return nil, fmt.Errorf("legacy subject index at position %d: %w", ie.Position, eventlog.ErrCorrupt)
+			}
+			for _, r := range refs {
+				if _, dup := seen[r.Position]; dup {
+					continue // written twice (a retry or a recovery scan)
+				}
+				es, err := s.log.ReadStream(ctx, r.Stream, r.Version, 1, eventlog.Forward)
+				if err != nil {
+					return nil, fmt.Errorf("read legacy subject index: %w", err)
+				}
+				if len(es) == 0 || es[0].Position != r.Position {
+					continue
+				}
+				seen[r.Position] = struct{}{}
+				if err := fn(es[0]); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
-	return append(b, "]}"...)
 }
 
-// decodeRefs reads the body of a SubjectReferenced event: one reference
-// (the format of every version so far) or {"refs":[...]}.
+// decodeRefs reads the body of a legacy SubjectReferenced event: one
+// reference or {"refs":[...]}.
 func decodeRefs(data []byte) ([]subjectRef, error) {
 	var body struct {
 		subjectRef
@@ -223,142 +179,12 @@ func decodeRefs(data []byte) ([]subjectRef, error) {
 	return []subjectRef{body.subjectRef}, nil
 }
 
-// sync waits until every append acknowledged before the call is indexed.
-func (x *indexer) sync(ctx context.Context) error {
-	x.mu.Lock()
-	target := x.queued
-	x.mu.Unlock()
-	for {
-		x.mu.Lock()
-		done := x.written >= target
-		x.mu.Unlock()
-		if done {
-			return nil
-		}
-		if err := x.flush(ctx); err != nil {
-			return err
-		}
+// legacySubjectStream is the name of a subject's legacy index stream.
+// Stream names are at most 256 bytes; subject IDs too, so long ones were
+// hashed.
+func legacySubjectStream(subject string) string {
+	if len(subjectStreamPrefix)+len(subject) <= 256 {
+		return subjectStreamPrefix + subject
 	}
-}
-
-// checkpoint records a position up to which every event is indexed: the
-// head read before a new epoch starts is safe once every append of the old
-// epochs has queued its entries and the queue is written.
-func (x *indexer) checkpoint(ctx context.Context) error {
-	x.cpMu.Lock()
-	defer x.cpMu.Unlock()
-	head, err := x.s.log.Head(ctx)
-	if err != nil || head <= x.lastCheckpoint {
-		return err
-	}
-	x.mu.Lock()
-	old := x.epoch
-	x.epoch++
-	x.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		x.mu.Lock()
-		busy := 0
-		for e, n := range x.inflight {
-			if e <= old {
-				busy += n
-			}
-		}
-		x.mu.Unlock()
-		if busy == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil // try again next time
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	if err := x.sync(ctx); err != nil {
-		return err
-	}
-	body, _ := json.Marshal(indexedThrough{Position: head})
-	res, err := x.s.log.AppendSystem(ctx, streamIndex, eventlog.Any, []eventlog.EventData{{Type: eventIndexedThrough, Data: body}})
-	if err != nil {
-		return err
-	}
-	// The checkpoint event itself moves the head; an idle log must not
-	// make the next tick write another one.
-	x.lastCheckpoint, x.lastCPTime = res.LastPosition, time.Now()
-	return nil
-}
-
-// run writes queued entries as they come and checkpoints about once a
-// second.
-func (x *indexer) run(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-x.kick:
-			if err := x.flush(ctx); err != nil && ctx.Err() == nil {
-				x.s.lg.Warn("subject index write failed, will retry", logKeyErr, err.Error())
-				time.Sleep(100 * time.Millisecond)
-			}
-		case <-t.C:
-			if err := x.checkpoint(ctx); err != nil && ctx.Err() == nil {
-				x.s.lg.Warn("subject index checkpoint failed, will retry", logKeyErr, err.Error())
-			}
-		}
-	}
-}
-
-// recover indexes the events after the last checkpoint. References that
-// exist already are written again and dropped when the index is read.
-func (x *indexer) recover(ctx context.Context) error {
-	var from uint64 = 1
-	cps, err := x.s.log.ReadStream(ctx, streamIndex, 0, 1, eventlog.Backward)
-	if err != nil && !errors.Is(err, eventlog.ErrStreamNotFound) {
-		return fmt.Errorf("recover subject index: %w", err)
-	}
-	if len(cps) == 1 {
-		var cp indexedThrough
-		if json.Unmarshal(cps[0].Data, &cp) == nil {
-			from = cp.Position + 1
-			x.lastCheckpoint = cp.Position
-		}
-	}
-	n := 0
-	for {
-		evs, err := x.s.log.ReadAll(ctx, from, 1000, eventlog.Filter{})
-		if err != nil {
-			return fmt.Errorf("recover subject index: %w", err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		entries := map[string][]subjectRef{}
-		for _, e := range evs {
-			from = e.Position + 1
-			if strings.HasPrefix(e.Stream, "$") {
-				continue
-			}
-			m, _, ok, err := splitMeta(e.Metadata)
-			if err != nil || !ok || len(m.Paths) == 0 {
-				continue
-			}
-			addRefs(entries, e.Stream, e.Version, e.Position, e.Type, &m)
-			n++
-		}
-		for ss, refs := range entries {
-			if err := x.s.writeIndex(ctx, ss, refs); err != nil {
-				return fmt.Errorf("recover subject index: %w", err)
-			}
-		}
-	}
-	if n > 0 {
-		x.s.lg.Info("subject index checked after the last checkpoint", logKeyCount, n)
-	}
-	return x.checkpoint(ctx)
+	return "$subject#" + uuid.NewSHA1(uuid.NameSpaceOID, []byte(subject)).String()
 }

@@ -28,9 +28,9 @@ import (
 //
 // A marker that survives is the trace of an append whose fate is unknown
 // (a crash between the vault Put and the log append, or before the
-// marker's deletion). recoverPending resolves them, in New (after the
-// subject-index recovery, so the index names every event in the log;
-// nothing is in flight yet) and in every sweep for markers older than the
+// marker's deletion). recoverPending resolves them, in New (the subject
+// index, written with the events, names every event in the log; nothing
+// is in flight yet) and in every sweep for markers older than the
 // Service's start (so never an append of this process): for each subject
 // of the marker, the values created by the same Put (same CreatedAt as the
 // marker: both backends stamp one Put with one time) that no event in the
@@ -274,52 +274,20 @@ func (s *Service) resolveMarker(ctx context.Context, rec vault.Record) (int, err
 // hold.
 func (s *Service) referencedTokens(ctx context.Context, subject string) (map[vault.Token]struct{}, error) {
 	out := map[vault.Token]struct{}{}
-	type ver struct {
-		stream  string
-		version uint64
-	}
-	seen := map[ver]struct{}{}
-	ss := subjectStream(subject)
-	var from uint64 = 1
-	for {
-		evs, err := s.log.ReadStream(ctx, ss, from, 256, eventlog.Forward)
-		if errors.Is(err, eventlog.ErrStreamNotFound) {
-			return out, nil
-		}
+	err := s.subjectEvents(ctx, subject, func(e eventlog.Event) error {
+		trs, err := EventTokens(e)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if len(evs) == 0 {
-			return out, nil
+		for _, tr := range trs {
+			out[tr.Token] = struct{}{}
 		}
-		for _, ie := range evs {
-			from = ie.Version + 1
-			refs, err := decodeRefs(ie.Data)
-			if err != nil {
-				return nil, fmt.Errorf("subject index at position %d: %w", ie.Position, eventlog.ErrCorrupt)
-			}
-			for _, r := range refs {
-				k := ver{r.Stream, r.Version}
-				if _, ok := seen[k]; ok {
-					continue
-				}
-				seen[k] = struct{}{}
-				es, err := s.log.ReadStream(ctx, r.Stream, r.Version, 1, eventlog.Forward)
-				if err != nil {
-					return nil, err
-				}
-				for _, e := range es {
-					trs, err := EventTokens(e)
-					if err != nil {
-						return nil, err
-					}
-					for _, tr := range trs {
-						out[tr.Token] = struct{}{}
-					}
-				}
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 func isMarkerSubject(subject string) bool {

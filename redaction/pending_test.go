@@ -26,12 +26,11 @@ func (d *delFailStore) Delete(ctx context.Context, tokens []vault.Token) error {
 }
 
 // crash stops a Service's goroutines without any of Close's clean-up (no
-// sweep, no index flush, no marker retirement), as a kill would.
+// sweep, no marker retirement), as a kill would.
 func crash(s *Service) {
 	s.closeMu.Do(func() {
 		s.stop()
 		<-s.done
-		<-s.idxDone
 		<-s.retDone
 	})
 }

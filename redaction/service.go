@@ -23,8 +23,11 @@ const (
 	StreamAudit = "$audit"
 	// StreamErasures holds ErasureRequested and SubjectErased events.
 	StreamErasures = "$erasures"
-	// subjectStreamPrefix starts the per-subject index streams.
+	// subjectStreamPrefix starts the legacy per-subject index streams
+	// (index.go); streamIndex held their checkpoints. Neither is written
+	// any more; reads still hide them.
 	subjectStreamPrefix = "$subject-"
+	streamIndex         = "$index"
 )
 
 // Default values of Options.
@@ -117,6 +120,7 @@ type eventLog interface {
 	AppendSystem(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData) (eventlog.AppendResult, error)
 	ReadStream(ctx context.Context, stream string, from uint64, limit int, dir eventlog.Direction) ([]eventlog.Event, error)
 	ReadAll(ctx context.Context, from uint64, limit int, filter eventlog.Filter) ([]eventlog.Event, error)
+	ReadTag(ctx context.Context, tag string, from uint64, limit int) ([]eventlog.Event, error)
 	StreamInfo(ctx context.Context, stream string) (eventlog.StreamInfo, error)
 	Subscribe(ctx context.Context, from uint64) *eventlog.Subscription
 	SaveSnapshot(ctx context.Context, stream string, version uint64, data json.RawMessage) error
@@ -164,18 +168,15 @@ type Service struct {
 	started time.Time   // markers created before are of earlier runs
 	pendOK  atomic.Bool // the markers of earlier runs are resolved
 	retDone chan struct{}
-	idx     *indexer
 	stop    context.CancelFunc
 	done    chan struct{}
-	idxDone chan struct{}
 	closeMu sync.Once
 }
 
 // New composes the event log, the vault and the policy. It loads the schemas
-// from the $schemas stream, indexes the events written after the subject
-// index's last checkpoint, and starts the orphan sweeper and the indexer.
-// The Service does not own its parts: close it before them (Close flushes
-// the index queue into the log).
+// from the $schemas stream, resolves the pending markers that earlier runs
+// left (pending.go), and starts the orphan sweeper. The Service does not
+// own its parts: close it before them.
 func New(log *eventlog.Log, store vault.Store, pol *policy.Engine, opts Options) (*Service, error) {
 	if log == nil || store == nil || pol == nil {
 		return nil, fmt.Errorf("new redaction service: %w: log, store and policy are required", ErrInvalid)
@@ -196,23 +197,18 @@ func newService(ctx context.Context, log eventLog, store vault.Store, pol decide
 		return nil, err
 	}
 	s.started = time.Now()
-	s.idx = newIndexer(s)
-	if err := s.idx.recover(ctx); err != nil {
-		return nil, err
-	}
-	// The index now names every event in the log and no append is in
-	// flight: resolve the markers that earlier runs left.
+	// The subject index names every event in the log (it is written with
+	// the events) and no append is in flight: resolve the markers that
+	// earlier runs left.
 	if _, err := s.recoverPending(ctx, time.Time{}); err != nil {
 		s.lg.Warn("pending markers of earlier runs not resolved, the sweeper retries", logKeyErr, err.Error())
 	} else {
 		s.pendOK.Store(true)
 	}
 	s.done = make(chan struct{})
-	s.idxDone = make(chan struct{})
 	s.retDone = make(chan struct{})
 	sctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	go s.idx.run(sctx, s.idxDone)
 	go s.retireLoop(sctx, s.retDone)
 	if opts.SweepInterval > 0 {
 		go s.sweepLoop(sctx)
@@ -228,14 +224,10 @@ func (s *Service) Close() error {
 	s.closeMu.Do(func() {
 		s.stop()
 		<-s.done
-		<-s.idxDone
 		<-s.retDone
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.Sweep(ctx)
-		if err := s.idx.sync(ctx); err != nil {
-			s.lg.Warn("subject index not fully written at close; the next start repairs it", logKeyErr, err.Error())
-		}
 		if err := s.retireMarkers(ctx); err != nil {
 			s.lg.Warn("pending markers left at close; the next start resolves them", logKeyErr, err.Error())
 		}

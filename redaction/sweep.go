@@ -28,7 +28,9 @@ func (w *sweeper) addOrphans(tokens []vault.Token, now time.Time) {
 }
 
 // Pending reports how many orphaned vault values wait for the sweeper, and
-// how many appends wait for their subject-index entries.
+// how many appends wait for their subject-index entries: none since the
+// index is written with the events (unindexed is always 0; kept for
+// callers that wait for it).
 func (s *Service) Pending() (orphans, unindexed int) {
 	s.sw.mu.Lock()
 	for _, o := range s.sw.orphans {
@@ -39,10 +41,7 @@ func (s *Service) Pending() (orphans, unindexed int) {
 		}
 	}
 	s.sw.mu.Unlock()
-	s.idx.mu.Lock()
-	unindexed = int(s.idx.queued - s.idx.written)
-	s.idx.mu.Unlock()
-	return orphans, unindexed
+	return orphans, 0
 }
 
 // Sweep retries the deletion of orphaned vault values. The sweeper calls it

@@ -11,16 +11,20 @@
 //	0x03 id(16)                        -> pos(8) version(8) stream  idempotency index
 //	0x04 len(2) type firstPos(8)       -> count(4)                  event-type index run
 //	0x05 len(2) stream version(8)      -> snapshot record
+//	0x06 len(2) tag firstPos(8)        -> count(4)                  tag index run
 //
 // The two indexes hold runs, not single events: the events of one append
 // (and of consecutive appends to the same stream in one group commit) have
 // consecutive versions and positions, so one stream-index entry covers
 // them; consecutive positions of one type share one type-index entry. That
 // keeps the number of Badger entries per event near two (event and ID)
-// instead of four, which is most of the write path's CPU.
+// instead of four, which is most of the write path's CPU. The tag index
+// (events appended with tags, a secondary index the caller names) holds
+// runs the same way: consecutive positions carrying one tag share an entry.
 //
 // FormatVersion changes whenever this layout or a record codec changes; Open
-// refuses a directory written with another version.
+// refuses a directory written with another version, except the versions it
+// upgrades in place (see PreviousFormatVersion).
 package keys
 
 import (
@@ -29,7 +33,12 @@ import (
 )
 
 // FormatVersion is the on-disk format this package and the record codec write.
-const FormatVersion uint32 = 2
+const FormatVersion uint32 = 3
+
+// PreviousFormatVersion is the format before the tag index: its layout is
+// this one without 0x06 keys, so Open upgrades it by rewriting the format
+// record (events appended before carry no tags).
+const PreviousFormatVersion uint32 = 2
 
 // Key kinds.
 const (
@@ -39,6 +48,7 @@ const (
 	PrefixID       byte = 0x03
 	PrefixType     byte = 0x04
 	PrefixSnapshot byte = 0x05
+	PrefixTag      byte = 0x06
 )
 
 // MaxNameLen is the longest stream name or event type a key can carry.
@@ -177,6 +187,16 @@ func SnapshotPrefix(stream string) []byte { return namedPrefix(PrefixSnapshot, s
 func ParseSnapshot(k []byte) (stream string, version uint64, err error) {
 	return parseNamed(PrefixSnapshot, k)
 }
+
+// Tag is the key of a tag-index run starting at pos; its value is the
+// run's length (RunLen).
+func Tag(tag string, pos uint64) []byte { return named(PrefixTag, tag, pos) }
+
+// TagPrefix is the prefix of a tag's index keys, in position order.
+func TagPrefix(tag string) []byte { return namedPrefix(PrefixTag, tag) }
+
+// ParseTag returns the tag and position of a tag index key.
+func ParseTag(k []byte) (tag string, pos uint64, err error) { return parseNamed(PrefixTag, k) }
 
 // Run encodes a stream-index value: first position and count.
 func Run(pos uint64, count uint32) []byte {

@@ -24,6 +24,12 @@ func FuzzKeys(f *testing.F) {
 		if gs, gv, err := ParseSnapshot(Snapshot(s, n)); err != nil || gs != s || gv != n {
 			t.Errorf("ParseSnapshot(Snapshot(%q, %d)) = %q, %d, %v", s, n, gs, gv, err)
 		}
+		if gs, gv, err := ParseTag(Tag(typ, n)); err != nil || gs != typ || gv != n {
+			t.Errorf("ParseTag(Tag(%q, %d)) = %q, %d, %v", typ, n, gs, gv, err)
+		}
+		if !bytes.HasPrefix(Tag(typ, n), TagPrefix(typ)) || bytes.HasPrefix(Tag(typ+"x", n), TagPrefix(typ)) {
+			t.Errorf("Tag(%q, %d) and TagPrefix disagree", typ, n)
+		}
 		var id [16]byte
 		copy(id[:], idb)
 		if got, err := ParseID(ID(id)); err != nil || got != id {
@@ -69,6 +75,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(Stream("s", 3))
 	f.Add(Event(9))
 	f.Add([]byte{PrefixType, 0, 1})
+	f.Add(Tag("subject:c1", 7))
 	f.Fuzz(func(t *testing.T, k []byte) {
 		if p, err := ParseEvent(k); err == nil && !bytes.Equal(Event(p), k) {
 			t.Errorf("Event(ParseEvent(%x)) differs", k)
@@ -81,6 +88,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if s, v, err := ParseSnapshot(k); err == nil && !bytes.Equal(Snapshot(s, v), k) {
 			t.Errorf("Snapshot(ParseSnapshot(%x)) differs", k)
+		}
+		if s, v, err := ParseTag(k); err == nil && !bytes.Equal(Tag(s, v), k) {
+			t.Errorf("Tag(ParseTag(%x)) differs", k)
 		}
 		if p, c, err := ParseRun(k); err == nil && !bytes.Equal(Run(p, c), k) {
 			t.Errorf("Run(ParseRun(%x)) differs", k)
