@@ -13,9 +13,13 @@
 // each step an event in $erasures with its time and no personal value:
 // redaction's Erase writes ErasureRequested (before the vault is touched)
 // and SubjectErased (after vault.Erase destroyed the DEK and values); this
-// package writes ErasurePurged and ErasureCompleted (together, after one
-// vault Purge made every erased subject physical and the receipt was
-// signed), or ErasureRejected (legal hold). ErasureCompleted carries the
+// package writes ErasurePurged and ErasureCompleted (together, after the
+// vault made the subject's erasure physical and the receipt was signed),
+// or ErasureRejected (legal hold). With a vault that purges in the
+// background (the embedded vault: when it is quiet, since a purge stalls
+// it), Advance waits for that purge, looking again every second while
+// erasures wait; with any other, Advance runs one vault Purge for every
+// erased subject. ErasureCompleted carries the
 // subject ID and the receipt; read models subscribed to the log react to it
 // by forgetting the subject.
 //

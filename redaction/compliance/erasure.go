@@ -484,13 +484,52 @@ type AdvanceReport struct {
 	Erased    int // requested erasures whose vault erasure was (re)done
 	Purged    int
 	Completed int
+	// AwaitingPurge counts erased erasures left for a later Advance
+	// because their vault purges in the background and has not yet.
+	AwaitingPurge int
+}
+
+// backgroundPurger is a vault that purges erased subjects by itself, at a
+// moment of its choosing, and tells which still wait: the embedded vault,
+// whose purge stalls its writers and readers, and which therefore waits
+// for a quiet moment (embedded.Options.PurgeDelay, PurgeMaxDelay).
+type backgroundPurger interface {
+	BackgroundPurge() bool
+	AwaitsPurge(ctx context.Context, subject string) (bool, error)
+}
+
+// purge returns the erased erasures whose subjects are purged: with a
+// vault that purges in the background, the ones it has purged (and how
+// many still wait); with any other, all of them, after one Purge.
+func (s *Service) purge(ctx context.Context, erased []Erasure) (done []Erasure, waiting int, err error) {
+	bp, ok := s.store.(backgroundPurger)
+	if !ok || !bp.BackgroundPurge() {
+		if _, err := s.store.Purge(ctx); err != nil {
+			return nil, 0, fmt.Errorf("purge: %w", err)
+		}
+		return erased, 0, nil
+	}
+	for _, rec := range erased {
+		wait, err := bp.AwaitsPurge(ctx, rec.Subject)
+		if err != nil {
+			return nil, 0, fmt.Errorf("purge: %w", err)
+		}
+		if wait {
+			waiting++
+			continue
+		}
+		done = append(done, rec)
+	}
+	return done, waiting, nil
 }
 
 // Advance moves every open erasure as far as it goes: requested ones (a
 // crash came between the request and the vault) are erased, then one vault
-// purge makes every erased subject physical, then each gets its signed
-// receipt and ErasurePurged + ErasureCompleted are recorded together. The
-// background worker calls it; it is exported for the CLI and tests.
+// purge makes every erased subject physical (or, with a vault that purges
+// in the background, the ones it has purged move on and the others wait
+// for a later Advance), then each gets its signed receipt and
+// ErasurePurged + ErasureCompleted are recorded together. The background
+// worker calls it; it is exported for the CLI and tests.
 func (s *Service) Advance(ctx context.Context) (AdvanceReport, error) {
 	s.advMu.Lock()
 	defer s.advMu.Unlock()
@@ -536,13 +575,14 @@ func (s *Service) Advance(ctx context.Context) (AdvanceReport, error) {
 		erased = append(erased, rec)
 		rep.Erased++
 	}
+	if len(erased) > 0 {
+		var err error
+		if erased, rep.AwaitingPurge, err = s.purge(ctx, erased); err != nil {
+			return rep, fmt.Errorf("advance erasures: %w", err)
+		}
+	}
 	if len(erased)+len(purged) == 0 {
 		return rep, nil
-	}
-	if len(erased) > 0 {
-		if _, err := s.store.Purge(ctx); err != nil {
-			return rep, fmt.Errorf("advance erasures: purge: %w", err)
-		}
 	}
 	purgedAt := s.opts.Now().UTC()
 	head, err := s.logHead(ctx)

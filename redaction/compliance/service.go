@@ -159,6 +159,7 @@ func (s *Service) advanceLoop(ctx context.Context) {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.AdvanceInterval)
 	defer t.Stop()
+	var soon <-chan time.Time // set while erasures wait for the vault's background purge
 	for {
 		select {
 		case <-ctx.Done():
@@ -170,12 +171,22 @@ func (s *Service) advanceLoop(ctx context.Context) {
 			case <-time.After(s.opts.AdvanceDelay):
 			}
 		case <-t.C:
+		case <-soon:
 		}
-		if _, err := s.Advance(ctx); err != nil && ctx.Err() == nil {
+		soon = nil
+		rep, err := s.Advance(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.lg.Warn("erasure workflow: advance failed, will retry", logKeyErr, err.Error())
+		}
+		if err == nil && rep.AwaitingPurge > 0 {
+			soon = time.After(min(awaitPurgePoll, s.opts.AdvanceInterval))
 		}
 	}
 }
+
+// awaitPurgePoll is how often the worker looks again while erasures wait
+// for the vault's background purge.
+const awaitPurgePoll = time.Second
 
 func (s *Service) every(ctx context.Context, d time.Duration, what string, fn func(context.Context) error) {
 	defer s.wg.Done()

@@ -37,10 +37,18 @@ type Options struct {
 	// MaxBatchPuts caps how many Put calls one group commit holds
 	// (default 1024).
 	MaxBatchPuts int
-	// PurgeDelay is how long the background purge waits after an erasure,
-	// so that a burst of erasures shares one purge (default 2 s; negative
-	// disables the background purge, leaving Purge on demand).
+	// PurgeDelay is how long the store must have been quiet (no commit)
+	// before the background purge runs after erasures: a purge stalls
+	// every write and read while it runs, so it waits for a moment when
+	// nobody writes, and a burst of erasures shares one purge (default
+	// 2 s; negative disables the background purge, leaving Purge on
+	// demand).
 	PurgeDelay time.Duration
+	// PurgeMaxDelay is the longest the background purge waits for such a
+	// quiet moment after an erasure; then it runs anyway, and writers and
+	// readers wait for it (default 10 min; negative: wait for quiet
+	// however long it takes).
+	PurgeMaxDelay time.Duration
 	// OnPurge, if set, is called after every purge that made erasures
 	// physical, background or on demand.
 	OnPurge func(vault.PurgeReport)
@@ -61,6 +69,7 @@ func DefaultOptions() Options {
 		ValueLogFileSize: 64 << 20,
 		MaxBatchPuts:     1024,
 		PurgeDelay:       2 * time.Second,
+		PurgeMaxDelay:    10 * time.Minute,
 		Now:              time.Now,
 	}
 }
@@ -96,6 +105,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PurgeDelay == 0 {
 		o.PurgeDelay = d.PurgeDelay
+	}
+	if o.PurgeMaxDelay == 0 {
+		o.PurgeMaxDelay = d.PurgeMaxDelay
 	}
 	if o.Now == nil {
 		o.Now = d.Now

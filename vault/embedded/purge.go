@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -167,7 +168,78 @@ func (s *Store) kickPurge() {
 	}
 }
 
-// background runs a purge PurgeDelay after erasures, until Close.
+// BackgroundPurge reports whether the store purges erased subjects by
+// itself (Options.PurgeDelay not negative). Callers that need "purged" can
+// then wait for AwaitsPurge to turn false instead of calling Purge, which
+// stalls every write and read while it runs.
+func (s *Store) BackgroundPurge() bool { return s.opts.PurgeDelay >= 0 }
+
+// AwaitsPurge reports whether the subject was erased and its purge has not
+// run yet.
+func (s *Store) AwaitsPurge(ctx context.Context, subject string) (bool, error) {
+	if err := s.begin(); err != nil {
+		return false, err
+	}
+	defer s.end()
+	var queued bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(purgeKey(subject))
+		switch {
+		case err == nil:
+			queued = true
+		case errors.Is(err, badger.ErrKeyNotFound):
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("awaits purge: %w", storageErr(err))
+	}
+	return queued, nil
+}
+
+// commitTs is Badger's latest commit timestamp: it moves with every
+// commit and only with commits.
+func (s *Store) commitTs() uint64 {
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	return txn.ReadTs()
+}
+
+// quietPoll bounds how often waitQuiet looks at the commit timestamp.
+const quietPoll = 100 * time.Millisecond
+
+// waitQuiet returns true once no commit was made for PurgeDelay, or once
+// PurgeMaxDelay has passed since kicked (if not negative), and false when
+// the store closes first.
+func (s *Store) waitQuiet(kicked time.Time) bool {
+	poll := min(max(s.opts.PurgeDelay/4, time.Millisecond), quietPoll)
+	last, quietSince := s.commitTs(), time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return false
+		case <-timeAfter(poll):
+		}
+		now := time.Now()
+		if ts := s.commitTs(); ts != last {
+			last, quietSince = ts, now
+		}
+		if now.Sub(quietSince) >= s.opts.PurgeDelay {
+			return true
+		}
+		if s.opts.PurgeMaxDelay >= 0 && now.Sub(kicked) >= s.opts.PurgeMaxDelay {
+			s.log.LogAttrs(context.Background(), slog.LevelInfo, "vault purge runs without waiting longer for a quiet moment",
+				slog.Duration(attrDuration, now.Sub(kicked)))
+			return true
+		}
+	}
+}
+
+// background runs a purge after erasures, once the store has been quiet
+// (no commit) for PurgeDelay or at the latest PurgeMaxDelay after the
+// first erasure it waits for, until Close.
 func (s *Store) background() {
 	defer close(s.bgDone)
 	if s.opts.PurgeDelay < 0 {
@@ -186,10 +258,8 @@ func (s *Store) background() {
 			return
 		case <-s.purgeKick:
 		}
-		select {
-		case <-s.stop:
+		if !s.waitQuiet(time.Now()) {
 			return
-		case <-timeAfter(s.opts.PurgeDelay):
 		}
 		if _, err := s.Purge(ctx); err != nil && !errors.Is(err, vault.ErrClosed) && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "vault background purge failed", slog.String(attrErr, err.Error()))

@@ -1,0 +1,79 @@
+package compliance
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/piivault/piivault/redaction"
+	"github.com/piivault/piivault/vault"
+	"github.com/piivault/piivault/vault/embedded"
+)
+
+// backgroundStore stands for a vault that purges in the background: it
+// says so, and counts the Purge calls it gets (Advance must make none).
+// The test purges the embedded vault under it itself, as its background
+// purge would.
+type backgroundStore struct {
+	vault.Store
+	emb    *embedded.Store
+	purges *atomic.Int64
+}
+
+func (b backgroundStore) BackgroundPurge() bool { return true }
+
+func (b backgroundStore) AwaitsPurge(ctx context.Context, subject string) (bool, error) {
+	return b.emb.AwaitsPurge(ctx, subject)
+}
+
+func (b backgroundStore) Purge(ctx context.Context) (vault.PurgeReport, error) {
+	b.purges.Add(1)
+	return b.Store.Purge(ctx)
+}
+
+var _ backgroundPurger = backgroundStore{}
+var _ backgroundPurger = (*embedded.Store)(nil)
+
+// TestAdvanceWaitsForBackgroundPurge: with a vault that purges in the
+// background, Advance never purges (which would stall the vault's writers
+// on the request path); an erased erasure waits, counted as
+// AwaitingPurge, until the vault has purged its subject, then completes.
+func TestAdvanceWaitsForBackgroundPurge(t *testing.T) {
+	ctx := context.Background()
+	purges := &atomic.Int64{}
+	e := newEnv(t, Options{})
+	e.wrap = func(s vault.Store) vault.Store {
+		return backgroundStore{Store: s, emb: s.(*embedded.Store), purges: purges}
+	}
+	e.reopen()
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-1", "c1", "canary.one@example.com", "+44 20 7946 0001", "Canary Onesmith")
+	er, err := e.comp.Request(ctx, pDPO, "c1", redaction.ErasureRequest{RequestID: "bg-1", Reason: "art17"})
+	if err != nil {
+		t.Fatalf("Request = %v", err)
+	}
+	rep, err := e.comp.Advance(ctx)
+	if err != nil || rep != (AdvanceReport{AwaitingPurge: 1}) {
+		t.Fatalf("Advance before the vault's purge = %+v, %v; want 1 awaiting purge", rep, err)
+	}
+	if got, err := e.comp.Get(ctx, pDPO, er.ID); err != nil || got.Status != StatusErased {
+		t.Fatalf("Get before the vault's purge = %+v, %v; want erased", got, err)
+	}
+	if _, err := e.emb.Purge(ctx); err != nil { // what the vault's background purge does
+		t.Fatal(err)
+	}
+	rep, err = e.comp.Advance(ctx)
+	if err != nil || rep != (AdvanceReport{Purged: 1, Completed: 1}) {
+		t.Fatalf("Advance after the vault's purge = %+v, %v; want 1 purged and completed", rep, err)
+	}
+	got, err := e.comp.Get(ctx, pDPO, er.ID)
+	if err != nil || got.Status != StatusCompleted || len(got.Receipt) == 0 {
+		t.Fatalf("Get after = %+v, %v; want completed with a receipt", got, err)
+	}
+	if r, err := VerifyReceipt(got.Receipt, e.comp.PublicKey()); err != nil || !r.PurgeDone {
+		t.Fatalf("receipt = %+v, %v; want a valid one with purge done", r, err)
+	}
+	if n := purges.Load(); n != 0 {
+		t.Errorf("Advance called the vault's Purge %d times, want 0", n)
+	}
+}

@@ -1,0 +1,123 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/piivault/piivault/vault"
+)
+
+// TestBackgroundPurgeWaitsForQuiet erases a subject while another writes
+// without pause: the background purge, which would stall that writer,
+// waits until the writes stop (PurgeDelay of quiet), and AwaitsPurge says
+// so meanwhile.
+func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
+	f := newFixture(t, testOptions())
+	f.opts.PurgeDelay = 100 * time.Millisecond
+	f.opts.PurgeMaxDelay = -1
+	purged := make(chan time.Time, 4)
+	f.opts.OnPurge = func(r vault.PurgeReport) { purged <- r.DoneAt }
+	s := f.open(t)
+	ctx := context.Background()
+	if !s.BackgroundPurge() {
+		t.Fatal("BackgroundPurge = false with PurgeDelay 100 ms")
+	}
+	put(t, s, "quiet-erased")
+	if _, err := s.Erase(ctx, "quiet-erased", "e1"); err != nil {
+		t.Fatal(err)
+	}
+	busyUntil := time.Now().Add(600 * time.Millisecond)
+	for i := 0; time.Now().Before(busyUntil); i++ {
+		put(t, s, fmt.Sprintf("quiet-writer-%d", i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := time.Now()
+	select {
+	case at := <-purged:
+		t.Fatalf("background purge ran at %s, while writes went on (they stopped at %s)", at.Format(time.StampMilli), stopped.Format(time.StampMilli))
+	default:
+	}
+	if wait, err := s.AwaitsPurge(ctx, "quiet-erased"); err != nil || !wait {
+		t.Fatalf("AwaitsPurge while writes go on = %v, %v; want true", wait, err)
+	}
+	select {
+	case at := <-purged:
+		if at.Before(stopped.Add(f.opts.PurgeDelay)) {
+			t.Fatalf("background purge done at %s, before %s of quiet after the last write at %s",
+				at.Format(time.StampMilli), f.opts.PurgeDelay, stopped.Format(time.StampMilli))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no background purge within 30 s of quiet")
+	}
+	if wait, err := s.AwaitsPurge(ctx, "quiet-erased"); err != nil || wait {
+		t.Fatalf("AwaitsPurge after the purge = %v, %v; want false", wait, err)
+	}
+	if wait, err := s.AwaitsPurge(ctx, "quiet-writer-0"); err != nil || wait {
+		t.Fatalf("AwaitsPurge of a subject never erased = %v, %v; want false", wait, err)
+	}
+}
+
+// TestBackgroundPurgeMaxDelay: under writes that never pause, the purge
+// runs anyway once PurgeMaxDelay has passed.
+func TestBackgroundPurgeMaxDelay(t *testing.T) {
+	f := newFixture(t, testOptions())
+	f.opts.PurgeDelay = 100 * time.Millisecond
+	f.opts.PurgeMaxDelay = 300 * time.Millisecond
+	purged := make(chan struct{}, 4)
+	f.opts.OnPurge = func(vault.PurgeReport) { purged <- struct{}{} }
+	s := f.open(t)
+	ctx := context.Background()
+	put(t, s, "max-erased")
+	if _, err := s.Erase(ctx, "max-erased", "e1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		select {
+		case <-purged:
+			if wait, err := s.AwaitsPurge(ctx, "max-erased"); err != nil || wait {
+				t.Fatalf("AwaitsPurge after the purge = %v, %v; want false", wait, err)
+			}
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no background purge within 30 s under constant writes, PurgeMaxDelay 300 ms")
+		}
+		put(t, s, fmt.Sprintf("max-writer-%d", i))
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBackgroundPurgeOff: PurgeDelay negative leaves the purge to Purge.
+func TestBackgroundPurgeOff(t *testing.T) {
+	f := newFixture(t, testOptions())
+	f.opts.PurgeDelay = -1
+	s := f.open(t)
+	ctx := context.Background()
+	if s.BackgroundPurge() {
+		t.Fatal("BackgroundPurge = true with PurgeDelay -1")
+	}
+	put(t, s, "off")
+	if _, err := s.Erase(ctx, "off", "e1"); err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := s.AwaitsPurge(ctx, "off"); err != nil || !wait {
+		t.Fatalf("AwaitsPurge before Purge = %v, %v; want true", wait, err)
+	}
+	if _, err := s.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := s.AwaitsPurge(ctx, "off"); err != nil || wait {
+		t.Fatalf("AwaitsPurge after Purge = %v, %v; want false", wait, err)
+	}
+}
+
+func put(t *testing.T, s *Store, subject string) {
+	t.Helper()
+	if _, err := s.Put(context.Background(), []vault.Entry{{Subject: subject, Class: "c", Value: vault.NewPII([]byte(`"v"`))}}); err != nil {
+		t.Fatalf("Put(%s): %v", subject, err)
+	}
+}
