@@ -95,6 +95,26 @@ func (k *DEK) Open(subject string, tok Token, class string, sealed []byte) ([]by
 	return pt, nil
 }
 
+// An Opener opens many values with one buffer for the additional data,
+// which Open allocates per call. The zero value is ready; an Opener is not
+// safe for concurrent use.
+type Opener struct{ aad []byte }
+
+// AppendOpen is k.Open that appends the plaintext to dst and returns the
+// extended slice (dst unchanged on error), so that a caller opening many
+// values can decrypt them into one buffer.
+func (o *Opener) AppendOpen(dst []byte, k *DEK, subject string, tok Token, class string, sealed []byte) ([]byte, error) {
+	if len(sealed) < SealOverhead || sealed[0] != sealVersion {
+		return dst, fmt.Errorf("open value: malformed: %w", ErrTampered)
+	}
+	o.aad = appendAAD(o.aad[:0], subject, tok, class)
+	out, err := k.aead.Open(dst, sealed[1:1+nonceSize], sealed[1+nonceSize:], o.aad)
+	if err != nil {
+		return dst, fmt.Errorf("open value: %w", ErrTampered)
+	}
+	return out, nil
+}
+
 // appendAAD appends the additional data: a domain string and the
 // length-prefixed subject, token and class, so no two different triples
 // share an encoding.

@@ -40,6 +40,25 @@ func TestSealOpen(t *testing.T) {
 	}
 }
 
+func TestAppendOpen(t *testing.T) {
+	k, _ := NewDEK()
+	var o Opener
+	var dst []byte
+	var want []byte
+	for i, v := range []string{`"alice@example.com"`, `{"street":"Main Street 1"}`, `42`} {
+		tok, _ := NewToken("cust-42")
+		sealed, _ := k.Seal("cust-42", tok, "c", []byte(v))
+		var err error
+		if dst, err = o.AppendOpen(dst, k, "cust-42", tok, "c", sealed); err != nil {
+			t.Fatalf("AppendOpen #%d: %v", i, err)
+		}
+		want = append(want, v...)
+	}
+	if !bytes.Equal(dst, want) {
+		t.Fatalf("AppendOpen appended %q, want %q", dst, want)
+	}
+}
+
 func TestOpenTampered(t *testing.T) {
 	k, _ := NewDEK()
 	other, _ := NewDEK()
@@ -69,6 +88,11 @@ func TestOpenTampered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got, err := tc.k.Open(tc.subject, tc.tok, tc.class, tc.sealed); !errors.Is(err, ErrTampered) {
 				t.Fatalf("Open = %q, %v; want ErrTampered", got, err)
+			}
+			var o Opener
+			dst := []byte("kept")
+			if got, err := o.AppendOpen(dst, tc.k, tc.subject, tc.tok, tc.class, tc.sealed); !errors.Is(err, ErrTampered) || string(got) != "kept" {
+				t.Fatalf("AppendOpen = %q, %v; want %q, ErrTampered", got, err, "kept")
 			}
 		})
 	}

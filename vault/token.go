@@ -105,6 +105,43 @@ func SplitToken(tok Token) (subject string, id [TokenIDSize]byte, err error) {
 	return subject, id, nil
 }
 
+// SplitTokenMemo is SplitToken for callers that split many tokens naming few
+// subjects: memo, which the caller keeps for the batch, maps a subject as it
+// is spelled in tokens to the subject SplitToken decoded and validated, so
+// each subject is decoded once and its string shared. The results are
+// SplitToken's.
+func SplitTokenMemo(tok Token, memo map[string]string) (subject string, id [TokenIDSize]byte, err error) {
+	s := string(tok)
+	if rest, ok := strings.CutPrefix(s, TokenPrefix); ok {
+		dot := strings.IndexByte(rest, '.')
+		if dot > 0 && len(rest)-dot-1 == idChars {
+			if sub, ok := memo[rest[:dot]]; ok && decodeTokenID(&id, rest[dot+1:]) {
+				return sub, id, nil
+			}
+		}
+	}
+	subject, id, err = SplitToken(tok)
+	if err == nil {
+		rest := s[len(TokenPrefix):]
+		memo[rest[:strings.IndexByte(rest, '.')]] = subject
+	}
+	return subject, id, err
+}
+
+// decodeTokenID decodes the ID part of a token, as SplitToken does.
+func decodeTokenID(id *[TokenIDSize]byte, s string) bool {
+	if len(s) != idChars || strings.ContainsAny(s, "\r\n") {
+		return false
+	}
+	var buf [TokenIDSize + 2]byte
+	n, err := tokenEncoding.Decode(buf[:], []byte(s))
+	if err != nil || n != TokenIDSize {
+		return false
+	}
+	copy(id[:], buf[:TokenIDSize])
+	return true
+}
+
 // ValidateSubject reports, wrapping ErrInvalid, whether subject is not a
 // usable subject ID: empty, longer than MaxSubjectLen bytes, not UTF-8, or
 // holding control characters. The error never repeats the subject.

@@ -142,3 +142,21 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitTokenMemo checks that SplitTokenMemo agrees with SplitToken on
+// a token split first without and then with its subject memoized.
+func FuzzSplitTokenMemo(f *testing.F) {
+	f.Add("pv1.Y3VzdC00Mg.AAECAwQFBgcICQoLDA0ODw", "pv1.Y3VzdC00Mg.AAECAwQFBgcICQoLDA0ODx")
+	f.Add("pv1.Y3VzdC00Mg.AAECAwQFBgcICQoLDA0ODw", "pv1.Y3VzdC00Mg.AAECAwQFBgcICQoLDA0OD\n")
+	f.Add("pv1.YQ.AAAAAAAAAAAAAAAAAAAAAA", "pv1.YQ..AAAAAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		memo := map[string]string{}
+		for _, s := range []string{a, b, a} {
+			sub, id, err := SplitTokenMemo(Token(s), memo)
+			wsub, wid, werr := SplitToken(Token(s))
+			if sub != wsub || id != wid || (err == nil) != (werr == nil) {
+				t.Fatalf("SplitTokenMemo(%q) = %q, %x, %v; SplitToken = %q, %x, %v", s, sub, id, err, wsub, wid, werr)
+			}
+		}
+	})
+}

@@ -172,6 +172,72 @@ func BenchmarkResolve(b *testing.B) {
 	})
 }
 
+// BenchmarkResolvePage measures Resolve in the shapes of a read page of
+// events of 3 values each, warm caches. Metric: events/s.
+//
+// spread: pages of 1,000 events, each of another of 2,000 subjects that
+// hold 30 values (10 events) each, as ReadAll over many customers' streams.
+// stream: pages of 100 events of one of 20 subjects that hold 300 values
+// (100 events) each, as a read of one customer's stream.
+func BenchmarkResolvePage(b *testing.B) {
+	f := newFixture(b, benchOptions())
+	f.opts.DEKCacheTTL = time.Hour
+	s := f.open(b)
+	ctx := context.Background()
+	// pagesOf groups events (of 3 tokens each) into pages.
+	pagesOf := func(events [][]vault.Token, page int) [][]vault.Token {
+		var pages [][]vault.Token
+		for p := 0; p+page <= len(events); p += page {
+			var toks []vault.Token
+			for _, e := range events[p : p+page] {
+				toks = append(toks, e...)
+			}
+			pages = append(pages, toks)
+		}
+		return pages
+	}
+	var spread, stream [][]vault.Token
+	for r := 0; r < 10; r++ {
+		toks := populate(b, s, 2000, "spread")
+		for i := 0; i < 2000; i++ {
+			spread = append(spread, toks[3*i:3*i+3])
+		}
+	}
+	byStream := make([][][]vault.Token, 20)
+	for r := 0; r < 100; r++ {
+		toks := populate(b, s, 20, "stream")
+		for i := range byStream {
+			byStream[i] = append(byStream[i], toks[3*i:3*i+3])
+		}
+	}
+	for _, evs := range byStream {
+		stream = append(stream, evs...)
+	}
+	for _, bc := range []struct {
+		name  string
+		pages [][]vault.Token
+	}{
+		{"spread", pagesOf(spread, 1000)},
+		{"stream", pagesOf(stream, 100)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			events := 0
+			for i := 0; b.Loop(); i++ {
+				p := bc.pages[i%len(bc.pages)]
+				res, err := s.Resolve(ctx, p)
+				if err != nil || res[0].State != vault.Found {
+					b.Fatalf("Resolve = %v, %v", res[0].State, err)
+				}
+				events += len(p) / 3
+			}
+			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(events), "cpu-ns/event")
+		})
+	}
+}
+
 // BenchmarkErase measures Erase of a subject holding 100 values, purge
 // excluded, beside 1,000 other subjects and (with PIIVAULT_BENCH_100K=1)
 // 100,000. Metrics: p50 and p99 latency in ms. Use a fixed -benchtime

@@ -293,6 +293,19 @@ func parseValueRecord(b []byte) (valueRecord, error) {
 	}, nil
 }
 
+// parseValueRecordView is parseValueRecord for readers that need only the
+// class and the sealed bytes: both alias b, nothing is allocated.
+func parseValueRecordView(b []byte) (class, sealed []byte, err error) {
+	if len(b) < 10 || b[0] != recordFormat {
+		return nil, nil, errBadRecord
+	}
+	n := int(b[9])
+	if n == 0 || len(b) < 10+n {
+		return nil, nil, errBadRecord
+	}
+	return b[10 : 10+n], b[10+n:], nil
+}
+
 type tombRecord struct {
 	erasedAt  time.Time
 	erasureID string
