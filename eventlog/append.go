@@ -43,6 +43,30 @@ func (l *Log) Append(ctx context.Context, stream string, expected ExpectedVersio
 	return l.append(ctx, stream, expected, events)
 }
 
+// A Barrier makes writes outside the log durable; see AppendAfter.
+type Barrier interface {
+	// Sync returns once every write made before the call is durable.
+	Sync() error
+}
+
+// AppendAfter is Append for events that refer to writes elsewhere (another
+// store) which were made but may not be durable yet: the writer calls
+// before.Sync() after it took the append into a group and before it
+// commits the group, so the events are never durable before what they
+// refer to. One Sync serves every append of a group that names the same
+// Barrier (compared with ==), so appenders share it as they share the
+// log's own sync. If Sync fails, the append fails and writes nothing.
+// before's dynamic type must be comparable (a pointer, typically).
+func (l *Log) AppendAfter(ctx context.Context, stream string, expected ExpectedVersion, events []EventData, before Barrier) (AppendResult, error) {
+	if err := validStream(stream); err != nil {
+		return AppendResult{}, err
+	}
+	if stream[0] == '$' {
+		return AppendResult{}, fmt.Errorf("append to %q: use AppendSystem: %w", stream, ErrReservedStream)
+	}
+	return l.appendAfter(ctx, stream, expected, events, before)
+}
+
 // AppendSystem is Append for the reserved "$" streams ($schemas, $audit,
 // $erasures, ...). It rejects every other stream name.
 func (l *Log) AppendSystem(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
@@ -91,6 +115,7 @@ type appendReq struct {
 	anyGiven bool
 	txnSize  int64 // Badger's estimate of the transaction bytes this append adds
 	txnCount int64
+	before   Barrier // synced before the group commits (nil: none)
 	res      chan appendResp
 }
 
@@ -100,6 +125,10 @@ type appendResp struct {
 }
 
 func (l *Log) append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
+	return l.appendAfter(ctx, stream, expected, events, nil)
+}
+
+func (l *Log) appendAfter(ctx context.Context, stream string, expected ExpectedVersion, events []EventData, before Barrier) (AppendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, err
 	}
@@ -107,6 +136,7 @@ func (l *Log) append(ctx context.Context, stream string, expected ExpectedVersio
 	if err != nil {
 		return AppendResult{}, err
 	}
+	req.before = before
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
@@ -343,14 +373,21 @@ func (l *Log) commitGroup(group []*appendReq) {
 	wtxn := l.db.NewTransaction(true)
 	defer wtxn.Discard()
 
+	resps := make([]appendResp, len(group))
+	barrierErr := syncBarriers(group)
 	now := time.Now().UnixNano()
 	groupVersions := make(map[string]uint64)
 	groupIDs := make(map[uuid.UUID]idLoc)
-	resps := make([]appendResp, len(group))
 	var runs indexRuns
 	committed := 0
 	var fatal error
 	for i, r := range group {
+		if r.before != nil {
+			if err := barrierErr[r.before]; err != nil {
+				resps[i] = appendResp{err: errRequest{fmt.Errorf("append to %q: sync what the events refer to: %w", r.stream, err)}}
+				continue
+			}
+		}
 		res, wrote, err := l.prepare(rtxn, wtxn, r, now, &runs, groupVersions, groupIDs)
 		resps[i] = appendResp{res, err}
 		if err != nil && !isRequestError(err) {
@@ -397,6 +434,25 @@ func (l *Log) commitGroup(group []*appendReq) {
 	for i, r := range group {
 		r.res <- resps[i]
 	}
+}
+
+// syncBarriers syncs each distinct Barrier of a group once, before anything
+// of the group is staged, and returns their errors (nil map: no barriers).
+func syncBarriers(group []*appendReq) map[Barrier]error {
+	var out map[Barrier]error
+	for _, r := range group {
+		if r.before == nil {
+			continue
+		}
+		if _, done := out[r.before]; done {
+			continue
+		}
+		if out == nil {
+			out = make(map[Barrier]error, 1)
+		}
+		out[r.before] = r.before.Sync()
+	}
+	return out
 }
 
 // errRequest marks an error that fails one append and not its group.

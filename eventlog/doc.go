@@ -59,6 +59,12 @@
 // cost about one fsync per 64 events, while a single appender still waits
 // for its own.
 //
+// AppendAfter adds a barrier for events that refer to writes in another
+// store that are not durable yet: the writer calls each distinct Barrier
+// of a group once, after taking the group and before staging it, and
+// fails (writing nothing) the appends whose Barrier failed. The other
+// store's fsync is then shared by the group and ordered before the log's.
+//
 // Without help, N appenders of one event each split into two alternating
 // half groups: while one group syncs, the other half queues, and the
 // first half only comes back after its acknowledgement. The writer

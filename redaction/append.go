@@ -102,13 +102,19 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 	// tokens holds the values' tokens and, last, the pending marker's (see
 	// pending.go): deleting tokens deletes the marker with the values.
 	var tokens []vault.Token
+	var barrier eventlog.Barrier // what the log syncs before the events
 	if len(entries) > 0 {
 		if err := s.ensureInstance(ctx); err != nil {
 			return zero, fmt.Errorf("append: %w", err)
 		}
 		entries = append(entries, s.markerEntry(entries))
 		var err error
-		tokens, err = s.store.Put(ctx, entries)
+		if us, ok := s.store.(unsyncedPutter); ok {
+			tokens, err = us.PutUnsynced(ctx, entries)
+			barrier = us
+		} else {
+			tokens, err = s.store.Put(ctx, entries)
+		}
 		if err != nil {
 			return zero, vaultWriteError("append", err)
 		}
@@ -147,7 +153,13 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		out[i] = eventlog.EventData{ID: p.in.ID, Type: p.in.Type, Data: p.data, Metadata: meta, Tags: subjectTags(&p.metaRec)}
 	}
 
-	res, err := s.log.Append(ctx, stream, expected, out)
+	var res eventlog.AppendResult
+	var err error
+	if barrier != nil {
+		res, err = s.log.AppendAfter(ctx, stream, expected, out, barrier)
+	} else {
+		res, err = s.log.Append(ctx, stream, expected, out)
+	}
 	if err != nil {
 		s.deleteOrphans(tokens)
 		return zero, fmt.Errorf("append: %w", err)
@@ -162,6 +174,17 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		s.pend.retireLater(tokens[len(tokens)-1])
 	}
 	return res, nil
+}
+
+// unsyncedPutter is a vault whose Put can return before the values are
+// durable, with Sync as the barrier that makes them so (the embedded
+// vault). Append then has the log sync the vault just before it commits
+// the group holding the events: one vault sync per log group instead of
+// one the appender waits for before it even queues its events, and still
+// no event durable before its values.
+type unsyncedPutter interface {
+	PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error)
+	Sync() error
 }
 
 // appendedOurs reports whether the event at res.FirstPosition is the one

@@ -166,9 +166,16 @@
 // BenchmarkBaselineReadResolve (the log read and the Resolve alone).
 //
 // The vault must be durable before the log (an event may never point to a
-// missing value), so an append waits for two group commits in series; the
-// benchmarks report the two stores alone (Baseline*) beside the redaction
-// figures.
+// missing value). With the HashiCorp backend (durable when Put returns) an
+// append waits for the two stores in series. The embedded vault offers
+// PutUnsynced and Sync: Append commits its values without waiting for a
+// vault fsync and appends with eventlog.AppendAfter, so the log's writer
+// syncs the vault once per group, just before it commits the group (an
+// event is never durable before its values; TestAppendKill9 checks the
+// order after SIGKILL). An append then waits for one group commit, which
+// holds one vault sync and one log sync, instead of a vault group sync and
+// then a log group commit. The benchmarks report the two stores alone
+// (Baseline*) beside the redaction figures.
 //
 // # Caveats
 //

@@ -184,6 +184,16 @@ func (f *flakyLog) Append(ctx context.Context, stream string, exp eventlog.Expec
 	return f.eventLog.Append(ctx, stream, exp, evs)
 }
 
+func (f *flakyLog) AppendAfter(ctx context.Context, stream string, exp eventlog.ExpectedVersion, evs []eventlog.EventData, before eventlog.Barrier) (eventlog.AppendResult, error) {
+	f.mu.Lock()
+	fail := f.failAppend
+	f.mu.Unlock()
+	if fail {
+		return eventlog.AppendResult{}, errInjected
+	}
+	return f.eventLog.AppendAfter(ctx, stream, exp, evs, before)
+}
+
 func (f *flakyLog) AppendSystem(ctx context.Context, stream string, exp eventlog.ExpectedVersion, evs []eventlog.EventData) (eventlog.AppendResult, error) {
 	f.mu.Lock()
 	fail := f.failSystem != nil && f.failSystem(stream)

@@ -118,6 +118,7 @@ func (o Options) withDefaults() Options {
 type eventLog interface {
 	Append(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData) (eventlog.AppendResult, error)
 	AppendSystem(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData) (eventlog.AppendResult, error)
+	AppendAfter(ctx context.Context, stream string, expected eventlog.ExpectedVersion, events []eventlog.EventData, before eventlog.Barrier) (eventlog.AppendResult, error)
 	ReadStream(ctx context.Context, stream string, from uint64, limit int, dir eventlog.Direction) ([]eventlog.Event, error)
 	ReadAll(ctx context.Context, from uint64, limit int, filter eventlog.Filter) ([]eventlog.Event, error)
 	ReadTag(ctx context.Context, tag string, from uint64, limit int) ([]eventlog.Event, error)

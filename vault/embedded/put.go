@@ -35,6 +35,35 @@ type subjectPut struct {
 
 // Put implements vault.Store: all entries or none, durable on return.
 func (s *Store) Put(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
+	return s.put(ctx, entries, true)
+}
+
+// PutUnsynced is Put that returns once the values are committed, before
+// they are durable: a crash may lose them until a Sync that started after
+// PutUnsynced returned has returned. It lets a caller share one Sync among
+// many Puts and order it before its own durable write (the event log syncs
+// the vault just before it commits a group of events that refer to such
+// values, so an event is never durable before its values). Reads see the
+// values at once.
+func (s *Store) PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
+	return s.put(ctx, entries, false)
+}
+
+// Sync returns once every value committed before the call is durable. One
+// fsync serves every concurrent caller (and concurrent Puts). A failed
+// fsync is sticky: every later Sync, and every write, fails too.
+func (s *Store) Sync() error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	if err := s.gsync.wait(); err != nil {
+		return fmt.Errorf("sync vault: %w", storageErr(err))
+	}
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, entries []vault.Entry, durable bool) ([]vault.Token, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
 	}
@@ -75,7 +104,7 @@ func (s *Store) Put(ctx context.Context, entries []vault.Entry) ([]vault.Token, 
 			}
 			continue
 		}
-		if err == nil {
+		if err == nil && durable {
 			// Committed; durable once an fsync that started after the
 			// commit is done. Callers of a batch share that fsync, and the
 			// committer goes on with the next batch meanwhile.
