@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,6 +35,83 @@ func TestEventShape(t *testing.T) {
 	}
 	if err := json.Unmarshal(appendBody("s", 0, 100), &req); err != nil || len(req.Events) != 100 {
 		t.Errorf("appendBody(100) = %d events, %v", len(req.Events), err)
+	}
+}
+
+// TestEventJSONMatchesMarshal pins the hand-built event to what
+// json.Marshal made of the same map before.
+func TestEventJSONMatchesMarshal(t *testing.T) {
+	for _, c := range []struct {
+		subject string
+		i       int
+	}{{"bench-s-000", 0}, {"bench-s-063", 63}, {"bench-b-12345", 99}, {"s", 123456789}} {
+		want, err := json.Marshal(map[string]any{
+			"customerId": c.subject,
+			"email":      fmt.Sprintf("user%d.%s@example.com", c.i, c.subject),
+			"name":       fmt.Sprintf("Person %d of %s", c.i, c.subject),
+			"phone":      fmt.Sprintf("+49 151 %08d", c.i),
+			"plan":       "pro",
+			"seats":      c.i % 50,
+			"notes":      padding,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eventJSON(c.subject, c.i); !bytes.Equal(got, want) {
+			t.Errorf("eventJSON(%q, %d) =\n%s\nwant\n%s", c.subject, c.i, got, want)
+		}
+	}
+}
+
+// TestRequester checks the reused request against a server that checks
+// what it gets: method, path, headers and body on every call, a fresh
+// answer buffer each time, and an error on an unexpected status.
+func TestRequester(t *testing.T) {
+	var calls atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("X-Purpose") != "p" || r.Header.Get("Content-Type") != "application/json" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusTeapot)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, "%d %s %s %s %s", n, r.Method, r.URL.Path, r.URL.RawQuery, b)
+		if r.URL.Path == "/big" {
+			w.Write(bytes.Repeat([]byte("x"), 100_000))
+		}
+	}))
+	defer ts.Close()
+	r, err := newRequester(context.Background(), ts.Client(), "POST", ts.URL+"/a?limit=1", "tok", "p", http.StatusCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		path, body, want string
+	}{
+		{"", `{"x":1}`, `1 POST /a limit=1 {"x":1}`},
+		{"/b", `{}`, `2 POST /b limit=1 {}`},
+		{"/fail", `{}`, ``},
+		{"/c", `{"y":2}`, `4 POST /c limit=1 {"y":2}`},
+	} {
+		got, err := r.do(c.path, []byte(c.body))
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("call %d: no error for status 418", i)
+			}
+			continue
+		}
+		if err != nil || string(got) != c.want {
+			t.Errorf("call %d: do(%q) = %q, %v, want %q", i, c.path, got, err, c.want)
+		}
+	}
+	got, err := r.do("/big", nil)
+	if err != nil || len(got) != len("5 POST /big limit=1 ")+100_000 {
+		t.Errorf("big answer: %d bytes, %v", len(got), err)
 	}
 }
 
