@@ -107,3 +107,16 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// appendAppendResult appends the JSON of sdk.AppendResult.
+func appendAppendResult(b []byte, r sdk.AppendResult) []byte {
+	b = append(b, `{"firstVersion":`...)
+	b = strconv.AppendUint(b, r.FirstVersion, 10)
+	b = append(b, `,"lastVersion":`...)
+	b = strconv.AppendUint(b, r.LastVersion, 10)
+	b = append(b, `,"firstPosition":`...)
+	b = strconv.AppendUint(b, r.FirstPosition, 10)
+	b = append(b, `,"lastPosition":`...)
+	b = strconv.AppendUint(b, r.LastPosition, 10)
+	return append(b, '}')
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -108,5 +110,34 @@ func TestSSEEventIsOneMessage(t *testing.T) {
 	var got sdk.Event
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[2], "data: ")), &got); err != nil || string(got.Data) != `{"a":"x","b":[1,2]}` {
 		t.Fatalf("data line decodes to %+v, %v", got, err)
+	}
+}
+
+func TestAppendAppendResultMatchesEncodingJSON(t *testing.T) {
+	for _, r := range []sdk.AppendResult{{}, {FirstVersion: 1, LastVersion: 2, FirstPosition: 41, LastPosition: 42},
+		{FirstVersion: 18446744073709551615, LastVersion: 18446744073709551615, FirstPosition: 1 << 63, LastPosition: 18446744073709551615}} {
+		want, _ := json.Marshal(r)
+		if got := appendAppendResult(nil, r); !bytes.Equal(got, want) {
+			t.Errorf("appendAppendResult(%+v) = %s, want %s", r, got, want)
+		}
+	}
+}
+
+func TestRequestIDs(t *testing.T) {
+	g := newRequestIDs()
+	seen := map[string]bool{}
+	for range 1000 {
+		id := g.next()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 8 || u.Variant() != uuid.RFC4122 || !validRequestID(id) {
+			t.Fatalf("next() = %q (%v, version %d, variant %v), want a valid version-8 UUID", id, err, u.Version(), u.Variant())
+		}
+		if seen[id] {
+			t.Fatalf("next() = %q twice", id)
+		}
+		seen[id] = true
+	}
+	if a, b := newRequestIDs().next(), newRequestIDs().next(); a == b {
+		t.Errorf("two servers' first IDs are both %q", a)
 	}
 }

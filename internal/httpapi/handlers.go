@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +15,8 @@ import (
 )
 
 func callerOf(c *gin.Context) Caller {
-	p, _ := principalOf(c)
-	return Caller{Principal: p, Purpose: purposeOf(c), RequestID: requestID(c)}
+	ri := infoOf(c)
+	return Caller{Principal: ri.principal, Purpose: ri.purpose, RequestID: ri.id}
 }
 
 func (s *Server) decode(c *gin.Context, dst any) bool {
@@ -68,7 +69,12 @@ func (s *Server) listSchemas(c *gin.Context) {
 
 func (s *Server) appendEvents(c *gin.Context) {
 	var req sdk.AppendRequest
-	if !s.decode(c, &req) {
+	b, err := readBody(c.Writer, c.Request, s.opts.MaxBodyBytes)
+	if err == nil {
+		err = decodeAppend(b, &req)
+	}
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	if err := validateAppend(&req); err != nil {
@@ -82,7 +88,18 @@ func (s *Server) appendEvents(c *gin.Context) {
 	}
 	s.metrics.eventsAppended.Add(float64(len(req.Events)))
 	s.metrics.appendBatches.Observe(float64(len(req.Events)))
-	c.JSON(http.StatusCreated, res)
+	var buf [128]byte
+	writeJSON(c, http.StatusCreated, appendAppendResult(buf[:0], res))
+}
+
+// writeJSON answers status with the JSON in b, in one write with its
+// length declared.
+func writeJSON(c *gin.Context, status int, b []byte) {
+	h := c.Writer.Header()
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	c.Status(status)
+	_, _ = c.Writer.Write(b)
 }
 
 // validateAppend checks the shape the wire types cannot: at least one
@@ -181,12 +198,14 @@ func (s *Server) writeEvents(c *gin.Context, evs []sdk.Event) {
 	if evs == nil {
 		evs = []sdk.Event{}
 	}
+	var n stateCounts
 	for i := range evs {
-		s.countFields(evs[i].PII)
+		n.add(evs[i].PII)
 		if evs[i].PII == nil {
 			evs[i].PII = []sdk.PIIField{}
 		}
 	}
+	s.metrics.countStates(&n)
 	s.metrics.eventsRead.Add(float64(len(evs)))
 	bp := pagePool.Get().(*[]byte)
 	defer pagePool.Put(bp)
@@ -196,26 +215,51 @@ func (s *Server) writeEvents(c *gin.Context, evs []sdk.Event) {
 		return
 	}
 	*bp = b
-	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	writeJSON(c, http.StatusOK, b)
 }
 
 // pagePool recycles the buffers pages are encoded into.
 var pagePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 func (s *Server) countFields(fs []sdk.PIIField) {
-	for _, f := range fs {
-		s.metrics.piiFields.WithLabelValues(stateLabel(f.State)).Inc()
+	var n stateCounts
+	n.add(fs)
+	s.metrics.countStates(&n)
+}
+
+// piiStates are the label values of piivault_pii_fields_total; "other"
+// keeps the label set closed even if a service invents a state.
+var piiStates = [...]string{sdk.StateRevealed, sdk.StateMasked, sdk.StateTokenized, sdk.StateErased,
+	sdk.StateDenied, sdk.StateUnavailable, sdk.StateExpired, "other"}
+
+// stateCounts counts a page's PII fields by state, to add them to the
+// metric once per state rather than once per field.
+type stateCounts [len(piiStates)]int
+
+func (n *stateCounts) add(fs []sdk.PIIField) {
+	for i := range fs {
+		n[stateIndex(fs[i].State)]++
 	}
 }
 
-// stateLabel keeps the label set closed even if a service invents a state.
-func stateLabel(st string) string {
+func stateIndex(st string) int {
 	switch st {
-	case sdk.StateRevealed, sdk.StateMasked, sdk.StateTokenized, sdk.StateErased,
-		sdk.StateDenied, sdk.StateUnavailable, sdk.StateExpired:
-		return st
+	case sdk.StateRevealed:
+		return 0
+	case sdk.StateMasked:
+		return 1
+	case sdk.StateTokenized:
+		return 2
+	case sdk.StateErased:
+		return 3
+	case sdk.StateDenied:
+		return 4
+	case sdk.StateUnavailable:
+		return 5
+	case sdk.StateExpired:
+		return 6
 	}
-	return "other"
+	return len(piiStates) - 1
 }
 
 func (s *Server) putSnapshot(c *gin.Context) {

@@ -34,6 +34,14 @@ func InstrumentVault(store vault.Store, reg prometheus.Registerer) vault.Store {
 		}, []string{"op"}),
 	}
 	reg.MustRegister(m.ops, m.dur, m.items)
+	m.byOp = make(map[string]*vaultOpSeries, len(vaultOps))
+	for _, op := range vaultOps {
+		o := &vaultOpSeries{dur: newObserverSeries(m.dur, op), items: newCounterSeries(m.items, op)}
+		for i, out := range vaultOutcomes {
+			o.outcomes[i] = newCounterSeries(m.ops, op, out)
+		}
+		m.byOp[op] = o
+	}
 	return &instrumentedStore{Store: store, m: m}
 }
 
@@ -41,6 +49,20 @@ type vaultMetrics struct {
 	ops   *prometheus.CounterVec
 	dur   *prometheus.HistogramVec
 	items *prometheus.CounterVec
+	byOp  map[string]*vaultOpSeries // read-only after construction
+}
+
+// The label values of the vault metrics.
+var (
+	vaultOps      = [...]string{"put", "resolve", "delete", "erase", "export", "describe", "purge"}
+	vaultOutcomes = [...]string{"ok", "erased", "unavailable", "invalid", "error"}
+)
+
+// vaultOpSeries are one operation's series, looked up once.
+type vaultOpSeries struct {
+	dur      *observerSeries
+	items    *counterSeries
+	outcomes [len(vaultOutcomes)]*counterSeries
 }
 
 type instrumentedStore struct {
@@ -56,32 +78,35 @@ var _ vault.Store = (*instrumentedStore)(nil)
 // be given the bare store, or unwrap.
 func (s *instrumentedStore) Unwrap() vault.Store { return s.Store }
 
-func vaultOutcome(err error) string {
+// vaultOutcome returns the index in vaultOutcomes of err's outcome.
+func vaultOutcome(err error) int {
 	switch {
 	case err == nil:
-		return "ok"
+		return 0
 	case errors.Is(err, vault.ErrErased):
-		return "erased"
+		return 1
 	case errors.Is(err, vault.ErrUnavailable), errors.Is(err, vault.ErrClosed):
-		return "unavailable"
+		return 2
 	case errors.Is(err, vault.ErrInvalid):
-		return "invalid"
+		return 3
 	default:
-		return "error"
+		return 4
 	}
 }
 
-func (s *instrumentedStore) done(op string, start time.Time, err error) {
-	s.m.dur.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	s.m.ops.WithLabelValues(op, vaultOutcome(err)).Inc()
+func (s *instrumentedStore) done(op string, start time.Time, err error) *vaultOpSeries {
+	o := s.m.byOp[op]
+	o.dur.get().Observe(time.Since(start).Seconds())
+	o.outcomes[vaultOutcome(err)].get().Inc()
+	return o
 }
 
 func (s *instrumentedStore) Put(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
 	start := time.Now()
 	toks, err := s.Store.Put(ctx, entries)
-	s.done("put", start, err)
+	o := s.done("put", start, err)
 	if err == nil {
-		s.m.items.WithLabelValues("put").Add(float64(len(toks)))
+		o.items.get().Add(float64(len(toks)))
 	}
 	return toks, err
 }
@@ -89,9 +114,9 @@ func (s *instrumentedStore) Put(ctx context.Context, entries []vault.Entry) ([]v
 func (s *instrumentedStore) Resolve(ctx context.Context, toks []vault.Token) ([]vault.Resolved, error) {
 	start := time.Now()
 	res, err := s.Store.Resolve(ctx, toks)
-	s.done("resolve", start, err)
+	o := s.done("resolve", start, err)
 	if err == nil {
-		s.m.items.WithLabelValues("resolve").Add(float64(len(toks)))
+		o.items.get().Add(float64(len(toks)))
 	}
 	return res, err
 }
@@ -99,9 +124,9 @@ func (s *instrumentedStore) Resolve(ctx context.Context, toks []vault.Token) ([]
 func (s *instrumentedStore) Delete(ctx context.Context, toks []vault.Token) error {
 	start := time.Now()
 	err := s.Store.Delete(ctx, toks)
-	s.done("delete", start, err)
+	o := s.done("delete", start, err)
 	if err == nil {
-		s.m.items.WithLabelValues("delete").Add(float64(len(toks)))
+		o.items.get().Add(float64(len(toks)))
 	}
 	return err
 }
@@ -145,27 +170,68 @@ func PolicyDecisionMetrics(reg prometheus.Registerer, next func(policy.DecisionR
 		Help: "Policy engine decisions (requests and fields) by kind, action and outcome.",
 	}, []string{"kind", "action", "outcome"})
 	reg.MustRegister(c)
+	// Every decision of every read page's fields comes through here: the
+	// series are looked up once, by index.
+	var series [len(decisionKinds)][len(decisionActions)][len(decisionOutcomes)]*counterSeries
+	for k, kind := range decisionKinds {
+		for a, action := range decisionActions {
+			for o, outcome := range decisionOutcomes {
+				series[k][a][o] = newCounterSeries(c, kind, action, outcome)
+			}
+		}
+	}
 	return func(r policy.DecisionRecord) {
-		outcome := "deny"
+		outcome := 1 // deny
 		switch {
 		case r.Error != "":
-			outcome = "error"
+			outcome = 2
 		case r.Kind == policy.KindField && r.Decision.Effect.Valid():
-			outcome = string(r.Decision.Effect)
+			outcome = effectIndex(r.Decision.Effect)
 		case r.Decision.Allow:
-			outcome = "allow"
+			outcome = 0
 		}
-		action := string(r.Action)
-		if !r.Action.Valid() {
-			action = "other"
+		kind := 2 // other
+		switch r.Kind {
+		case policy.KindRequest:
+			kind = 0
+		case policy.KindField:
+			kind = 1
 		}
-		kind := string(r.Kind)
-		if r.Kind != policy.KindField && r.Kind != policy.KindRequest {
-			kind = "other"
-		}
-		c.WithLabelValues(kind, action, outcome).Inc()
+		series[kind][actionIndex(r.Action)][outcome].get().Inc()
 		if next != nil {
 			next(r)
 		}
 	}
+}
+
+// The label values of piivault_policy_decisions_evaluated_total.
+var (
+	decisionKinds   = [...]string{string(policy.KindRequest), string(policy.KindField), "other"}
+	decisionActions = [...]string{string(policy.ActionAppend), string(policy.ActionRead), string(policy.ActionSubscribe),
+		string(policy.ActionErase), string(policy.ActionExport), string(policy.ActionAudit), string(policy.ActionAdmin), "other"}
+	decisionOutcomes = [...]string{"allow", "deny", "error",
+		string(policy.EffectReveal), string(policy.EffectMask), string(policy.EffectTokenize)}
+)
+
+func actionIndex(a policy.Action) int {
+	for i, s := range decisionActions[:len(decisionActions)-1] {
+		if string(a) == s {
+			return i
+		}
+	}
+	return len(decisionActions) - 1
+}
+
+// effectIndex returns the index in decisionOutcomes of a valid effect
+// (deny is the request outcome's deny).
+func effectIndex(e policy.Effect) int {
+	switch e {
+	case policy.EffectReveal:
+		return 3
+	case policy.EffectMask:
+		return 4
+	case policy.EffectTokenize:
+		return 5
+	}
+	return 1
 }

@@ -21,6 +21,17 @@ type metrics struct {
 	subscriptions   prometheus.Gauge
 	subscriptionLag prometheus.Histogram
 	problems        *prometheus.CounterVec // code
+
+	piiFieldsBy [len(piiStates)]*counterSeries
+}
+
+// countStates adds a page's PII fields to piivault_pii_fields_total.
+func (m *metrics) countStates(n *stateCounts) {
+	for i, k := range n {
+		if k > 0 {
+			m.piiFieldsBy[i].get().Add(float64(k))
+		}
+	}
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -72,6 +83,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "piivault_http_problems_total",
 			Help: "Problem responses by stable code.",
 		}, []string{"code"}),
+	}
+	for i, st := range piiStates {
+		m.piiFieldsBy[i] = newCounterSeries(m.piiFields, st)
 	}
 	reg.MustRegister(m.requestDuration, m.inFlight, m.eventsAppended, m.appendBatches, m.eventsRead,
 		m.piiFields, m.policyDecisions, m.erasures, m.subscriptions, m.subscriptionLag, m.problems)

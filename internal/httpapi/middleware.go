@@ -18,15 +18,11 @@ type authorizer interface {
 var _ authorizer = (*policy.Engine)(nil)
 
 func principalOf(c *gin.Context) (policy.Principal, bool) {
-	v, ok := c.Get(ctxPrincipal)
-	if !ok {
-		return policy.Principal{}, false
-	}
-	p, ok := v.(policy.Principal)
-	return p, ok
+	ri := infoOf(c)
+	return ri.principal, ri.authed
 }
 
-func purposeOf(c *gin.Context) string { return c.GetString(ctxPurpose) }
+func purposeOf(c *gin.Context) string { return infoOf(c).purpose }
 
 // authenticate resolves the caller or answers 401.
 func (s *Server) authenticate(c *gin.Context) {
@@ -35,39 +31,46 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Set(ctxPrincipal, p)
+	ri := infoOf(c)
+	ri.principal, ri.authed = p, true
 	// Answers of /v1 may hold personal data: no cache keeps them.
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = hdrNoStore
 }
+
+// decisionSeries are the request-decision counters of one action.
+type decisionSeries struct{ allow, deny, fail *counterSeries }
 
 // authorize asks the policy whether the principal may do action on the
 // route's resource, for the purpose in X-Purpose, before the handler reads
 // the body.
 func (s *Server) authorize(action policy.Action, resource func(*gin.Context) policy.Resource) gin.HandlerFunc {
+	vec := s.metrics.policyDecisions
+	m := decisionSeries{newCounterSeries(vec, string(action), "allow"), newCounterSeries(vec, string(action), "deny"),
+		newCounterSeries(vec, string(action), "error")}
 	return func(c *gin.Context) {
 		purpose := c.GetHeader(sdk.HeaderPurpose)
 		if !validPurpose(purpose, s.opts.MaxPurposeLen) {
 			s.fail(c, badRequest(sdk.CodeBadRequest, "header %s: want at most %d characters of [A-Za-z0-9._:-]", sdk.HeaderPurpose, s.opts.MaxPurposeLen))
 			return
 		}
-		c.Set(ctxPurpose, purpose)
-		p, _ := principalOf(c)
-		in := policy.Input{Principal: p, Action: action, Purpose: purpose, Resource: resource(c)}
+		ri := infoOf(c)
+		ri.purpose = purpose
+		in := policy.Input{Principal: ri.principal, Action: action, Purpose: purpose, Resource: resource(c)}
 		d, err := s.pol.Authorize(c.Request.Context(), in)
 		switch {
 		case err != nil:
-			s.metrics.policyDecisions.WithLabelValues(string(action), "error").Inc()
+			m.fail.get().Inc()
 			s.fail(c, err)
 			return
 		case !d.Allow:
-			s.metrics.policyDecisions.WithLabelValues(string(action), "deny").Inc()
+			m.deny.get().Inc()
 			s.log.InfoContext(c.Request.Context(), "request denied",
-				slog.String(keyRequestID, requestID(c)), slog.String(keyPrincipal, p.ID),
+				slog.String(keyRequestID, ri.id), slog.String(keyPrincipal, ri.principal.ID),
 				slog.String(keyAction, string(action)), slog.String(keyRoute, c.FullPath()))
 			s.fail(c, &DeniedError{Reason: d.Reason})
 			return
 		}
-		s.metrics.policyDecisions.WithLabelValues(string(action), "allow").Inc()
+		m.allow.get().Inc()
 	}
 }
 

@@ -89,10 +89,12 @@ func (s *Server) register(routes []route) {
 		if !rt.public && (!rt.action.Valid() || rt.resource == nil) {
 			panic("httpapi: route " + rt.method + " " + rt.path + " has no policy action")
 		}
-		var chain []gin.HandlerFunc
-		if rt.public {
-			chain = append(chain, markPublic)
-		} else {
+		rs := newRouteSeries(s.metrics.requestDuration, rt.method, rt.path)
+		chain := []gin.HandlerFunc{func(c *gin.Context) {
+			ri := infoOf(c)
+			ri.route, ri.public = rs, rt.public
+		}}
+		if !rt.public {
 			chain = append(chain, s.authenticate, s.authorize(rt.action, rt.resource))
 		}
 		if !rt.stream {
@@ -103,8 +105,6 @@ func (s *Server) register(routes []route) {
 	}
 	s.routes = routes
 }
-
-func markPublic(c *gin.Context) { c.Set(ctxPublic, true) }
 
 // deadline bounds the work of an ordinary request: the http.Server has no
 // WriteTimeout (SSE), so a handler stuck on a slow vault would otherwise

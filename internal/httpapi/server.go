@@ -22,6 +22,7 @@ type Server struct {
 	routes  []route
 	subs    chan struct{} // one token per open subscription
 	auth    atomic.Pointer[Authenticator]
+	ids     *requestIDs
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -34,7 +35,7 @@ func newServer(core service, pol authorizer, opts Options) *Server {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	opts = opts.withDefaults()
 	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry),
-		subs: make(chan struct{}, opts.MaxSubscriptions)}
+		subs: make(chan struct{}, opts.MaxSubscriptions), ids: newRequestIDs()}
 	s.auth.Store(opts.Auth)
 	if opts.Compliance != nil { // not a typed nil in the interface
 		s.flow = opts.Compliance
