@@ -47,17 +47,21 @@
 // a logical delete left those bytes behind, as the canary scan showed).
 // The canary-scan test proves all this on the bytes of the data folder.
 //
-// Purge runs on demand ("purge now": the admin route, Reapply at start).
-// The background purge runs after erasures once the store has been quiet
-// (no commit) for Options.PurgeDelay, or at the latest
-// Options.PurgeMaxDelay after the first erasure it waits for; both report
-// through Options.OnPurge and the log. The quiet wait is there because a
-// purge stalls the store (see Caveats): erasures and appends that
-// arrive back to back never wait for one, and a burst of erasures shares
-// one. Until its purge, an erased subject is already unreadable (its DEK
-// and values are deleted), only not yet gone from disk; AwaitsPurge tells
-// which, so that the compliance workflow completes an erasure after the
-// background purge instead of purging on the request path itself.
+// Purge runs on demand ("purge now": Reapply at start, tests, operators)
+// and purges the whole queue. The background purge runs after erasures
+// once the store has been quiet (no commit) for Options.PurgeDelay, or at
+// the latest Options.PurgeMaxDelay after the first erasure it waits for;
+// it drops purgeChunk subjects per DropPrefix call and, between calls,
+// goes back to waiting for quiet if a writer committed within
+// yieldWindow (one that the call held up), unless PurgeMaxDelay has
+// passed. Both report through Options.OnPurge and the log. The quiet wait
+// is there because a purge stalls the store (see Caveats): erasures and
+// appends that arrive back to back never wait for one, and a burst of
+// erasures shares one. Until its purge, an erased subject is already
+// unreadable (its DEK and values are deleted), only not yet gone from
+// disk; AwaitsPurge tells which, so that the compliance workflow
+// completes an erasure after the background purge instead of purging on
+// the request path itself.
 //
 // # Beyond vault.Store
 //
@@ -77,13 +81,16 @@
 // and is compacted into the next level): measured 0.12 s with the vault of
 // a 10,000-event log, up to 4.8 s with that of a 1,000,000-event log. That
 // is why the background purge batches erasures and waits for a quiet
-// moment. It cannot do without the stall: Badger has no way to flush a
-// memtable or compact a key range while writes go on, and deleted bytes
-// stay in the memtable's log and in tables until then. The quiet wait
-// only looks at commits, so reads arriving during a purge that started in
-// a quiet moment wait for it; under writes that never pause for
-// PurgeDelay, the purge runs PurgeMaxDelay after the erasure and stalls
-// them once per PurgeMaxDelay. An expired value leaves the disk
+// moment, in chunks. It cannot do without the stall: Badger has no way to
+// flush a memtable or compact a key range while writes go on, and deleted
+// bytes stay in the memtable's log and in tables until then. The quiet
+// wait only sees the store's commits: a request held up elsewhere for
+// longer than PurgeDelay (the event log, under a compaction backlog,
+// measured 3.7 s) lets a purge start, and the request's vault write then
+// waits for one chunk; reads arriving during a chunk wait too. Under
+// writes that never pause for PurgeDelay, the purge runs PurgeMaxDelay
+// after the erasure, without yielding, and stalls them once per
+// PurgeMaxDelay. An expired value leaves the disk
 // at compaction, not at a purge. Bytes of deleted files may remain
 // in free blocks of the file system; encryption at rest (on by default)
 // leaves only ciphertext there.

@@ -41,8 +41,9 @@ type Options struct {
 	// before the background purge runs after erasures: a purge stalls
 	// every write and read while it runs, so it waits for a moment when
 	// nobody writes, and a burst of erasures shares one purge (default
-	// 2 s; negative disables the background purge, leaving Purge on
-	// demand).
+	// 5 s, long enough that a client held up elsewhere for a few seconds,
+	// as in an event-log write stall, does not pass for quiet; negative
+	// disables the background purge, leaving Purge on demand).
 	PurgeDelay time.Duration
 	// PurgeMaxDelay is the longest the background purge waits for such a
 	// quiet moment after an erasure; then it runs anyway, and writers and
@@ -68,7 +69,7 @@ func DefaultOptions() Options {
 		MaxValueSize:     256 << 10,
 		ValueLogFileSize: 64 << 20,
 		MaxBatchPuts:     1024,
-		PurgeDelay:       2 * time.Second,
+		PurgeDelay:       5 * time.Second,
 		PurgeMaxDelay:    10 * time.Minute,
 		Now:              time.Now,
 	}
@@ -121,6 +122,7 @@ const (
 	attrValues    = "values"
 	attrSubjects  = "subjects"
 	attrDuration  = "duration"
+	attrLeft      = "left"
 	attrErr       = "err"
 	attrDEKs      = "deks"
 )

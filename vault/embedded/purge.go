@@ -15,11 +15,26 @@ import (
 // dropChunk bounds the prefixes handed to one DropPrefix call.
 const dropChunk = 512
 
-// Purge implements vault.Store: it makes every queued erasure physical. See
-// the package documentation for the steps. Only one purge runs at a time.
+// purgeChunk is how many subjects the background purge drops per
+// DropPrefix call before it looks whether writers are waiting: each call
+// stalls the store, and a call's cost grows with the tables it rewrites,
+// so smaller chunks bound how long one writer can wait.
+const purgeChunk = 32
+
+// Purge implements vault.Store: it makes every queued erasure physical now
+// ("purge now"). See the package documentation for the steps. Only one
+// purge runs at a time.
 func (s *Store) Purge(ctx context.Context) (vault.PurgeReport, error) {
+	rep, _, err := s.runPurge(ctx, nil)
+	return rep, err
+}
+
+// runPurge purges the queue. With goOn set, it purges purgeChunk subjects
+// at a time and stops early when goOn says so between chunks, returning
+// how many subjects it left queued.
+func (s *Store) runPurge(ctx context.Context, goOn func() bool) (vault.PurgeReport, int, error) {
 	if err := s.begin(); err != nil {
-		return vault.PurgeReport{}, err
+		return vault.PurgeReport{}, 0, err
 	}
 	defer s.end()
 	s.purgeMu.Lock()
@@ -27,25 +42,36 @@ func (s *Store) Purge(ctx context.Context) (vault.PurgeReport, error) {
 	rep := vault.PurgeReport{StartedAt: s.opts.Now()}
 	subjects, err := s.purgeQueue()
 	if err != nil {
-		return rep, fmt.Errorf("purge: %w", storageErr(err))
+		return rep, 0, fmt.Errorf("purge: %w", storageErr(err))
 	}
-	if len(subjects) > 0 {
-		if err := s.purge(ctx, subjects); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "vault purge failed", slog.Int(attrSubjects, len(subjects)), slog.String(attrErr, err.Error()))
-			return rep, fmt.Errorf("purge: %w", storageErr(err))
+	chunk := len(subjects)
+	if goOn != nil {
+		chunk = purgeChunk
+	}
+	for len(subjects) > 0 {
+		n := min(len(subjects), chunk)
+		if err := s.purge(ctx, subjects[:n]); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "vault purge failed", slog.Int(attrSubjects, n), slog.String(attrErr, err.Error()))
+			return rep, len(subjects), fmt.Errorf("purge: %w", storageErr(err))
+		}
+		rep.Subjects += n
+		subjects = subjects[n:]
+		if len(subjects) > 0 && goOn != nil && !goOn() {
+			break
 		}
 	}
-	rep.Subjects = len(subjects)
 	rep.DoneAt = s.opts.Now()
-	s.lastPurge.Store(&rep)
-	if len(subjects) > 0 {
+	if rep.Subjects > 0 || len(subjects) == 0 {
+		s.lastPurge.Store(&rep)
+	}
+	if rep.Subjects > 0 {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "vault purge done",
-			slog.Int(attrSubjects, rep.Subjects), slog.Duration(attrDuration, rep.DoneAt.Sub(rep.StartedAt)))
+			slog.Int(attrSubjects, rep.Subjects), slog.Int(attrLeft, len(subjects)), slog.Duration(attrDuration, rep.DoneAt.Sub(rep.StartedAt)))
 		if s.opts.OnPurge != nil {
 			s.opts.OnPurge(rep)
 		}
 	}
-	return rep, nil
+	return rep, len(subjects), nil
 }
 
 func (s *Store) purge(ctx context.Context, subjects []string) error {
@@ -239,7 +265,9 @@ func (s *Store) waitQuiet(kicked time.Time) bool {
 
 // background runs a purge after erasures, once the store has been quiet
 // (no commit) for PurgeDelay or at the latest PurgeMaxDelay after the
-// first erasure it waits for, until Close.
+// first erasure it waits for, until Close. Between chunks it looks whether
+// writers are back (a commit within yieldWindow) and, if so, waits for
+// quiet again, unless PurgeMaxDelay has passed.
 func (s *Store) background() {
 	defer close(s.bgDone)
 	if s.opts.PurgeDelay < 0 {
@@ -258,11 +286,38 @@ func (s *Store) background() {
 			return
 		case <-s.purgeKick:
 		}
-		if !s.waitQuiet(time.Now()) {
-			return
-		}
-		if _, err := s.Purge(ctx); err != nil && !errors.Is(err, vault.ErrClosed) && ctx.Err() == nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "vault background purge failed", slog.String(attrErr, err.Error()))
+		kicked := time.Now()
+		for {
+			if !s.waitQuiet(kicked) {
+				return
+			}
+			forced := s.opts.PurgeMaxDelay >= 0 && time.Since(kicked) >= s.opts.PurgeMaxDelay
+			_, left, err := s.runPurge(ctx, func() bool { return forced || s.stillQuiet() })
+			if err != nil {
+				if !errors.Is(err, vault.ErrClosed) && ctx.Err() == nil {
+					s.log.LogAttrs(ctx, slog.LevelWarn, "vault background purge failed", slog.String(attrErr, err.Error()))
+				}
+				break
+			}
+			if left == 0 {
+				break
+			}
 		}
 	}
+}
+
+// yieldWindow is how long the background purge looks for a commit
+// between chunks: longer than the backoff of a writer that a chunk
+// blocked (at most 64 ms), so that one waiting writer is seen.
+const yieldWindow = 200 * time.Millisecond
+
+// stillQuiet reports whether no commit was made within yieldWindow.
+func (s *Store) stillQuiet() bool {
+	ts := s.commitTs()
+	select {
+	case <-s.stop:
+		return false
+	case <-timeAfter(min(yieldWindow, max(s.opts.PurgeDelay, time.Millisecond))):
+	}
+	return s.commitTs() == ts
 }

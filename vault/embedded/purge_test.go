@@ -121,3 +121,102 @@ func put(t *testing.T, s *Store, subject string) {
 		t.Fatalf("Put(%s): %v", subject, err)
 	}
 }
+
+// TestPurgeChunks: the background purge drops purgeChunk subjects at a
+// time and stops between chunks when told; Purge (on demand) takes all.
+func TestPurgeChunks(t *testing.T) {
+	f := newFixture(t, testOptions())
+	f.opts.PurgeDelay = -1
+	s := f.open(t)
+	ctx := context.Background()
+	const n = 2*purgeChunk + 5
+	for i := range n {
+		sub := fmt.Sprintf("chunk-%03d", i)
+		put(t, s, sub)
+		if _, err := s.Erase(ctx, sub, "e"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asked := 0
+	rep, left, err := s.runPurge(ctx, func() bool { asked++; return false })
+	if err != nil || rep.Subjects != purgeChunk || left != n-purgeChunk || asked != 1 {
+		t.Fatalf("runPurge stopping after one chunk = %+v, %d left, %v, asked %d times; want %d purged, %d left, asked once",
+			rep, left, err, asked, purgeChunk, n-purgeChunk)
+	}
+	if p, _ := s.PendingPurge(ctx); p != n-purgeChunk {
+		t.Fatalf("PendingPurge = %d, want %d", p, n-purgeChunk)
+	}
+	asked = 0
+	rep, left, err = s.runPurge(ctx, func() bool { asked++; return true })
+	if err != nil || rep.Subjects != n-purgeChunk || left != 0 || asked != 1 {
+		t.Fatalf("runPurge going on = %+v, %d left, %v, asked %d times; want the other %d in 2 chunks", rep, left, err, asked, n-purgeChunk)
+	}
+	for i := range n {
+		if wait, err := s.AwaitsPurge(ctx, fmt.Sprintf("chunk-%03d", i)); err != nil || wait {
+			t.Fatalf("AwaitsPurge(chunk-%03d) = %v, %v; want false", i, wait, err)
+		}
+	}
+}
+
+// TestBackgroundPurgeYields: a writer that comes back while the
+// background purge works through its chunks makes it stop after the chunk
+// in hand and wait for quiet again; once the writer stops, the rest goes.
+func TestBackgroundPurgeYields(t *testing.T) {
+	f := newFixture(t, testOptions())
+	f.opts.PurgeDelay = 100 * time.Millisecond
+	f.opts.PurgeMaxDelay = -1
+	reports := make(chan vault.PurgeReport, 16)
+	f.opts.OnPurge = func(r vault.PurgeReport) { reports <- r }
+	s := f.open(t)
+	ctx := context.Background()
+	const n = 3 * purgeChunk
+	for i := range n {
+		sub := fmt.Sprintf("yield-%03d", i)
+		put(t, s, sub)
+		if _, err := s.Erase(ctx, sub, "e"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The writer starts once the first chunk is gone and writes for a
+	// while: it must be seen between chunks.
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for {
+			if p, err := s.PendingPurge(ctx); err != nil || p < n {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		end := time.Now().Add(time.Second)
+		for i := 0; time.Now().Before(end); i++ {
+			if _, err := s.Put(ctx, []vault.Entry{{Subject: fmt.Sprintf("yield-writer-%d", i), Class: "c", Value: vault.NewPII([]byte(`"v"`))}}); err != nil {
+				t.Errorf("Put: %v", err)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var first vault.PurgeReport
+	select {
+	case first = <-reports:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no background purge within 30 s")
+	}
+	if first.Subjects >= n {
+		t.Fatalf("first background purge took all %d subjects while a writer was back; want it to stop after a chunk", first.Subjects)
+	}
+	<-writerDone
+	total := first.Subjects
+	for total < n {
+		select {
+		case r := <-reports:
+			total += r.Subjects
+		case <-time.After(30 * time.Second):
+			t.Fatalf("background purges reached %d of %d subjects within 30 s after the writer stopped", total, n)
+		}
+	}
+	if p, err := s.PendingPurge(ctx); err != nil || p != 0 {
+		t.Fatalf("PendingPurge = %d, %v; want 0", p, err)
+	}
+}
