@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -154,6 +155,30 @@ func query(q url.Values) string {
 // do sends r, retrying when r.safe, and decodes a 2xx JSON answer into out
 // (which may be nil).
 func (c *Client) do(ctx context.Context, r request, out any) error {
+	return c.exchange(ctx, r, func(resp *http.Response) error { return decode(resp, out) })
+}
+
+// fetch is do for an answer that is not JSON: it returns the body of a 2xx
+// answer as it is, with its Content-Type.
+func (c *Client) fetch(ctx context.Context, r request) (body []byte, contentType string, err error) {
+	err = c.exchange(ctx, r, func(resp *http.Response) error {
+		defer resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return problem(resp)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return fmt.Errorf("sdk: read %d answer: %w", resp.StatusCode, err)
+		}
+		body, contentType = b, resp.Header.Get("Content-Type")
+		return nil
+	})
+	return body, contentType, err
+}
+
+// exchange sends r, retrying when r.safe, and hands each answer to read,
+// which closes its body and returns an *APIError for a failed one.
+func (c *Client) exchange(ctx context.Context, r request, read func(*http.Response) error) error {
 	var body []byte
 	if r.body != nil {
 		var err error
@@ -180,7 +205,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 			}
 			continue // transport error: retry if safe
 		}
-		err = decode(resp, out)
+		err = read(resp)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -356,6 +381,24 @@ func (c *Client) Export(ctx context.Context, subject string) (SubjectExport, err
 	var out SubjectExport
 	err := c.do(ctx, request{method: http.MethodGet, path: "/v1/subjects/" + seg(subject) + "/export", safe: true}, &out)
 	return out, err
+}
+
+// ExportCSV returns what Export returns, as the server's zip archive of
+// CSV files (GET /v1/subjects/{subject}/export?format=csv): subject.csv
+// (subject, erased, erasure), values.csv (one row per value, by class)
+// and events.csv (the events that reference the subject, without values).
+// Read it with archive/zip. Like Export it needs the export permission and
+// is audited.
+func (c *Client) ExportCSV(ctx context.Context, subject string) ([]byte, error) {
+	b, ct, err := c.fetch(ctx, request{method: http.MethodGet, path: "/v1/subjects/" + seg(subject) + "/export",
+		query: url.Values{"format": {"csv"}}, header: http.Header{"Accept": {"application/zip, application/problem+json"}}, safe: true})
+	if err != nil {
+		return nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/zip" {
+		return nil, fmt.Errorf("sdk: CSV export answered %q, want application/zip", ct)
+	}
+	return b, nil
 }
 
 // AuditQuery filters the audit trail; zero fields do not filter.

@@ -98,6 +98,27 @@ func (c *Client) ReceiptPublicKey(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
+// AdvanceErasures moves every open erasure as far as it goes now (admin):
+// requested ones are erased in the vault, purged ones get their signed
+// receipt and complete. The server's background worker does the same on
+// its own; this is the trigger for operators and tests. With a vault that
+// purges in the background (the embedded vault, once it is quiet),
+// erasures it has not purged yet stay erased and count as AwaitingPurge.
+func (c *Client) AdvanceErasures(ctx context.Context) (AdvanceReport, error) {
+	var out AdvanceReport
+	err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/erasures/advance", safe: true}, &out)
+	return out, err
+}
+
+// RunRetention runs the server's retention job now (admin): values whose
+// retention period has passed are destroyed and each expiry is recorded.
+// It fails with ErrNotImplemented when the server has no erasure workflow.
+func (c *Client) RunRetention(ctx context.Context) (RetentionReport, error) {
+	var out RetentionReport
+	err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/retention/run", safe: true}, &out)
+	return out, err
+}
+
 // ErasureCompletedOf reports whether ev is the completion of an erasure in
 // $erasures, and returns it. A read model that subscribes to the log calls
 // it on every event and, when it reports true, forgets the subject:

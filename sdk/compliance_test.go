@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/piivault/piivault/sdk"
@@ -87,5 +89,79 @@ func TestErasureCompletedOf(t *testing.T) {
 				t.Errorf("ErasureCompletedOf = %+v, %v; want ok %v", e, ok, tt.ok)
 			}
 		})
+	}
+}
+
+func TestExportCSV(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.Method != http.MethodGet || r.URL.Query().Get("format") != "csv" || !strings.Contains(r.Header.Get("Accept"), "application/zip") {
+			t.Errorf("request %s %s Accept %q, want GET ?format=csv accepting application/zip", r.Method, r.URL.RequestURI(), r.Header.Get("Accept"))
+		}
+		switch r.URL.Path {
+		case "/v1/subjects/flaky/export":
+			if n == 1 {
+				w.WriteHeader(503)
+				_, _ = io.WriteString(w, `{"title":"Service Unavailable","status":503,"code":"unavailable"}`)
+				return
+			}
+			w.Header().Set("Content-Type", "application/zip")
+			_, _ = io.WriteString(w, "PK-zip-bytes")
+		case "/v1/subjects/json/export":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"subject":"json"}`)
+		case "/v1/subjects/denied/export":
+			w.Header().Set("Content-Type", sdk.ContentTypeProblem)
+			w.WriteHeader(403)
+			_, _ = io.WriteString(w, `{"title":"Forbidden","status":403,"code":"denied"}`)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("t"), sdk.WithRetry(sdk.RetryPolicy{Attempts: 3}))
+
+	if b, err := c.ExportCSV(ctx, "flaky"); err != nil || string(b) != "PK-zip-bytes" || calls.Load() != 2 {
+		t.Errorf("ExportCSV(flaky) = %q, %v after %d calls; want the zip bytes after one retry", b, err, calls.Load())
+	}
+	if b, err := c.ExportCSV(ctx, "json"); err == nil || !strings.Contains(err.Error(), "application/zip") {
+		t.Errorf("ExportCSV answered JSON = %q, %v; want an error naming application/zip", b, err)
+	}
+	if _, err := c.ExportCSV(ctx, "denied"); !errors.Is(err, sdk.ErrDenied) {
+		t.Errorf("ExportCSV(denied) = %v, want ErrDenied", err)
+	}
+}
+
+func TestAdminCalls(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		switch r.URL.Path {
+		case "/v1/admin/erasures/advance":
+			_, _ = io.WriteString(w, `{"erased":1,"purged":2,"completed":3,"awaitingPurge":4}`)
+		case "/v1/admin/retention/run":
+			if r.Header.Get("Authorization") == "Bearer none" {
+				w.WriteHeader(501)
+				_, _ = io.WriteString(w, `{"title":"Not Implemented","status":501,"code":"not_implemented"}`)
+				return
+			}
+			_, _ = io.WriteString(w, `{"scanned":10,"expired":2,"records":1,"cursor":11,"mode":"expired"}`)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("admin"))
+	if rep, err := c.AdvanceErasures(ctx); err != nil || rep != (sdk.AdvanceReport{Erased: 1, Purged: 2, Completed: 3, AwaitingPurge: 4}) {
+		t.Errorf("AdvanceErasures = %+v, %v", rep, err)
+	}
+	if rep, err := c.RunRetention(ctx); err != nil || rep != (sdk.RetentionReport{Scanned: 10, Expired: 2, Records: 1, Cursor: 11, Mode: "expired"}) {
+		t.Errorf("RunRetention = %+v, %v", rep, err)
+	}
+	if _, err := c.WithToken("none").RunRetention(ctx); !errors.Is(err, sdk.ErrNotImplemented) {
+		t.Errorf("RunRetention without a workflow = %v, want ErrNotImplemented", err)
+	}
+	want := []string{"POST /v1/admin/erasures/advance", "POST /v1/admin/retention/run", "POST /v1/admin/retention/run"}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("calls = %q, want %q", seen, want)
 	}
 }

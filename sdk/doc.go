@@ -29,10 +29,11 @@
 // # Retries
 //
 // Only calls that are safe to repeat are retried, with exponential backoff and
-// jitter: reads, schema puts (idempotent by event type), and appends whose
-// every event carries an ID (the log never appends an event ID twice). An
-// append without IDs is sent once. Retries stop on context cancellation and
-// on 4xx answers other than 429.
+// jitter: reads, schema puts (idempotent by event type), appends whose every
+// event carries an ID (the log never appends an event ID twice), and the
+// admin triggers (AdvanceErasures, RunRetention: each run moves things only
+// forward). An append without IDs is sent once. Retries stop on context
+// cancellation and on 4xx answers other than 429.
 //
 // # Iterators
 //
@@ -52,4 +53,9 @@
 // verifies receipts. A read model that subscribes to the log calls
 // ErasureCompletedOf on each event and forgets the subject when it reports
 // true.
+//
+// Export (JSON) and ExportCSV (the server's zip of CSV files) answer access
+// and portability requests. AdvanceErasures and RunRetention are the admin
+// triggers of the erasure workflow and the retention job, which the server
+// otherwise runs in the background; both are safe to repeat and retried.
 package sdk

@@ -1,7 +1,10 @@
 package sdk_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,4 +152,61 @@ func ExampleClient_Subscribe() {
 	// Output:
 	// 1 Past
 	// 2 Live
+}
+
+// ExportCSV answers a GDPR access request in the portable form: a zip of
+// CSV files, read here with archive/zip and encoding/csv. The export needs
+// the export permission (role dpo in the shipped policy) and is audited.
+func ExampleClient_ExportCSV() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("dpo-token"))
+	_, _ = c.PutSchema(ctx, "CustomerRegistered", sdk.Schema{Subject: "/customerId", Fields: []sdk.SchemaField{{Path: "/email", Class: "email"}}})
+	_, _ = c.Append(ctx, "customer-42", sdk.NoStream, sdk.EventInput{Type: "CustomerRegistered",
+		Data: json.RawMessage(`{"customerId":"cust-42","email":"ada@example.com"}`)})
+
+	b, err := c.ExportCSV(ctx, "cust-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			log.Fatal(err)
+		}
+		rows, err := csv.NewReader(rc).ReadAll()
+		rc.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(f.Name, rows[1])
+	}
+	// Output:
+	// subject.csv [cust-42 false  ]
+	// values.csv [cust-42 email ada@example.com revealed ]
+	// events.csv [customer-42 1 1 CustomerRegistered 2026-01-02T03:04:05Z /email]
+}
+
+// AdvanceErasures is the operator's trigger for the erasure workflow (the
+// server also runs it in the background): it needs the admin permission.
+func ExampleClient_AdvanceErasures() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("admin-token"))
+	if _, err := c.Erase(ctx, "cust-42", sdk.ErasureRequest{Reason: "customer request"}); err != nil {
+		log.Fatal(err)
+	}
+	rep, err := c.AdvanceErasures(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("completed %d, still waiting for the vault's purge %d\n", rep.Completed, rep.AwaitingPurge)
+	// Output:
+	// completed 1, still waiting for the vault's purge 0
 }

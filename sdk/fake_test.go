@@ -1,6 +1,9 @@
 package sdk_test
 
 import (
+	"archive/zip"
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -98,6 +101,13 @@ func (f *fakeSidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.erased[parts[2]] = true
 		f.mu.Unlock()
 		reply(w, 200, sdk.Erasure{ErasureID: "er-1", Subject: parts[2], Status: "erased"})
+	case r.Method == "GET" && len(parts) == 4 && parts[1] == "subjects" && parts[3] == "export" && r.URL.Query().Get("format") == "csv":
+		f.exportCSV(w, parts[2])
+	case r.Method == "POST" && r.URL.Path == "/v1/admin/erasures/advance":
+		f.mu.Lock()
+		n := len(f.erased)
+		f.mu.Unlock()
+		reply(w, 200, sdk.AdvanceReport{Completed: n})
 	case r.Method == "GET" && len(parts) == 2 && parts[1] == "subscribe":
 		f.subscribe(w, r)
 	default:
@@ -226,4 +236,46 @@ func (f *fakeSidecar) subscribe(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 		}
 	}
+}
+
+// exportCSV answers the CSV export of subject like the sidecar: a zip of
+// subject.csv, values.csv (as support would read them) and events.csv.
+func (f *fakeSidecar) exportCSV(w http.ResponseWriter, subject string) {
+	f.mu.Lock()
+	erased := f.erased[subject]
+	var mine []fakeEvent
+	for _, ev := range f.all {
+		if ev.subject == subject {
+			mine = append(mine, ev)
+		}
+	}
+	f.mu.Unlock()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	write := func(name string, rows ...[]string) {
+		fw, _ := zw.Create(name)
+		cw := csv.NewWriter(fw)
+		_ = cw.WriteAll(rows)
+	}
+	write("subject.csv", []string{"subject", "erased", "erasureId", "exportedAt"}, []string{subject, strconv.FormatBool(erased), "", ""})
+	values := [][]string{{"subject", "class", "value", "state", "createdAt"}}
+	events := [][]string{{"stream", "version", "position", "type", "recordedAt", "paths"}}
+	for _, ev := range mine {
+		out := f.resolve(ev, "support")
+		var data map[string]any
+		_ = json.Unmarshal(out.Data, &data)
+		var paths []string
+		for _, p := range out.PII {
+			v, _ := data[strings.TrimPrefix(p.Path, "/")].(string)
+			values = append(values, []string{subject, p.Class, v, p.State, ""})
+			paths = append(paths, p.Path)
+		}
+		events = append(events, []string{ev.Stream, strconv.FormatUint(ev.Version, 10), strconv.FormatUint(ev.Position, 10),
+			ev.Type, ev.RecordedAt.Format(time.RFC3339Nano), strings.Join(paths, " ")})
+	}
+	write("values.csv", values...)
+	write("events.csv", events...)
+	_ = zw.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	_, _ = w.Write(buf.Bytes())
 }

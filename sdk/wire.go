@@ -155,6 +155,31 @@ type Hold struct {
 	LiftReason string    `json:"liftReason,omitempty"`
 }
 
+// AdvanceReport is the answer of POST /v1/admin/erasures/advance: what one
+// pass of the erasure workflow did.
+type AdvanceReport struct {
+	// Erased counts requested erasures whose vault erasure was (re)done.
+	Erased    int `json:"erased"`
+	Purged    int `json:"purged"`
+	Completed int `json:"completed"`
+	// AwaitingPurge counts erased erasures left for a later pass because
+	// the vault purges in the background and has not yet (a server that
+	// does not report it leaves it 0).
+	AwaitingPurge int `json:"awaitingPurge,omitempty"`
+}
+
+// RetentionReport is the answer of POST /v1/admin/retention/run: what one
+// run of the retention job did.
+type RetentionReport struct {
+	Scanned int    `json:"scanned"` // events read
+	Expired int    `json:"expired"` // values destroyed
+	Records int    `json:"records"` // ValuesExpired events written
+	Cursor  uint64 `json:"cursor"`  // log position the next run starts from
+	// Mode is "expired" (values read as expired) or "deleted" (the vault
+	// cannot expire single values; they read as unavailable).
+	Mode string `json:"mode"`
+}
+
 // SubjectList is the answer of GET /v1/subjects?email=|phone=.
 type SubjectList struct {
 	Subjects []string `json:"subjects"`

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,7 +185,7 @@ func TestComplianceRestoreReappliesErasures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Erase: %v", err)
 	}
-	s.admin(ctx, "/v1/admin/erasures/advance")
+	s.advance(ctx)
 	waitErasure(t, ctx, s.as("dpo", ""), er.ErasureID, sdk.ErasureCompleted, 30*time.Second)
 	s.stop()
 
@@ -238,7 +237,7 @@ func TestComplianceRestoreReappliesErasures(t *testing.T) {
 
 	// 6. The purge: Reapply purges before serving; the admin trigger
 	// moves any open erasure on as well. Then scan.
-	s.admin(ctx, "/v1/admin/erasures/advance")
+	s.advance(ctx)
 	s.scanLive(ctx, append(gone.canaries(), kept.canaries()...))
 	s.stop()
 	if got := offlineResolve(t, s.data, gone.id); len(got) != 0 {
@@ -427,15 +426,21 @@ func TestComplianceRetentionExpiry(t *testing.T) {
 	// A run before the period has passed expires nothing.
 	// (On a machine so slow that the period has passed by now, the value
 	// may expire in this run already; then the next run finds nothing.)
-	early := s.admin(ctx, "/v1/admin/retention/run")
-	if early["expired"] != float64(0) && time.Since(appended) < period {
-		t.Errorf("retention run before the period = %v, want nothing expired", early)
+	early, err := admin.RunRetention(ctx)
+	if err != nil {
+		t.Fatalf("RunRetention: %v", err)
+	}
+	if early.Expired != 0 && time.Since(appended) < period {
+		t.Errorf("retention run before the period = %+v, want nothing expired", early)
 	}
 	time.Sleep(time.Until(evs[1].RecordedAt.Add(period + 100*time.Millisecond)))
-	rep := s.admin(ctx, "/v1/admin/retention/run")
-	t.Logf("retention run after %s: %v", time.Since(appended).Round(time.Millisecond), rep)
-	if n, _ := rep["expired"].(float64); n+early["expired"].(float64) != 1 {
-		t.Errorf("retention runs before and after the period = %v, %v; want 1 value expired in all", early, rep)
+	rep, err := admin.RunRetention(ctx)
+	if err != nil {
+		t.Fatalf("RunRetention: %v", err)
+	}
+	t.Logf("retention run after %s: %+v", time.Since(appended).Round(time.Millisecond), rep)
+	if rep.Expired+early.Expired != 1 || rep.Mode != "expired" {
+		t.Errorf("retention runs before and after the period = %+v, %+v; want 1 value expired in all, mode expired", early, rep)
 	}
 	evs, err = readStream(t, support, stream)
 	if err != nil || len(evs) != 2 {
@@ -501,13 +506,13 @@ func checkCSVEvents(t *testing.T, rows [][]string, subject string) {
 	}
 }
 
-// exportZip fetches GET /v1/subjects/{subject}/export?format=csv as dpo
-// (the SDK has no call for the zip) and parses every CSV in it.
+// exportZip fetches the CSV export of subject as dpo through the SDK and
+// parses every CSV in it.
 func exportZip(t *testing.T, ctx context.Context, s *compSidecar, subject string) map[string][][]string {
 	t.Helper()
-	code, b := s.raw(ctx, http.MethodGet, "/v1/subjects/"+subject+"/export?format=csv", "dpo")
-	if code != http.StatusOK {
-		t.Fatalf("CSV export = %d %s", code, b)
+	b, err := s.as("dpo", "").ExportCSV(ctx, subject)
+	if err != nil {
+		t.Fatalf("ExportCSV: %v", err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {

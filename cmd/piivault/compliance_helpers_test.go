@@ -82,7 +82,7 @@ func (c *compSidecar) as(role, purpose string) *sdk.Client {
 }
 
 // raw sends one request with role's token and returns status and body.
-// For what the SDK does not wrap: the CSV export and the admin triggers.
+// For what the SDK does not wrap: /metrics.
 func (c *compSidecar) raw(ctx context.Context, method, path, role string) (int, []byte) {
 	c.t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
@@ -104,18 +104,14 @@ func (c *compSidecar) raw(ctx context.Context, method, path, role string) (int, 
 	return resp.StatusCode, b
 }
 
-// admin POSTs to an admin route and decodes its JSON answer.
-func (c *compSidecar) admin(ctx context.Context, path string) map[string]any {
+// advance runs the erasure workflow now through the SDK, as admin.
+func (c *compSidecar) advance(ctx context.Context) sdk.AdvanceReport {
 	c.t.Helper()
-	code, b := c.raw(ctx, http.MethodPost, path, "admin")
-	if code != http.StatusOK {
-		c.t.Fatalf("POST %s = %d %s", path, code, b)
+	rep, err := c.as("admin", "").AdvanceErasures(ctx)
+	if err != nil {
+		c.t.Fatalf("AdvanceErasures: %v", err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		c.t.Fatalf("POST %s: %v: %s", path, err, b)
-	}
-	return m
+	return rep
 }
 
 // metrics returns the /metrics exposition.
