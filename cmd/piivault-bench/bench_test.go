@@ -115,6 +115,29 @@ func TestRequester(t *testing.T) {
 	}
 }
 
+func TestCountPage(t *testing.T) {
+	ev := func(states ...string) string {
+		var pii []string
+		for _, st := range states {
+			pii = append(pii, `{"path":"/email","class":"email","subject":"s","state":"`+st+`"}`)
+		}
+		return `{"id":"x","stream":"s","version":1,"position":7,"type":"T","data":{"notes":"a \"pii\":[ b","n":{}},"recordedAt":"2026-11-26T00:00:00Z","pii":[` + strings.Join(pii, ",") + `]}`
+	}
+	for _, c := range []struct {
+		page                     string
+		events, revealed, masked int
+	}{
+		{`{"events":[]}`, 0, 0, 0},
+		{`{"events":[` + ev("revealed", "masked", "revealed") + `]}`, 1, 2, 1},
+		{`{"events":[` + ev() + `,` + ev("masked") + `,` + ev("revealed", "tokenized") + `]}`, 3, 1, 1},
+	} {
+		e, r, m := countPage([]byte(c.page))
+		if e != c.events || r != c.revealed || m != c.masked {
+			t.Errorf("countPage(%.80s...) = %d, %d, %d, want %d, %d, %d", c.page, e, r, m, c.events, c.revealed, c.masked)
+		}
+	}
+}
+
 func TestStats(t *testing.T) {
 	if m := median([]float64{5, 1, 3}); m != 3 {
 		t.Errorf("median odd = %v, want 3", m)
