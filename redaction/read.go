@@ -90,10 +90,11 @@ type fieldKey struct {
 // one vault Resolve for the page and one audit append for the request.
 func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Action, evs []eventlog.Event) ([]Event, error) {
 	out := make([]Event, len(evs))
-	var fields []rfield
+	fields := make([]rfield, 0, 3*len(evs)) // the usual event has a few
 	stripped := make([][]byte, len(evs))
 	ptrCache := make(map[string]Pointer) // events of a page share their paths
 	mc := newMetaCache()
+	var sc locateScratch
 	for i, e := range evs {
 		out[i] = Event{ID: e.ID, Stream: e.Stream, Version: e.Version, Position: e.Position, Type: e.Type,
 			Data: e.Data, Metadata: e.Metadata, RecordedAt: e.RecordedAt}
@@ -108,7 +109,7 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 		out[i].SchemaVersion = m.SchemaVersion
 		stripped[i] = rest
 		var err2 error
-		fields, err2 = locateTokensCached(fields, i, e.Data, rest, &m, ptrCache)
+		fields, err2 = locateTokensCached(fields, i, e.Data, rest, &m, ptrCache, &sc)
 		if err2 != nil {
 			return nil, fmt.Errorf("read event at position %d: %w", e.Position, err2)
 		}
@@ -195,18 +196,20 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 		}
 	}
 
-	// Rewrite the documents and list the fields.
+	// Rewrite the documents and list the fields: the lists of all events
+	// share one array, and so do the rewritten documents.
 	var dataEdits, metaEdits []edit
 	var recs auditGroups
+	piis := make([]PIIField, len(fields))
+	var docs []byte
 	start := 0
 	for start < len(fields) {
 		ev := fields[start].ev
 		end := start
 		dataEdits, metaEdits = dataEdits[:0], metaEdits[:0]
-		pii := make([]PIIField, 0, 4)
 		for end < len(fields) && fields[end].ev == ev {
 			f := &fields[end]
-			pii = append(pii, PIIField{Path: f.path, Class: f.class, Subject: f.subject, State: f.state, Metadata: f.meta})
+			piis[end] = PIIField{Path: f.path, Class: f.class, Subject: f.subject, State: f.state, Metadata: f.meta}
 			if f.value != nil {
 				if f.meta {
 					metaEdits = append(metaEdits, edit{at: f.at, with: f.value})
@@ -221,11 +224,17 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 		}
 		sortEdits(dataEdits)
 		sortEdits(metaEdits)
-		out[ev].Data = splice(evs[ev].Data, dataEdits)
+		if len(dataEdits) > 0 {
+			if docs == nil {
+				// Room for this document and, at its size, the rest.
+				docs = make([]byte, 0, (len(evs)-ev)*(splicedLen(evs[ev].Data, dataEdits)+64))
+			}
+			out[ev].Data, docs = spliceInto(docs, evs[ev].Data, dataEdits)
+		}
 		if len(metaEdits) > 0 {
 			out[ev].Metadata = splice(stripped[ev], metaEdits)
 		}
-		out[ev].PII = pii
+		out[ev].PII = piis[start:end:end]
 		start = end
 	}
 	if err := s.audit(ctx, a, action, recs.records()); err != nil {
@@ -234,20 +243,55 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 	return out, nil
 }
 
+// splicedLen is the length of doc after edits.
+func splicedLen(doc []byte, edits []edit) int {
+	n := len(doc)
+	for _, e := range edits {
+		n += len(e.with) - (e.at.end - e.at.start)
+	}
+	return n
+}
+
+// spliceInto is splice that writes the result at the end of buf, if it
+// has room (else in a new array), and returns it and buf extended.
+func spliceInto(buf, doc []byte, edits []edit) (out, rest []byte) {
+	n := splicedLen(doc, edits)
+	if cap(buf)-len(buf) < n {
+		buf = make([]byte, 0, max(n, cap(buf)/4))
+	}
+	start := len(buf)
+	last := 0
+	for _, e := range edits {
+		buf = append(buf, doc[last:e.at.start]...)
+		buf = append(buf, e.with...)
+		last = e.at.end
+	}
+	buf = append(buf, doc[last:]...)
+	return buf[start:len(buf):len(buf)], buf
+}
+
 // locateTokens appends the token fields of one event.
 func locateTokens(fields []rfield, ev int, data, meta []byte, m *storedMeta) ([]rfield, error) {
-	return locateTokensCached(fields, ev, data, meta, m, nil)
+	return locateTokensCached(fields, ev, data, meta, m, nil, &locateScratch{})
+}
+
+// locateScratch is locateTokensCached's working space, reused for the
+// events of a page.
+type locateScratch struct {
+	dptrs, mptrs []Pointer
+	didx, midx   []int
 }
 
 // locateTokensCached is locateTokens with a cache of parsed pointers.
-func locateTokensCached(fields []rfield, ev int, data, meta []byte, m *storedMeta, cache map[string]Pointer) ([]rfield, error) {
+func locateTokensCached(fields []rfield, ev int, data, meta []byte, m *storedMeta, cache map[string]Pointer, sc *locateScratch) ([]rfield, error) {
 	n := len(m.Paths)
 	if len(m.Classes) != n || len(m.SubjectIdx) != n {
 		return fields, fmt.Errorf("%w: token list is inconsistent", eventlog.ErrCorrupt)
 	}
 	base := len(fields)
-	var dptrs, mptrs []Pointer
-	var didx, midx []int
+	dptrs, mptrs := sc.dptrs[:0], sc.mptrs[:0]
+	didx, midx := sc.didx[:0], sc.midx[:0]
+	defer func() { sc.dptrs, sc.mptrs, sc.didx, sc.midx = dptrs, mptrs, didx, midx }()
 	for k := 0; k < n; k++ {
 		p, ok := cache[m.Paths[k]]
 		var err error

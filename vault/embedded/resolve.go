@@ -23,7 +23,7 @@ const resolveWalk = 3
 // parallelTokens is the fewest tokens per goroutine for which resolve
 // splits a batch: below it, starting a goroutine and a transaction costs
 // more than it saves.
-const parallelTokens = 256
+const parallelTokens = 64
 
 // arenaChunk is the size of the buffers resolve decrypts values into; one
 // per few dozen values instead of one allocation per value.
