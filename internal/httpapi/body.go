@@ -29,12 +29,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	// A declared length sizes the buffer once (io.ReadAll would grow it
 	// from 512 bytes, copying a 100-event body a dozen times); the one
-	// byte more lets the read that sees the end need no growth. The limit
-	// is still the reader's: a body is never longer than it declares, and
-	// a chunked one has no declared length.
+	// byte more lets the read that sees the end need no growth. Up to
+	// maxPresize only, so that a client that declares a large body and
+	// sends none does not get the memory for free. The limit is still
+	// the reader's: a body is never longer than it declares, and a chunked
+	// one has no declared length.
 	size := int64(512)
 	if r.ContentLength > 0 {
-		size = r.ContentLength + 1
+		size = min(r.ContentLength+1, maxPresize)
 	}
 	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), make([]byte, 0, size))
 	if err != nil {
@@ -46,6 +48,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	return b, nil
 }
+
+// maxPresize bounds the buffer readBody allocates before the body arrives:
+// a batch of 100 events of 1 KiB fits.
+const maxPresize = 256 << 10
 
 // readAll is io.ReadAll into b.
 func readAll(r io.Reader, b []byte) ([]byte, error) {
