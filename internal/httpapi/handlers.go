@@ -92,12 +92,15 @@ func (s *Server) appendEvents(c *gin.Context) {
 	writeJSON(c, http.StatusCreated, appendAppendResult(buf[:0], res))
 }
 
-// writeJSON answers status with the JSON in b, in one write with its
-// length declared.
+// writeJSON answers status with the JSON in b in one write. A large answer
+// gets its length declared, so that net/http sends it as it is rather than
+// in chunks; a small one net/http measures itself.
 func writeJSON(c *gin.Context, status int, b []byte) {
 	h := c.Writer.Header()
 	h["Content-Type"] = hdrJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	if len(b) > 2048 {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	}
 	c.Status(status)
 	_, _ = c.Writer.Write(b)
 }

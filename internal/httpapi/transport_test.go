@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math/big"
@@ -176,5 +178,50 @@ func TestSubscribeOutlivesReadTimeout(t *testing.T) {
 		if _, _, c := sseNext(t, r); c == "ping" && time.Now().After(past) {
 			return
 		}
+	}
+}
+
+// TestAnswerFraming checks how answers go on the wire: a page of events
+// with its length declared and not chunked, an append answer with a length
+// too, both JSON.
+func TestAnswerFraming(t *testing.T) {
+	e := newRealEnv(t, Options{})
+	if r := e.doJSON(t, http.MethodPut, "/v1/schemas/CustomerRegistered", roleTokens["admin"], customerSchema, nil); r.status != http.StatusOK {
+		t.Fatalf("PUT schema = %d", r.status)
+	}
+	c := e.ts.Client()
+	do := func(method, path, token string, body []byte) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Purpose", "support")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for i := range 10 {
+		resp := do(http.MethodPost, "/v1/streams/c-1/events", roleTokens["service"], benchEvent(int64(i)))
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || resp.ContentLength != int64(len(b)) || len(resp.TransferEncoding) > 0 ||
+			resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Fatalf("append: %d, length %d of %d, transfer encoding %v, type %q", resp.StatusCode, resp.ContentLength, len(b), resp.TransferEncoding, resp.Header.Get("Content-Type"))
+		}
+	}
+	resp := do(http.MethodGet, "/v1/streams/c-1/events?limit=100", roleTokens["support"], nil)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(b)) || len(b) < 2048 || len(resp.TransferEncoding) > 0 ||
+		resp.Header.Get("Content-Type") != "application/json; charset=utf-8" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("read: %d, length %d of %d, transfer encoding %v, headers %v", resp.StatusCode, resp.ContentLength, len(b), resp.TransferEncoding, resp.Header)
+	}
+	var page struct{ Events []json.RawMessage }
+	if err := json.Unmarshal(b, &page); err != nil || len(page.Events) != 10 {
+		t.Fatalf("read: %d events, %v", len(page.Events), err)
 	}
 }
