@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -529,6 +530,45 @@ func countPage(b []byte) (events, revealed, masked int) {
 	}
 }
 
+// The sidecar's counters the bench checks its own counts against.
+const (
+	metricAppended = "piivault_events_appended_total"
+	metricRead     = "piivault_events_read_total"
+)
+
+// crossCheck compares the events the bench counted with the sidecar's own
+// counters on /metrics: the sidecar may have committed a few more (requests
+// the end of a run cut off, at most cutOff), never fewer. A count outside
+// that range means the bench measures wrongly, and is an error.
+func crossCheck(ctx context.Context, hc *http.Client, base string, counted, cutOff map[string]int64, stdout io.Writer) error {
+	if len(counted) == 0 {
+		return nil
+	}
+	b, err := call(ctx, hc, "GET", base+"/metrics", "", "", nil, 200)
+	if err != nil {
+		return fmt.Errorf("cross-check: %w", err)
+	}
+	server := map[string]int64{}
+	for line := range strings.Lines(string(b)) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if _, want := counted[name]; want && ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("cross-check: %s %q: %w", name, v, err)
+			}
+			server[name] = int64(f)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(counted)) {
+		n, srv := counted[name], server[name]
+		fmt.Fprintf(stdout, "cross-check %s: sidecar %d, bench %d (+ at most %d cut off at run ends)\n", name, srv, n, cutOff[name])
+		if srv < n || srv > n+cutOff[name] {
+			return fmt.Errorf("cross-check %s: the sidecar counted %d events, the bench %d: the bench does not measure what the sidecar did", name, srv, n)
+		}
+	}
+	return nil
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -626,6 +666,10 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		pid     int // the server process of the scenario
 		unit    string
 		do      func(ctx context.Context, client int, rnd *rand.Rand) (int, error)
+		// metric is the sidecar's counter of the scenario's events, and
+		// batch the events of one request, for the cross-check.
+		metric string
+		batch  int
 	}
 	var seq atomic.Int64
 	// Streams written by append-100, read by read-100.
@@ -658,7 +702,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 			_, err = r.do("", nil)
 			return 1, err
-		}},
+		}, "", 0},
 		{"append-1", o.clients, pv.cmd.Process.Pid, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
 			r, err := appendReq.get(ctx, c)
 			if err != nil {
@@ -666,7 +710,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 			_, err = r.do(singlePath[c], single[c])
 			return 1, err
-		}},
+		}, metricAppended, 1},
 		{"append-100", o.batchClients, pv.cmd.Process.Pid, "ev", func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
 			r, err := appendReq.get(ctx, c)
 			if err != nil {
@@ -681,7 +725,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			streamList = append(streamList, subject)
 			streamMu.Unlock()
 			return 100, nil
-		}},
+		}, metricAppended, 100},
 		{"read-100", o.readClients, pv.cmd.Process.Pid, "ev", func(ctx context.Context, c int, rnd *rand.Rand) (int, error) {
 			streamMu.Lock()
 			if len(streamList) == 0 {
@@ -705,7 +749,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				return 0, fmt.Errorf("read %s: %d events, %d fields revealed and %d masked, want 100, 200 and 100", s, n, rv, mk)
 			}
 			return n, nil
-		}},
+		}, metricRead, 100},
 	}
 	type row struct {
 		name             string
@@ -730,6 +774,9 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// What the bench counted, and how many events may have been committed
+	// by requests the end of a run cut off, per sidecar counter.
+	counted, cutOff := map[string]int64{}, map[string]int64{}
 	for _, sc := range scenarios {
 		if skip[sc.name] {
 			continue
@@ -742,6 +789,10 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			s0, c0 := procCPU(sc.pid), selfCPU()
 			res := load(ctx, sc.clients, o.duration, o.maxEvents, sc.do)
 			res.srvCPU, res.cliCPU = procCPU(sc.pid)-s0, selfCPU()-c0
+			if sc.metric != "" {
+				counted[sc.metric] += res.events
+				cutOff[sc.metric] += int64(sc.clients * sc.batch)
+			}
 			srv, cli := res.perEvent()
 			// What 2 dedicated cores would do if they ran only this server
 			// and this client: the machine is shared, so the measured rate
@@ -769,6 +820,9 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "%-11s %8d %10.0f %s/s %9.2f %9.2f %7d %13.1f %13.1f %12.0f %s/s\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs, median(r.srv), median(r.cli), median(r.proj), r.unit)
 		}
 		fmt.Fprintln(stdout, "(cpu-bound 2 cores = 2 CPU-seconds / (server + client CPU per unit): the rate if both processes had the machine's two cores to themselves)")
+		if err := crossCheck(ctx, hc, base, counted, cutOff, stdout); err != nil {
+			return err
+		}
 	}
 	if o.eraseLogEvents > 0 && !skip["erase"] {
 		if err := eraseScenario(ctx, o, hc, base, tokens["service"], tokens["dpo"], stdout, stderr); err != nil {

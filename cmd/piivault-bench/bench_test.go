@@ -171,7 +171,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	for _, s := range []string{"append-1", "append-100", "read-100", "medians of 1 runs"} {
+	for _, s := range []string{"append-1", "append-100", "read-100", "medians of 1 runs", "cross-check piivault_events_appended_total", "cross-check piivault_events_read_total"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output has no %q:\n%s", s, out.String())
 		}
