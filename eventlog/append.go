@@ -281,9 +281,6 @@ type writerState struct {
 	lastHash [32]byte
 	lastTime int64
 	versions map[string]uint64 // cache of stream versions; bounded
-
-	active     int           // appenders seen at the last commit (acknowledged + queued)
-	lastCommit time.Duration // how long the last Badger commit (write + sync) took
 }
 
 const (
@@ -292,18 +289,49 @@ const (
 	maxLinger = time.Millisecond
 )
 
-// writer gathers queued appends into groups, commits each group as one
-// synced Badger transaction, then acknowledges every append in it.
+// stagedGroup is a group whose barriers are synced, on its way from the
+// gatherer to the committer.
+type stagedGroup struct {
+	reqs     []*appendReq
+	barriers map[Barrier]error
+	done     chan struct{} // closed once committed; nil: nobody waits
+}
+
+// writer gathers queued appends into groups and syncs their barriers; a
+// second goroutine commits each group as one synced Badger transaction,
+// then acknowledges every append in it. The two overlap for groups with
+// barriers: a group's barriers (another store's fsync) run while the
+// group before it commits. After a group without barriers the writer
+// waits for its commit before it gathers again, so that the appenders it
+// acknowledges can join the next group (see linger).
 func (l *Log) writer() {
 	defer close(l.writerDone)
 	l.w.nextPos = max(l.w.nextPos, 1)
 	l.w.versions = make(map[string]uint64)
+	staged := make(chan stagedGroup)
+	committerDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		for g := range staged {
+			l.commitGroup(g.reqs, g.barriers)
+			// Appenders active now: those just acknowledged and those queued.
+			l.active.Store(int64(len(g.reqs) + len(l.reqs)))
+			if g.done != nil {
+				close(g.done)
+			}
+		}
+	}()
+	defer func() {
+		close(staged)
+		<-committerDone
+	}()
+	reqs := l.reqs // nil once closed and drained
 	var carry *appendReq
 	for {
 		first := carry
 		carry = nil
 		if first == nil {
-			r, ok := <-l.reqs
+			r, ok := <-reqs
 			if !ok {
 				return
 			}
@@ -323,8 +351,12 @@ func (l *Log) writer() {
 	gather:
 		for n < l.opts.MaxGroupEvents {
 			select {
-			case r, ok := <-l.reqs:
-				if !ok || !add(r) {
+			case r, ok := <-reqs:
+				if !ok {
+					reqs = nil
+					break gather
+				}
+				if !add(r) {
 					break gather
 				}
 			default:
@@ -335,14 +367,18 @@ func (l *Log) writer() {
 		// this group holds, they are about to come back (their acks were
 		// just sent); wait a little for them rather than commit half a
 		// group and leave the other half for the next fsync.
-		if carry == nil && len(group) < l.w.active && l.w.active > 1 {
-			linger := min(l.w.lastCommit/4, maxLinger)
+		if active := int(l.active.Load()); reqs != nil && carry == nil && len(group) < active && active > 1 {
+			linger := min(time.Duration(l.lastCommit.Load())/4, maxLinger)
 			timer := time.NewTimer(linger)
 		wait:
-			for len(group) < l.w.active && n < l.opts.MaxGroupEvents {
+			for len(group) < active && n < l.opts.MaxGroupEvents {
 				select {
-				case r, ok := <-l.reqs:
-					if !ok || !add(r) {
+				case r, ok := <-reqs:
+					if !ok {
+						reqs = nil
+						break wait
+					}
+					if !add(r) {
 						break wait
 					}
 				case <-timer.C:
@@ -351,11 +387,40 @@ func (l *Log) writer() {
 			}
 			timer.Stop()
 		}
-		l.commitGroup(group)
-		// Appenders active now: those just acknowledged and those queued.
-		l.w.active = len(group) + len(l.reqs)
+		barriers := syncBarriers(group)
+		// Hand the group over. While the committer is still busy with the
+		// group before, appends without a barrier join this one; an append
+		// with a barrier waits for the next group (this group's barriers
+		// were synced before it came).
+		absorb := reqs
 		if carry != nil {
-			l.w.active++
+			absorb = nil
+		}
+		var done chan struct{}
+		if len(barriers) == 0 {
+			done = make(chan struct{})
+		}
+	hand:
+		for {
+			select {
+			case staged <- stagedGroup{reqs: group, barriers: barriers, done: done}:
+				break hand
+			case r, ok := <-absorb:
+				switch {
+				case !ok:
+					reqs, absorb = nil, nil
+				case r.before != nil:
+					carry, absorb = r, nil
+				case !add(r):
+					absorb = nil
+				}
+			}
+		}
+		if done != nil {
+			<-done
+		}
+		if reqs == nil && carry == nil {
+			return
 		}
 	}
 }
@@ -366,7 +431,7 @@ type idLoc struct {
 	stream       string
 }
 
-func (l *Log) commitGroup(group []*appendReq) {
+func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 	saved := l.w
 	rtxn := l.db.NewTransaction(false)
 	defer rtxn.Discard()
@@ -374,7 +439,6 @@ func (l *Log) commitGroup(group []*appendReq) {
 	defer wtxn.Discard()
 
 	resps := make([]appendResp, len(group))
-	barrierErr := syncBarriers(group)
 	now := time.Now().UnixNano()
 	groupVersions := make(map[string]uint64)
 	groupIDs := make(map[uuid.UUID]idLoc)
@@ -404,7 +468,7 @@ func (l *Log) commitGroup(group []*appendReq) {
 	if fatal == nil && committed > 0 {
 		start := time.Now()
 		fatal = wtxn.Commit()
-		l.w.lastCommit = time.Since(start)
+		l.lastCommit.Store(int64(time.Since(start)))
 		if fatal != nil {
 			fatal = fmt.Errorf("append: commit: %w", fatal)
 		}

@@ -64,6 +64,12 @@
 // of a group once, after taking the group and before staging it, and
 // fails (writing nothing) the appends whose Barrier failed. The other
 // store's fsync is then shared by the group and ordered before the log's.
+// The writer is two goroutines: one gathers a group and syncs its
+// barriers, the other commits groups in order, so a group's barrier sync
+// overlaps the commit of the group before it (one cycle costs the longer
+// of the two fsyncs, not their sum). After a group without barriers the
+// gatherer waits for its commit, so plain appends group as described
+// above.
 //
 // Without help, N appenders of one event each split into two alternating
 // half groups: while one group syncs, the other half queues, and the

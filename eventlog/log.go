@@ -155,6 +155,10 @@ type Log struct {
 
 	// Counters for tests and benchmarks.
 	groups, grouped atomic.Uint64 // group commits, events committed in them
+	// Set by the committer, read by the writer's linger: appenders seen at
+	// the last commit (acknowledged + queued), and how long the last
+	// Badger commit (write + sync) took, in nanoseconds.
+	active, lastCommit atomic.Int64
 	pageOuts        atomic.Uint64 // times the residency loop paged Badger files out
 
 	residencyDone chan struct{}
