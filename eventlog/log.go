@@ -159,7 +159,7 @@ type Log struct {
 	// the last commit (acknowledged + queued), and how long the last
 	// Badger commit (write + sync) took, in nanoseconds.
 	active, lastCommit atomic.Int64
-	pageOuts        atomic.Uint64 // times the residency loop paged Badger files out
+	pageOuts           atomic.Uint64 // times the residency loop paged Badger files out
 
 	residencyDone chan struct{}
 	stopResidency chan struct{}
