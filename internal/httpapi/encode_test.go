@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -140,4 +141,89 @@ func TestRequestIDs(t *testing.T) {
 	if a, b := newRequestIDs().next(), newRequestIDs().next(); a == b {
 		t.Errorf("two servers' first IDs are both %q", a)
 	}
+}
+
+// TestAppendRedactionPageMatchesWire requires the direct encoding of read
+// events to be byte for byte the encoding of their wire form, and the same
+// counts by state.
+func TestAppendRedactionPageMatchesWire(t *testing.T) {
+	at := time.Date(2026, 11, 26, 1, 2, 3, 4005, time.UTC)
+	evs := []redaction.Event{
+		{ID: uuid.MustParse("0b9f3c1e-8a53-4d8e-9a77-3c7d2f0e6a11"), Stream: "customer-42", Version: 1, Position: 41, Type: "CustomerRegistered",
+			Data: json.RawMessage(`{"email":"a@b.c","n":[1,2.5e3,null,true],"s":"<&>"}`), Metadata: json.RawMessage(`{"ip":"[deleted under GDPR]"}`),
+			RecordedAt: at, SchemaVersion: 3, PII: []redaction.PIIField{
+				{Path: "/email", Class: "email", Subject: "cust-42", State: redaction.StateRevealed},
+				{Path: "/ip", Class: "ip", Subject: "cust-42", State: redaction.StateErased, Metadata: true},
+				{Path: "/n/0", Class: "other", Subject: "ström \"q\" <x>", State: "invented"},
+				{Path: "/phone", Class: "phone", Subject: "cust-42", State: redaction.StateMasked}}},
+		{ID: uuid.Nil, Stream: "ström \"quoted\" \\ <tag> & \u2028 \x01", Version: 18446744073709551615, Position: 2, Type: "t",
+			Data: json.RawMessage(`{}`), RecordedAt: at.In(time.FixedZone("x", 5400)), PII: []redaction.PIIField{}},
+		{Data: nil, RecordedAt: time.Time{}, PII: nil},
+	}
+	for _, page := range [][]redaction.Event{nil, evs[:1], evs} {
+		var n stateCounts
+		got, err := appendRedactionPage(nil, page, &n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire := wireEvents(page)
+		var want stateCounts
+		for i := range wire {
+			want.add(wire[i].PII)
+			if wire[i].PII == nil {
+				wire[i].PII = []sdk.PIIField{}
+			}
+		}
+		std, err := appendEventsPage(nil, wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, std) {
+			t.Errorf("appendRedactionPage =\n%s\nwant\n%s", got, std)
+		}
+		if n != want {
+			t.Errorf("counts %v, want %v", n, want)
+		}
+	}
+	bad := []redaction.Event{{RecordedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	if _, err := appendRedactionPage(nil, bad, new(stateCounts)); err == nil {
+		t.Error("year 10000: no error")
+	}
+}
+
+func BenchmarkAppendPage(b *testing.B) {
+	at := time.Date(2026, 11, 26, 1, 2, 3, 4005, time.UTC)
+	evs := make([]redaction.Event, 100)
+	for i := range evs {
+		evs[i] = redaction.Event{ID: uuid.New(), Stream: "bench-b-1", Version: uint64(i + 1), Position: uint64(i + 1000), Type: "CustomerUpdated",
+			Data: json.RawMessage(`{"customerId":"bench-b-1","email":"user1.bench-b-1@example.com","name":"Person 1 of bench-b-1","notes":"` +
+				strings.Repeat("lorem ipsum dolor sit amet consectetur ", 22) + `","phone":"+49 151 ********","plan":"pro","seats":1}`),
+			RecordedAt: at, PII: []redaction.PIIField{
+				{Path: "/email", Class: "email", Subject: "bench-b-1", State: redaction.StateRevealed},
+				{Path: "/name", Class: "name", Subject: "bench-b-1", State: redaction.StateRevealed},
+				{Path: "/phone", Class: "phone", Subject: "bench-b-1", State: redaction.StateMasked}}}
+	}
+	buf := make([]byte, 0, 256<<10)
+	b.Run("wire", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			wire := wireEvents(evs)
+			var n stateCounts
+			for i := range wire {
+				n.add(wire[i].PII)
+			}
+			if _, err := appendEventsPage(buf[:0], wire); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var n stateCounts
+			if _, err := appendRedactionPage(buf[:0], evs, &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

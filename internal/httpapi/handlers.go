@@ -174,6 +174,12 @@ func (s *Server) readStream(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if pa, ok := s.core.(pageAppender); ok {
+		s.writePage(c, func(b []byte, n *stateCounts) ([]byte, int, error) {
+			return pa.appendStreamPage(c.Request.Context(), callerOf(c), c.Param("stream"), rr, b, n)
+		})
+		return
+	}
 	evs, err := s.core.ReadStream(c.Request.Context(), callerOf(c), c.Param("stream"), rr)
 	if err != nil {
 		s.fail(c, err)
@@ -189,6 +195,12 @@ func (s *Server) readAll(c *gin.Context) {
 		return
 	}
 	rr.Types = c.QueryArray("type")
+	if pa, ok := s.core.(pageAppender); ok {
+		s.writePage(c, func(b []byte, n *stateCounts) ([]byte, int, error) {
+			return pa.appendAllPage(c.Request.Context(), callerOf(c), rr, b, n)
+		})
+		return
+	}
 	evs, err := s.core.ReadAll(c.Request.Context(), callerOf(c), rr)
 	if err != nil {
 		s.fail(c, err)
@@ -218,6 +230,23 @@ func (s *Server) writeEvents(c *gin.Context, evs []sdk.Event) {
 		return
 	}
 	*bp = b
+	writeJSON(c, http.StatusOK, b)
+}
+
+// writePage answers with the page that appendPage writes into a pooled
+// buffer, in one write.
+func (s *Server) writePage(c *gin.Context, appendPage func(b []byte, n *stateCounts) ([]byte, int, error)) {
+	bp := pagePool.Get().(*[]byte)
+	defer pagePool.Put(bp)
+	var n stateCounts
+	b, events, err := appendPage((*bp)[:0], &n)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	*bp = b
+	s.metrics.countStates(&n)
+	s.metrics.eventsRead.Add(float64(events))
 	writeJSON(c, http.StatusOK, b)
 }
 

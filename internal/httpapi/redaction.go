@@ -121,6 +121,30 @@ func (r *redactionCore) ReadAll(ctx context.Context, who Caller, req ReadRequest
 	return wireEvents(evs), nil
 }
 
+var _ pageAppender = (*redactionCore)(nil)
+
+func (r *redactionCore) appendStreamPage(ctx context.Context, who Caller, stream string, req ReadRequest, b []byte, n *stateCounts) ([]byte, int, error) {
+	dir := eventlog.Forward
+	if req.Backward {
+		dir = eventlog.Backward
+	}
+	evs, err := r.svc.ReadStream(ctx, access(who), stream, req.From, req.Limit, dir)
+	if err != nil {
+		return b, 0, err
+	}
+	b, err = appendRedactionPage(b, evs, n)
+	return b, len(evs), err
+}
+
+func (r *redactionCore) appendAllPage(ctx context.Context, who Caller, req ReadRequest, b []byte, n *stateCounts) ([]byte, int, error) {
+	evs, err := r.svc.ReadAll(ctx, access(who), req.From, req.Limit, eventlog.Filter{Types: req.Types})
+	if err != nil {
+		return b, 0, err
+	}
+	b, err = appendRedactionPage(b, evs, n)
+	return b, len(evs), err
+}
+
 type redactionSub struct{ sub *redaction.Subscription }
 
 func (s redactionSub) Next(ctx context.Context) (sdk.Event, error) {

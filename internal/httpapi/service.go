@@ -63,3 +63,12 @@ type subscription interface {
 	Next(ctx context.Context) (sdk.Event, error)
 	Close()
 }
+
+// pageAppender is what a service may offer beside service: the read pages
+// written straight into the answer's JSON (sdk.EventsPage), without the
+// wire values in between, with the PII fields counted by state into n. The
+// redaction adapter has it; handlers fall back to the service methods.
+type pageAppender interface {
+	appendStreamPage(ctx context.Context, who Caller, stream string, req ReadRequest, b []byte, n *stateCounts) ([]byte, int, error)
+	appendAllPage(ctx context.Context, who Caller, req ReadRequest, b []byte, n *stateCounts) ([]byte, int, error)
+}
