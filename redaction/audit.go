@@ -61,6 +61,12 @@ type auditGroups struct {
 	cur   []curRecord    // the current event's records; reused
 	curEv *eventlog.Event
 	key   []byte // scratch for the merge key
+	// The paths and classes of the last new record, shared by the next
+	// ones with the same (the records of one event type), and room for
+	// the first version of new records: nothing appends to either.
+	paths    []string
+	classes  []Class
+	versions []uint64
 }
 
 // curRecord is one record of the current event, in scratch space.
@@ -131,8 +137,17 @@ func (g *auditGroups) flush() {
 			continue
 		}
 		g.merge[string(k)] = len(g.list)
+		if !slices.Equal(g.paths, r.paths) || !slices.Equal(g.classes, r.classes) {
+			g.paths, g.classes = slices.Clone(r.paths), slices.Clone(r.classes)
+		}
+		if len(g.versions) == cap(g.versions) {
+			g.versions = make([]uint64, 0, 64)
+		}
+		g.versions = append(g.versions, e.Version)
+		n := len(g.versions)
+		// Versions is capped at its one element: merging appends to a copy.
 		g.list = append(g.list, auditRecord{Subject: r.subject, Stream: e.Stream, EventType: e.Type,
-			Versions: []uint64{e.Version}, Paths: slices.Clone(r.paths), Classes: slices.Clone(r.classes),
+			Versions: g.versions[n-1 : n : n], Paths: g.paths, Classes: g.classes,
 			Effect: r.effect, State: r.state, Reason: r.reason})
 	}
 	g.cur = g.cur[:0]

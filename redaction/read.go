@@ -196,10 +196,23 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 		}
 	}
 
+	// The audit record needs only the states: it is written while the
+	// documents are rewritten, and the read waits for it to be durable.
+	var recs auditGroups
+	for i := range fields {
+		if f := &fields[i]; f.state != StateTokenized {
+			recs.add(&evs[f.ev], f)
+		}
+	}
+	var audited chan error
+	if list := recs.records(); len(list) > 0 {
+		audited = make(chan error, 1)
+		go func() { audited <- s.audit(ctx, a, action, list) }()
+	}
+
 	// Rewrite the documents and list the fields: the lists of all events
 	// share one array, and so do the rewritten documents.
 	var dataEdits, metaEdits []edit
-	var recs auditGroups
 	piis := make([]PIIField, len(fields))
 	var docs []byte
 	start := 0
@@ -216,9 +229,6 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 				} else {
 					dataEdits = append(dataEdits, edit{at: f.at, with: f.value})
 				}
-			}
-			if f.state != StateTokenized {
-				recs.add(&evs[ev], f)
 			}
 			end++
 		}
@@ -237,8 +247,10 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 		out[ev].PII = piis[start:end:end]
 		start = end
 	}
-	if err := s.audit(ctx, a, action, recs.records()); err != nil {
-		return nil, err
+	if audited != nil {
+		if err := <-audited; err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -86,13 +86,19 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 		return cmp.Or(cmp.Compare(a.sub, b.sub), bytes.Compare(a.id[:], b.id[:]))
 	})
 	gen := s.cache.Generation() // before the snapshot, see loadDEK
-	// A big batch is split between goroutines at a subject boundary, each
-	// half read in its own transaction. Each subject is still read from
-	// one snapshot, tombstone and values together; a batch never promised
-	// more.
+	// One snapshot for the batch. A big batch is split between goroutines
+	// at a subject boundary, each with its own iterator on the shared
+	// read-only transaction: Badger's NewIterator, Get and Close touch only
+	// atomics and the DB's own locks for those, and a transaction costs
+	// two trips to Badger's watermark goroutine.
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
 	parts := min(runtime.GOMAXPROCS(0), len(ws)/parallelTokens)
 	if parts < 2 {
-		return out, s.resolveGroups(ctx, ws, subs, toks, out, trustCache, gen)
+		if err := s.resolveGroups(ctx, txn, ws, subs, toks, out, trustCache, gen); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	errs := make(chan error, parts-1)
 	rest := ws
@@ -103,9 +109,9 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 		}
 		part := rest[cut:]
 		rest = rest[:cut]
-		go func() { errs <- s.resolveGroups(ctx, part, subs, toks, out, trustCache, gen) }()
+		go func() { errs <- s.resolveGroups(ctx, txn, part, subs, toks, out, trustCache, gen) }()
 	}
-	err := s.resolveGroups(ctx, rest, subs, toks, out, trustCache, gen)
+	err := s.resolveGroups(ctx, txn, rest, subs, toks, out, trustCache, gen)
 	for p := parts; p > 1; p-- {
 		err = cmp.Or(err, <-errs)
 	}
@@ -115,48 +121,46 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 	return out, nil
 }
 
-// resolveGroups resolves ws, sorted by subject and ID, in one read
-// transaction, writing the results of their tokens into out. Goroutines
-// given distinct subjects may run it at once.
-func (s *Store) resolveGroups(ctx context.Context, ws []wanted, subs []resolveSubject, toks []vault.Token,
+// resolveGroups resolves ws, sorted by subject and ID, in the read-only
+// txn, writing the results of their tokens into out. Goroutines given
+// distinct subjects may run it at once.
+func (s *Store) resolveGroups(ctx context.Context, txn *badger.Txn, ws []wanted, subs []resolveSubject, toks []vault.Token,
 	out []vault.Resolved, trustCache bool, gen uint64) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixData}})
-		defer it.Close()
-		r := resolver{txn: txn, it: it}
-		for start := 0; start < len(ws); {
-			end := start + 1
-			for end < len(ws) && ws[end].sub == ws[start].sub {
-				end++
-			}
-			st := &subs[ws[start].sub]
-			var err error
-			if k, ok := s.cache.Get(st.name); ok && trustCache {
-				st.dek = k
-			} else if st.erased, err = isErased(txn, st.name); err != nil {
-				return err
-			} else if !st.erased {
-				if st.dek, err = s.loadDEK(ctx, txn, st.name, gen); err != nil {
-					return err
-				}
-			}
-			group := ws[start:end]
-			start = end
-			switch {
-			case st.erased:
-				for _, w := range group {
-					out[w.i].State = vault.Erased
-				}
-				continue
-			case st.dek == nil:
-				continue // Unknown
-			}
-			if err := r.subject(st, group, toks, out); err != nil {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixData}})
+	defer it.Close()
+	r := resolver{txn: txn, it: it}
+	for start := 0; start < len(ws); {
+		end := start + 1
+		for end < len(ws) && ws[end].sub == ws[start].sub {
+			end++
+		}
+		st := &subs[ws[start].sub]
+		var err error
+		if k, ok := s.cache.Get(st.name); ok && trustCache {
+			st.dek = k
+		} else if st.erased, err = isErased(txn, st.name); err != nil {
+			return err
+		} else if !st.erased {
+			if st.dek, err = s.loadDEK(ctx, txn, st.name, gen); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		group := ws[start:end]
+		start = end
+		switch {
+		case st.erased:
+			for _, w := range group {
+				out[w.i].State = vault.Erased
+			}
+			continue
+		case st.dek == nil:
+			continue // Unknown
+		}
+		if err := r.subject(st, group, toks, out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolver reads the values of one resolve, subject by subject.
