@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
@@ -32,11 +33,18 @@ const arenaChunk = 8 << 10
 // maxInterned bounds the class names a resolve shares among its values.
 const maxInterned = 16
 
-// wanted is one well-formed token of a Resolve batch.
+// wanted is one well-formed token of a Resolve batch. Its ID is held as
+// two big-endian halves, so that sorting compares integers.
 type wanted struct {
-	sub int32 // index into the batch's subjects
-	i   int32 // index into the tokens and the results
-	id  [vault.TokenIDSize]byte
+	sub    int32 // index into the batch's subjects
+	i      int32 // index into the tokens and the results
+	hi, lo uint64
+}
+
+func (w *wanted) id() (id [vault.TokenIDSize]byte) {
+	binary.BigEndian.PutUint64(id[:8], w.hi)
+	binary.BigEndian.PutUint64(id[8:], w.lo)
+	return id
 }
 
 // resolveSubject is what a resolve learned of one subject of its batch.
@@ -77,13 +85,19 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 			last = n
 		}
 		out[i].Subject = subs[last].name
-		ws = append(ws, wanted{sub: last, i: int32(i), id: id})
+		ws = append(ws, wanted{sub: last, i: int32(i), hi: binary.BigEndian.Uint64(id[:8]), lo: binary.BigEndian.Uint64(id[8:])})
 	}
 	if len(ws) == 0 {
 		return out, nil
 	}
 	slices.SortFunc(ws, func(a, b wanted) int {
-		return cmp.Or(cmp.Compare(a.sub, b.sub), bytes.Compare(a.id[:], b.id[:]))
+		if a.sub != b.sub {
+			return cmp.Compare(a.sub, b.sub)
+		}
+		if a.hi != b.hi {
+			return cmp.Compare(a.hi, b.hi)
+		}
+		return cmp.Compare(a.lo, b.lo)
 	})
 	gen := s.cache.Generation() // before the snapshot, see loadDEK
 	// One snapshot for the batch. A big batch is split between goroutines
@@ -101,18 +115,23 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 		return out, nil
 	}
 	errs := make(chan error, parts-1)
+	started := 0
 	rest := ws
 	for p := parts; p > 1; p-- {
 		cut := len(rest) - len(rest)/p
 		for cut < len(rest) && rest[cut].sub == rest[cut-1].sub {
 			cut++
 		}
+		if cut == len(rest) {
+			continue // one subject: its values are read in order
+		}
 		part := rest[cut:]
 		rest = rest[:cut]
+		started++
 		go func() { errs <- s.resolveGroups(ctx, txn, part, subs, toks, out, trustCache, gen) }()
 	}
 	err := s.resolveGroups(ctx, txn, rest, subs, toks, out, trustCache, gen)
-	for p := parts; p > 1; p-- {
+	for range started {
 		err = cmp.Or(err, <-errs)
 	}
 	if err != nil {
@@ -179,7 +198,7 @@ func (r *resolver) subject(st *resolveSubject, group []wanted, toks []vault.Toke
 	plen := len(r.key)
 	walk := -1 // steps allowed from the iterator's key; -1: seek
 	for j, w := range group {
-		r.key = append(r.key[:plen], w.id[:]...)
+		r.key = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(r.key[:plen], w.hi), w.lo)
 		if !r.walk(walk) {
 			walk = -1
 			r.it.Seek(r.key)
@@ -188,7 +207,7 @@ func (r *resolver) subject(st *resolveSubject, group []wanted, toks []vault.Toke
 			if err := r.open(st, toks[w.i], &out[w.i]); err != nil {
 				return err
 			}
-		} else if err := resolveExpired(r.txn, st.name, w.id, &out[w.i]); err != nil {
+		} else if err := resolveExpired(r.txn, st.name, w.id(), &out[w.i]); err != nil {
 			return err
 		}
 		if j == 0 {
