@@ -70,7 +70,8 @@ func fastParseMeta(b []byte, m *storedMeta, c *metaCache) bool {
 			} else {
 				m.SchemaVersion = n
 			}
-		case "p", "c", "i", "m":
+		case "p", "c", "i", "m", "s":
+			// A stream's events mostly name the same subjects too.
 			if c == nil {
 				i, ok = parseMetaList(b, i, key, m)
 				break
@@ -84,6 +85,8 @@ func fastParseMeta(b []byte, m *storedMeta, c *metaCache) bool {
 			switch key {
 			case "p":
 				m.Paths, ok = c.strs[string(raw)]
+			case "s":
+				m.Subjects, ok = c.strs[string(raw)]
 			case "c":
 				m.Classes, ok = c.classes[string(raw)]
 			default:
@@ -106,6 +109,8 @@ func fastParseMeta(b []byte, m *storedMeta, c *metaCache) bool {
 			switch key {
 			case "p":
 				c.strs[string(raw)] = m.Paths
+			case "s":
+				c.strs[string(raw)] = m.Subjects
 			case "c":
 				c.classes[string(raw)] = m.Classes
 			case "i":
@@ -113,10 +118,6 @@ func fastParseMeta(b []byte, m *storedMeta, c *metaCache) bool {
 			default:
 				c.ints[string(raw)] = m.InMetadata
 			}
-		case "s":
-			var ss []string
-			ss, i, ok = parseStrings(b, i)
-			m.Subjects = ss
 		default:
 			return false
 		}
@@ -137,16 +138,19 @@ func fastParseMeta(b []byte, m *storedMeta, c *metaCache) bool {
 	}
 }
 
-// parseMetaList decodes the list of key "p", "c", "i" or "m" at b[i].
+// parseMetaList decodes the list of key "p", "c", "i", "m" or "s" at b[i].
 func parseMetaList(b []byte, i int, key string, m *storedMeta) (int, bool) {
 	var ok bool
 	switch key {
-	case "p", "c":
+	case "p", "c", "s":
 		var ss []string
 		ss, i, ok = parseStrings(b, i)
-		if key == "p" {
+		switch key {
+		case "p":
 			m.Paths = ss
-		} else {
+		case "s":
+			m.Subjects = ss
+		default:
 			m.Classes = make([]Class, len(ss))
 			for k, c := range ss {
 				m.Classes[k] = Class(c)
