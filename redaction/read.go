@@ -163,6 +163,8 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 			s.lg.Warn("vault unavailable on read: fields read as unavailable", logKeyCount, len(batch), logKeyErr, rerr.Error())
 		}
 	}
+	// Masks are written into one buffer for the page, placeholders once.
+	var masks, erased, expired []byte
 	for i := range fields {
 		f := &fields[i]
 		if f.resolve < 0 {
@@ -185,12 +187,20 @@ func (s *Service) resolvePage(ctx context.Context, a Access, action policy.Actio
 			if f.effect == policy.EffectReveal {
 				f.state, f.value = StateRevealed, raw
 			} else {
-				f.state, f.value = StateMasked, appendJSONString(nil, Mask(f.class, raw))
+				n := len(masks)
+				masks = appendJSONString(masks, Mask(f.class, raw))
+				f.state, f.value = StateMasked, masks[n:len(masks):len(masks)]
 			}
 		case vault.Erased:
-			f.state, f.value = StateErased, appendJSONString(nil, s.opts.Placeholder)
+			if erased == nil {
+				erased = appendJSONString(nil, s.opts.Placeholder)
+			}
+			f.state, f.value = StateErased, erased
 		case vault.Expired:
-			f.state, f.value = StateExpired, appendJSONString(nil, s.opts.ExpiredPlaceholder)
+			if expired == nil {
+				expired = appendJSONString(nil, s.opts.ExpiredPlaceholder)
+			}
+			f.state, f.value = StateExpired, expired
 		default:
 			f.state, f.value = StateUnavailable, nullJSON
 		}
@@ -395,6 +405,16 @@ func hidden(stream string) bool {
 	return strings.HasPrefix(stream, subjectStreamPrefix) || strings.HasPrefix(stream, "$subject#")
 }
 
+// anyHidden reports whether ReadAll and Subscribe skip any of evs.
+func anyHidden(evs []eventlog.Event) bool {
+	for i := range evs {
+		if hidden(evs[i].Stream) {
+			return true
+		}
+	}
+	return false
+}
+
 // ReadAll reads every stream in global order from position from
 // (inclusive), skipping the audit trail and the subject index, and resolves
 // PII under the policy. It returns up to limit events; fewer (even none)
@@ -413,12 +433,16 @@ func (s *Service) ReadAll(ctx context.Context, a Access, from uint64, limit int,
 		if len(evs) == 0 {
 			break
 		}
+		from = evs[len(evs)-1].Position + 1
+		if len(keep) == 0 && !anyHidden(evs) {
+			keep = evs // the usual page: nothing to copy
+			continue
+		}
 		for _, e := range evs {
 			if !hidden(e.Stream) {
 				keep = append(keep, e)
 			}
 		}
-		from = evs[len(evs)-1].Position + 1
 	}
 	return s.resolvePage(ctx, a, policy.ActionRead, keep)
 }
@@ -465,10 +489,13 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 			continue // read what arrived as a page
 		}
 		sub.next = evs[len(evs)-1].Position + 1
-		keep := make([]eventlog.Event, 0, len(evs))
-		for _, e := range evs {
-			if !hidden(e.Stream) {
-				keep = append(keep, e)
+		keep := evs
+		if anyHidden(evs) {
+			keep = make([]eventlog.Event, 0, len(evs))
+			for _, e := range evs {
+				if !hidden(e.Stream) {
+					keep = append(keep, e)
+				}
 			}
 		}
 		if len(keep) == 0 {
