@@ -25,6 +25,23 @@
 // vault.ErrUnavailable, since nothing since the last good fsync can be
 // trusted to be on disk.
 //
+// # Reads
+//
+// Resolve reads a batch in one read-only transaction, so one snapshot.
+// Tokens are grouped by subject and sorted by key; each subject's values
+// are read with one iterator: a seek to the first, then up to three steps
+// to each next one (a stream of one customer wants most of its values,
+// and a step costs a fraction of a seek, which searches every memtable
+// and level), seeking again after a walk misses. Values are decrypted
+// into shared buffers. With the DEK cached and no erasure in flight a
+// subject's tombstone is not read (see Store.erasing). A batch of 128
+// tokens or more is split at a subject boundary between up to GOMAXPROCS
+// goroutines, each with its own iterator on the shared transaction.
+// Measured (BenchmarkResolvePage, memtable-resident values): about 1.7 us
+// of CPU per event of 3 values when reading one customer's stream, about
+// 7 us when each event is of another customer (three seeks; the skiplist
+// search is most of it).
+//
 // # Erasure and purge
 //
 // Erase commits the tombstone (with a purge-queue entry) and the deletion
