@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -29,6 +30,12 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// The clients --client chooses between.
+const (
+	clientRaw     = "raw"
+	clientNetHTTP = "net/http"
+)
+
 type options struct {
 	piivault      string
 	duration      time.Duration
@@ -40,6 +47,7 @@ type options struct {
 	cpuprofile    string
 	clientProfile string
 	clientProcs   int
+	client        string
 	keep          bool
 	skip          string
 	ceilingListen string
@@ -69,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the sidecar's CPU profile here and print its top functions")
 	fs.StringVar(&o.clientProfile, "client-cpuprofile", "", "write this load tool's own CPU profile (the client side of every scenario) here")
 	fs.IntVar(&o.clientProcs, "client-procs", 1, "GOMAXPROCS of this load tool during the scenarios (0: Go's default); one P spends less CPU per request on waking threads, and the sidecar and the ceiling keep theirs")
+	fs.StringVar(&o.client, "client", clientRaw, "HTTP client of the scenarios: raw (a minimal HTTP/1.1 keep-alive client, least CPU per request) or net/http")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data folder")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated scenarios to skip")
 	fs.Int64Var(&o.eraseLogEvents, "erase-log-events", 0, "run the erase scenario: fill the log with this many events, then time erasures (0: off)")
@@ -85,6 +94,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if o.runs < 1 || o.clients < 1 || o.batchClients < 1 || o.readClients < 1 || o.eraseClients < 1 || o.eraseCount < 1 {
 		return errors.New("--runs, --erase-count and the client counts must be at least 1")
+	}
+	if o.client != clientRaw && o.client != clientNetHTTP {
+		return fmt.Errorf("--client %q: want %s or %s", o.client, clientRaw, clientNetHTTP)
 	}
 	if o.eraseLogEvents < 0 {
 		return errors.New("--erase-log-events must not be negative")
@@ -308,6 +320,7 @@ type requester struct {
 	req  *http.Request
 	want int
 	buf  []byte
+	raw  *rawConn // set: requests go over it instead of net/http
 }
 
 func newRequester(ctx context.Context, hc *http.Client, method, rawURL, token, purpose string, want int) (*requester, error) {
@@ -331,16 +344,38 @@ func newRequester(ctx context.Context, hc *http.Client, method, rawURL, token, p
 	return &requester{tr: tr, ctx: ctx, req: req, want: want, buf: make([]byte, 0, 4<<10)}, nil
 }
 
+// newRawRequester is newRequester over a rawConn instead of net/http.
+func newRawRequester(ctx context.Context, method, rawURL, token, purpose string, want int) (*requester, error) {
+	r, err := newRequester(ctx, &http.Client{}, method, rawURL, token, purpose, want)
+	if err != nil {
+		return nil, err
+	}
+	r.raw = newRawConn(ctx, r.req)
+	return r, nil
+}
+
 // do sends the request with body (nil: none) to path (empty: the path given
 // at construction) and returns the whole answer, valid until the next call.
 // An answer of another status than the requester's is an error.
 func (r *requester) do(path string, body []byte) ([]byte, error) {
+	if r.raw != nil {
+		status, b, err := r.raw.do(path, body)
+		if err != nil {
+			return nil, err
+		}
+		if status != r.want {
+			return nil, fmt.Errorf("%s %s: %d %s", r.req.Method, cmp.Or(path, r.raw.path), status, truncate(b, 300))
+		}
+		return b, nil
+	}
 	req := r.req
 	if path != "" {
 		req.URL.Path = path
 	}
 	req.Body, req.ContentLength = nil, 0
-	if body != nil {
+	if body != nil && len(body) == 0 {
+		req.Body = http.NoBody // a zero length that net/http does not take for unknown
+	} else if body != nil {
 		// io.NopCloser over a *bytes.Reader is a body net/http knows to be
 		// in memory: it sends headers and body in one write, where any
 		// other reader gets the headers flushed on their own first.
@@ -382,6 +417,206 @@ func (r *requester) do(path string, body []byte) ([]byte, error) {
 // renew replaces the request after a failed call: the transport may not be
 // done with it (an answer that came before the whole body was sent).
 func (r *requester) renew() { r.req = r.req.Clone(r.ctx) }
+
+// rawConn is a minimal HTTP/1.1 client on one keep-alive connection, for
+// one client goroutine: the request line and headers are built once, a
+// request is one write (writev of head and body) and its answer is read in
+// the calling goroutine. net/http's client spends two goroutine hand-offs
+// (its write and read loops), a header map and a response per request;
+// on two cores shared with the server that is CPU the server does not get.
+// It reads answers with a Content-Length, chunked ones and ones that end
+// with the connection, honours "Connection: close", and redials after any
+// error; the run's context deadline is the connection's deadline, so a
+// request the end of a run cuts off fails like a cancelled one.
+type rawConn struct {
+	ctx    context.Context
+	addr   string
+	method string
+	path   string // when do is given none
+	query  string
+	head   []byte // the headers after the request line, CRLF included
+	conn   net.Conn
+	br     *bufio.Reader
+	line   []byte
+	body   []byte
+}
+
+func newRawConn(ctx context.Context, req *http.Request) *rawConn {
+	c := &rawConn{ctx: ctx, addr: req.URL.Host, method: req.Method, path: req.URL.Path, query: req.URL.RawQuery}
+	c.head = fmt.Appendf(nil, "Host: %s\r\n", req.URL.Host)
+	for _, k := range slices.Sorted(maps.Keys(req.Header)) {
+		for _, v := range req.Header[k] {
+			c.head = fmt.Appendf(c.head, "%s: %s\r\n", k, v)
+		}
+	}
+	return c
+}
+
+// do sends one request for path (with the query given at construction)
+// and returns the status and the whole answer body, valid until the next
+// call.
+func (c *rawConn) do(path string, body []byte) (int, []byte, error) {
+	if c.conn == nil {
+		var d net.Dialer
+		conn, err := d.DialContext(c.ctx, "tcp", c.addr)
+		if err != nil {
+			return 0, nil, err
+		}
+		if dl, ok := c.ctx.Deadline(); ok {
+			_ = conn.SetDeadline(dl)
+		}
+		c.conn, c.br = conn, bufio.NewReaderSize(conn, 16<<10)
+	}
+	status, b, err := c.roundTrip(path, body)
+	if err != nil {
+		c.close()
+		return 0, nil, err
+	}
+	return status, b, nil
+}
+
+func (c *rawConn) close() {
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn, c.br = nil, nil
+	}
+}
+
+func (c *rawConn) roundTrip(path string, body []byte) (int, []byte, error) {
+	if path == "" {
+		path = c.path
+	}
+	l := append(c.line[:0], c.method...)
+	l = append(l, ' ')
+	l = append(l, path...)
+	if c.query != "" {
+		l = append(l, '?')
+		l = append(l, c.query...)
+	}
+	l = append(l, " HTTP/1.1\r\n"...)
+	l = append(l, c.head...)
+	if body != nil {
+		l = append(l, "Content-Length: "...)
+		l = strconv.AppendInt(l, int64(len(body)), 10)
+		l = append(l, "\r\n"...)
+	}
+	l = append(l, "\r\n"...)
+	c.line = l
+	bufs := net.Buffers{l, body}
+	if _, err := bufs.WriteTo(c.conn); err != nil {
+		return 0, nil, err
+	}
+
+	// Status line and headers.
+	sl, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(sl) < 12 || !bytes.HasPrefix(sl, []byte("HTTP/1.")) {
+		return 0, nil, fmt.Errorf("bad status line %q", truncate(sl, 60))
+	}
+	status, err := strconv.Atoi(string(sl[9:12]))
+	if err != nil {
+		return 0, nil, fmt.Errorf("bad status line %q", truncate(sl, 60))
+	}
+	length, chunked, closing := int64(-1), false, false
+	for {
+		h, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		k, v, ok := bytes.Cut(h, []byte(":"))
+		if !ok {
+			return 0, nil, fmt.Errorf("bad header line %q", truncate(h, 60))
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(v), 10, 64); err != nil || length < 0 {
+				return 0, nil, fmt.Errorf("bad Content-Length %q", v)
+			}
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(v, []byte("chunked"))
+		case bytes.EqualFold(k, []byte("Connection")):
+			closing = bytes.EqualFold(v, []byte("close"))
+		}
+	}
+
+	// Body.
+	b := c.body[:0]
+	switch {
+	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified || c.method == http.MethodHead:
+	case chunked:
+		for {
+			sz, err := c.br.ReadSlice('\n')
+			if err != nil {
+				return 0, nil, err
+			}
+			sz, _, _ = bytes.Cut(bytes.TrimRight(sz, "\r\n"), []byte(";"))
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(sz)), 16, 64)
+			if err != nil || n < 0 {
+				return 0, nil, fmt.Errorf("bad chunk size %q", sz)
+			}
+			if n == 0 {
+				// Trailers, up to the empty line.
+				for {
+					t, err := c.br.ReadSlice('\n')
+					if err != nil {
+						return 0, nil, err
+					}
+					if len(bytes.TrimRight(t, "\r\n")) == 0 {
+						break
+					}
+				}
+				break
+			}
+			b = slices.Grow(b, int(n))
+			if _, err := io.ReadFull(c.br, b[len(b):len(b)+int(n)]); err != nil {
+				return 0, nil, err
+			}
+			b = b[:len(b)+int(n)]
+			if _, err := c.br.Discard(2); err != nil { // CRLF
+				return 0, nil, err
+			}
+		}
+	case length >= 0:
+		b = slices.Grow(b, int(length))[:length]
+		if _, err := io.ReadFull(c.br, b); err != nil {
+			return 0, nil, err
+		}
+	default: // until the server closes
+		if b, err = readAll(c.br, b); err != nil {
+			return 0, nil, err
+		}
+		closing = true
+	}
+	c.body = b
+	if closing {
+		c.close()
+	}
+	return status, b, nil
+}
+
+// readAll is io.ReadAll into b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
 
 // requesters keeps one requester per client goroutine and rebuilds it for
 // each run (a run has a context of its own).
@@ -656,8 +891,8 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return fmt.Errorf("put schema: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "piivault-bench: sidecar %s (embedded vault, durable), ceiling %s, %d runs x %s per scenario, GOMAXPROCS of the sidecar: default\n",
-		pv.addr, ceil.addr, o.runs, o.duration)
+	fmt.Fprintf(stdout, "piivault-bench: sidecar %s (embedded vault, durable), ceiling %s, %d runs x %s per scenario, GOMAXPROCS of the sidecar: default, client %s with GOMAXPROCS %d\n",
+		pv.addr, ceil.addr, o.runs, o.duration, o.client, o.clientProcs)
 	fmt.Fprintf(stdout, "event: %d bytes of JSON, 3 PII fields (email, name, phone)\n\n", len(eventJSON("bench-s-000", 1)))
 
 	type scenario struct {
@@ -679,15 +914,20 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	for i := range single {
 		single[i] = appendBody(fmt.Sprintf("bench-s-%03d", i), i, 1)
 	}
+	mk := func(ctx context.Context, method, rawURL, token, purpose string, want int) (*requester, error) {
+		if o.client == clientRaw {
+			return newRawRequester(ctx, method, rawURL, token, purpose, want)
+		}
+		return newRequester(ctx, hc, method, rawURL, token, purpose, want)
+	}
 	ceilReq := newRequesters(o.clients, func(ctx context.Context) (*requester, error) {
-		return newRequester(ctx, hc, "GET", "http://"+ceil.addr+"/ping", "", "", 200)
+		return mk(ctx, "GET", "http://"+ceil.addr+"/ping", "", "", 200)
 	})
 	appendReq := newRequesters(max(o.clients, o.batchClients), func(ctx context.Context) (*requester, error) {
-		return newRequester(ctx, hc, "POST", base+"/v1/streams/x/events", tokens["service"], "", 201)
+		return mk(ctx, "POST", base+"/v1/streams/x/events", tokens["service"], "", 201)
 	})
 	readReq := newRequesters(o.readClients, func(ctx context.Context) (*requester, error) {
-		r, err := newRequester(ctx, hc, "GET", base+"/v1/streams/x/events?limit=100", tokens["support"], "support", 200)
-		return r, err
+		return mk(ctx, "GET", base+"/v1/streams/x/events?limit=100", tokens["support"], "support", 200)
 	})
 	singlePath := make([]string, o.clients)
 	for i := range singlePath {

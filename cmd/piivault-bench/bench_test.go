@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -63,78 +64,89 @@ func TestEventJSONMatchesMarshal(t *testing.T) {
 	}
 }
 
-// TestRequester checks the reused request against a server that checks
-// what it gets: method, path, headers and body on every call, a fresh
-// answer buffer each time, and an error on an unexpected status.
+// TestRequester checks both clients against a server that checks what it
+// gets: method, path, query, headers and body on every call, a fresh
+// answer each time, answers with a length, chunked ones and ones that close
+// the connection, and an error on an unexpected status.
 func TestRequester(t *testing.T) {
-	var calls atomic.Int64
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var calls, conns atomic.Int64
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
 		b, _ := io.ReadAll(r.Body)
-		if r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("X-Purpose") != "p" || r.Header.Get("Content-Type") != "application/json" {
+		if r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("X-Purpose") != "p" || r.Header.Get("Content-Type") != "application/json" ||
+			r.ContentLength != int64(len(b)) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		if r.URL.Path == "/fail" {
+		switch r.URL.Path {
+		case "/fail":
 			w.WriteHeader(http.StatusTeapot)
 			return
+		case "/close":
+			w.Header().Set("Connection", "close")
 		}
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, "%d %s %s %s %s", n, r.Method, r.URL.Path, r.URL.RawQuery, b)
-		if r.URL.Path == "/big" {
+		if r.URL.Path == "/big" { // no length declared: chunked
 			w.Write(bytes.Repeat([]byte("x"), 100_000))
 		}
 	}))
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Start()
 	defer ts.Close()
-	r, err := newRequester(context.Background(), ts.Client(), "POST", ts.URL+"/a?limit=1", "tok", "p", http.StatusCreated)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range []struct {
-		path, body, want string
-	}{
-		{"", `{"x":1}`, `1 POST /a limit=1 {"x":1}`},
-		{"/b", `{}`, `2 POST /b limit=1 {}`},
-		{"/fail", `{}`, ``},
-		{"/c", `{"y":2}`, `4 POST /c limit=1 {"y":2}`},
-	} {
-		got, err := r.do(c.path, []byte(c.body))
-		if c.want == "" {
-			if err == nil {
-				t.Errorf("call %d: no error for status 418", i)
+	for _, client := range []string{clientNetHTTP, clientRaw} {
+		t.Run(strings.ReplaceAll(client, "/", "-"), func(t *testing.T) {
+			calls.Store(0)
+			conns.Store(0)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var r *requester
+			var err error
+			if client == clientRaw {
+				r, err = newRawRequester(ctx, "POST", ts.URL+"/a?limit=1", "tok", "p", http.StatusCreated)
+			} else {
+				r, err = newRequester(ctx, ts.Client(), "POST", ts.URL+"/a?limit=1", "tok", "p", http.StatusCreated)
 			}
-			continue
-		}
-		if err != nil || string(got) != c.want {
-			t.Errorf("call %d: do(%q) = %q, %v, want %q", i, c.path, got, err, c.want)
-		}
-	}
-	got, err := r.do("/big", nil)
-	if err != nil || len(got) != len("5 POST /big limit=1 ")+100_000 {
-		t.Errorf("big answer: %d bytes, %v", len(got), err)
-	}
-}
-
-func TestCountPage(t *testing.T) {
-	ev := func(states ...string) string {
-		var pii []string
-		for _, st := range states {
-			pii = append(pii, `{"path":"/email","class":"email","subject":"s","state":"`+st+`"}`)
-		}
-		return `{"id":"x","stream":"s","version":1,"position":7,"type":"T","data":{"notes":"a \"pii\":[ b","n":{}},"recordedAt":"2026-11-26T00:00:00Z","pii":[` + strings.Join(pii, ",") + `]}`
-	}
-	for _, c := range []struct {
-		page                     string
-		events, revealed, masked int
-	}{
-		{`{"events":[]}`, 0, 0, 0},
-		{`{"events":[` + ev("revealed", "masked", "revealed") + `]}`, 1, 2, 1},
-		{`{"events":[` + ev() + `,` + ev("masked") + `,` + ev("revealed", "tokenized") + `]}`, 3, 1, 1},
-	} {
-		e, r, m := countPage([]byte(c.page))
-		if e != c.events || r != c.revealed || m != c.masked {
-			t.Errorf("countPage(%.80s...) = %d, %d, %d, want %d, %d, %d", c.page, e, r, m, c.events, c.revealed, c.masked)
-		}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range []struct {
+				path, body, want string
+			}{
+				{"", `{"x":1}`, `1 POST /a limit=1 {"x":1}`},
+				{"/b", `{}`, `2 POST /b limit=1 {}`},
+				{"/fail", `{}`, ``},
+				{"/c", `{"y":2}`, `4 POST /c limit=1 {"y":2}`},
+				{"/close", `{"z":3}`, `5 POST /close limit=1 {"z":3}`},
+				{"/d", ``, `6 POST /d limit=1 `},
+			} {
+				got, err := r.do(c.path, []byte(c.body))
+				if c.want == "" {
+					if err == nil {
+						t.Errorf("call %d: no error for status 418", i)
+					}
+					continue
+				}
+				if err != nil || string(got) != c.want {
+					t.Errorf("call %d: do(%q) = %q, %v, want %q", i, c.path, got, err, c.want)
+				}
+			}
+			for range 3 {
+				got, err := r.do("/big", nil)
+				if err != nil || !bytes.HasSuffix(got, bytes.Repeat([]byte("x"), 100_000)) || !bytes.Contains(got, []byte(" POST /big limit=1 ")) {
+					t.Errorf("chunked answer: %d bytes, %v", len(got), err)
+				}
+			}
+			// One connection, a second after "Connection: close"; the
+			// net/http client may open another after the 418.
+			if n := conns.Load(); n < 2 || n > 3 {
+				t.Errorf("%d connections, want 2 (3 for net/http)", n)
+			}
+		})
 	}
 }
 

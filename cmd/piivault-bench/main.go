@@ -15,7 +15,14 @@
 //	             (POST /v1/subjects/{subject}/erasure); p50/p99/max per run
 //
 // Each scenario runs --runs times; the report gives every run and the
-// median. With --cpuprofile the sidecar writes a CPU profile of the whole
+// median, the server's and the tool's own CPU per event, and a cross-check
+// of the events counted against the sidecar's counters. The tool shares the
+// cores with the server it measures, so it is lean: by default its requests
+// go over a minimal HTTP/1.1 keep-alive client (--client raw; --client
+// net/http for Go's), one goroutine and connection per client, with
+// GOMAXPROCS 1 (--client-procs), and it counts a read page's events by a
+// byte scan rather than decoding it. The ceiling is measured with the same
+// client. With --cpuprofile the sidecar writes a CPU profile of the whole
 // run, and the bench prints its top functions (go tool pprof -top).
 //
 // Usage:
