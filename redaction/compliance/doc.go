@@ -19,7 +19,8 @@
 // background (the embedded vault: when it is quiet, since a purge stalls
 // it), Advance waits for that purge, looking again every second while
 // erasures wait; with any other, Advance runs one vault Purge for every
-// erased subject. ErasureCompleted carries the
+// erased subject. PurgeNow, for operators, purges the vault at once and
+// advances. ErasureCompleted carries the
 // subject ID and the receipt; read models subscribed to the log react to it
 // by forgetting the subject.
 //

@@ -489,6 +489,18 @@ type AdvanceReport struct {
 	AwaitingPurge int
 }
 
+// PurgeNow makes every erased subject physical in the vault at once (the
+// vault's Purge, which with the embedded vault stalls its writers and
+// readers while it runs), then advances the workflow, so that erasures
+// waiting for the vault's background purge complete now. It is for
+// operators; the workflow itself never calls it.
+func (s *Service) PurgeNow(ctx context.Context) (AdvanceReport, error) {
+	if _, err := s.store.Purge(ctx); err != nil {
+		return AdvanceReport{}, fmt.Errorf("purge now: %w", err)
+	}
+	return s.Advance(ctx)
+}
+
 // backgroundPurger is a vault that purges erased subjects by itself, at a
 // moment of its choosing, and tells which still wait: the embedded vault,
 // whose purge stalls its writers and readers, and which therefore waits

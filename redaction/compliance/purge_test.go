@@ -77,3 +77,28 @@ func TestAdvanceWaitsForBackgroundPurge(t *testing.T) {
 		t.Errorf("Advance called the vault's Purge %d times, want 0", n)
 	}
 }
+
+// TestPurgeNow completes an erasure that waits for the vault's background
+// purge at once, through the vault's Purge.
+func TestPurgeNow(t *testing.T) {
+	ctx := context.Background()
+	purges := &atomic.Int64{}
+	e := newEnv(t, Options{})
+	e.wrap = func(s vault.Store) vault.Store {
+		return backgroundStore{Store: s, emb: s.(*embedded.Store), purges: purges}
+	}
+	e.reopen()
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-1", "c1", "canary.one@example.com", "+44 20 7946 0001", "Canary Onesmith")
+	er, err := e.comp.Request(ctx, pDPO, "c1", redaction.ErasureRequest{RequestID: "now-1", Reason: "art17"})
+	if err != nil {
+		t.Fatalf("Request = %v", err)
+	}
+	rep, err := e.comp.PurgeNow(ctx)
+	if err != nil || rep != (AdvanceReport{Purged: 1, Completed: 1}) || purges.Load() != 1 {
+		t.Fatalf("PurgeNow = %+v, %v, %d vault purges; want 1 purged and completed after 1 purge", rep, err, purges.Load())
+	}
+	if got, err := e.comp.Get(ctx, pDPO, er.ID); err != nil || got.Status != StatusCompleted {
+		t.Fatalf("Get after PurgeNow = %+v, %v; want completed", got, err)
+	}
+}
