@@ -470,6 +470,11 @@ func (c *rawConn) do(path string, body []byte) (int, []byte, error) {
 	status, b, err := c.roundTrip(path, body)
 	if err != nil {
 		c.close()
+		if dl, ok := c.ctx.Deadline(); ok && !time.Now().Before(dl) {
+			// The connection's deadline is the run's: let the context
+			// catch up, so the caller sees a cut-off request, not an error.
+			<-c.ctx.Done()
+		}
 		return 0, nil, err
 	}
 	return status, b, nil

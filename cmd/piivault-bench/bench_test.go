@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -259,5 +260,39 @@ func TestSortedAtMost(t *testing.T) {
 		if got := sortedAtMost(lat, c.d); got != c.want {
 			t.Errorf("sortedAtMost(%v) = %d, want %d", c.d, got, c.want)
 		}
+	}
+}
+
+// TestLoadEndsWithoutErrors checks that requests the end of a run cuts off
+// are not counted as errors, with either client, against a slow server.
+func TestLoadEndsWithoutErrors(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer ts.Close()
+	for _, client := range []string{clientNetHTTP, clientRaw} {
+		t.Run(strings.ReplaceAll(client, "/", "-"), func(t *testing.T) {
+			rs := newRequesters(16, func(ctx context.Context) (*requester, error) {
+				if client == clientRaw {
+					return newRawRequester(ctx, "POST", ts.URL+"/x", "tok", "", http.StatusCreated)
+				}
+				return newRequester(ctx, ts.Client(), "POST", ts.URL+"/x", "tok", "", http.StatusCreated)
+			})
+			for range 3 {
+				res := load(context.Background(), 16, 150*time.Millisecond, 1<<40, func(ctx context.Context, c int, _ *rand.Rand) (int, error) {
+					r, err := rs.get(ctx, c)
+					if err != nil {
+						return 0, err
+					}
+					_, err = r.do("", []byte(`{}`))
+					return 1, err
+				})
+				if res.errors != 0 || res.events == 0 {
+					t.Fatalf("run: %d events, %d errors, want some and none", res.events, res.errors)
+				}
+			}
+		})
 	}
 }
