@@ -22,8 +22,8 @@ import (
 const resolveWalk = 3
 
 // parallelTokens is the fewest tokens per goroutine for which resolve
-// splits a batch: below it, starting a goroutine and a transaction costs
-// more than it saves.
+// splits a batch: below it, starting a goroutine costs more than it saves.
+// A batch is split in at most GOMAXPROCS / (Resolve calls in flight).
 const parallelTokens = 64
 
 // arenaChunk is the size of the buffers resolve decrypts values into; one
@@ -107,7 +107,7 @@ func (s *Store) resolve(ctx context.Context, toks []vault.Token, trustCache bool
 	// two trips to Badger's watermark goroutine.
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	parts := min(runtime.GOMAXPROCS(0), len(ws)/parallelTokens)
+	parts := min(runtime.GOMAXPROCS(0)/max(1, int(s.resolving.Load())), len(ws)/parallelTokens)
 	if parts < 2 {
 		if err := s.resolveGroups(ctx, txn, ws, subs, toks, out, trustCache, gen); err != nil {
 			return nil, err

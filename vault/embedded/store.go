@@ -59,6 +59,10 @@ type Store struct {
 	// eraseEpoch counts Erase calls begun, so that a Resolve that trusted
 	// the cache can tell whether an erasure began while it ran.
 	eraseEpoch atomic.Uint64
+	// resolving counts Resolve calls in flight: a batch is split between
+	// goroutines only while fewer calls than processors run, so that
+	// concurrent readers do not pay for parallelism they already have.
+	resolving atomic.Int32
 
 	purgeMu   sync.Mutex
 	purgeKick chan struct{}
@@ -264,6 +268,8 @@ func (s *Store) Resolve(ctx context.Context, toks []vault.Token) ([]vault.Resolv
 		return nil, err
 	}
 	defer s.end()
+	s.resolving.Add(1)
+	defer s.resolving.Add(-1)
 	epoch := s.eraseEpoch.Load()
 	trust := s.erasing.Load() == 0
 	out, err := s.resolve(ctx, toks, trust)
