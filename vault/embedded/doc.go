@@ -72,8 +72,8 @@
 // the latest Options.PurgeMaxDelay after the first erasure it waits for;
 // it drops purgeChunk subjects per DropPrefix call and, between calls,
 // goes back to waiting for quiet if a writer committed within
-// yieldWindow (one that the call held up), unless PurgeMaxDelay has
-// passed. Both report through Options.OnPurge and the log. The quiet wait
+// yieldWindow (one that the call held up); once PurgeMaxDelay has passed
+// it goes on regardless, forcedPause (1 s) after each call. Both report through Options.OnPurge and the log. The quiet wait
 // is there because a purge stalls the store (see Caveats): erasures and
 // appends that arrive back to back never wait for one, and a burst of
 // erasures shares one. Until its purge, an erased subject is already
@@ -108,8 +108,9 @@
 // measured 3.7 s) lets a purge start, and the request's vault write then
 // waits for one chunk; reads arriving during a chunk wait too. Under
 // writes that never pause for PurgeDelay, the purge runs PurgeMaxDelay
-// after the erasure, without yielding, and stalls them once per
-// PurgeMaxDelay. An expired value leaves the disk
+// after the erasure, a chunk per forcedPause, each chunk a stall (about
+// 0.65 s measured with the vault of a 1,000,000-event log on the shared
+// 2-core box). An expired value leaves the disk
 // at compaction, not at a purge. Bytes of deleted files may remain
 // in free blocks of the file system; encryption at rest (on by default)
 // leaves only ciphertext there.

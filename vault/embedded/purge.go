@@ -272,7 +272,8 @@ func (s *Store) waitQuiet(kicked time.Time) bool {
 // (no commit) for PurgeDelay or at the latest PurgeMaxDelay after the
 // first erasure it waits for, until Close. Between chunks it looks whether
 // writers are back (a commit within yieldWindow) and, if so, waits for
-// quiet again, unless PurgeMaxDelay has passed.
+// quiet again; once PurgeMaxDelay has passed, it goes on regardless,
+// forcedPause after each chunk.
 func (s *Store) background() {
 	defer close(s.bgDone)
 	if s.opts.PurgeDelay < 0 {
@@ -297,7 +298,11 @@ func (s *Store) background() {
 				return
 			}
 			forced := s.opts.PurgeMaxDelay >= 0 && time.Since(kicked) >= s.opts.PurgeMaxDelay
-			_, left, err := s.runPurge(ctx, func() bool { return forced || s.stillQuiet() })
+			goOn := s.stillQuiet
+			if forced {
+				goOn = s.breather
+			}
+			_, left, err := s.runPurge(ctx, goOn)
 			if err != nil {
 				if !errors.Is(err, vault.ErrClosed) && ctx.Err() == nil {
 					s.log.LogAttrs(ctx, slog.LevelWarn, "vault background purge failed", slog.String(attrErr, err.Error()))
@@ -315,6 +320,22 @@ func (s *Store) background() {
 // between chunks: longer than the backoff of a writer that a chunk
 // blocked (at most 64 ms), so that one waiting writer is seen.
 const yieldWindow = 200 * time.Millisecond
+
+// forcedPause is how long a purge that no longer waits for quiet
+// (PurgeMaxDelay passed) leaves writers alone between chunks, so that a
+// long queue stalls them for a chunk at a time, not for all of it.
+const forcedPause = time.Second
+
+// breather waits forcedPause and reports true, or false if the store
+// closes first.
+func (s *Store) breather() bool {
+	select {
+	case <-s.stop:
+		return false
+	case <-timeAfter(forcedPause):
+		return true
+	}
+}
 
 // stillQuiet reports whether no commit was made within yieldWindow.
 func (s *Store) stillQuiet() bool {

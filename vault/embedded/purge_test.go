@@ -60,25 +60,42 @@ func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
 }
 
 // TestBackgroundPurgeMaxDelay: under writes that never pause, the purge
-// runs anyway once PurgeMaxDelay has passed.
+// runs anyway once PurgeMaxDelay has passed, a chunk at a time with
+// forcedPause between chunks, in which the writer goes on.
 func TestBackgroundPurgeMaxDelay(t *testing.T) {
 	f := newFixture(t, testOptions())
 	f.opts.PurgeDelay = 100 * time.Millisecond
 	f.opts.PurgeMaxDelay = 300 * time.Millisecond
-	purged := make(chan struct{}, 4)
-	f.opts.OnPurge = func(vault.PurgeReport) { purged <- struct{}{} }
+	purged := make(chan vault.PurgeReport, 4)
+	f.opts.OnPurge = func(r vault.PurgeReport) { purged <- r }
 	s := f.open(t)
 	ctx := context.Background()
-	put(t, s, "max-erased")
-	if _, err := s.Erase(ctx, "max-erased", "e1"); err != nil {
-		t.Fatal(err)
+	const n = 2*purgeChunk + 1 // three chunks, two pauses
+	for i := range n {
+		sub := fmt.Sprintf("max-erased-%d", i)
+		put(t, s, sub)
+		if _, err := s.Erase(ctx, sub, "e1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	var during int // writes while the purge was under way
 	for i := 0; ; i++ {
 		select {
-		case <-purged:
-			if wait, err := s.AwaitsPurge(ctx, "max-erased"); err != nil || wait {
-				t.Fatalf("AwaitsPurge after the purge = %v, %v; want false", wait, err)
+		case r := <-purged:
+			if r.Subjects != n {
+				t.Fatalf("forced purge report %+v, want all %d subjects in one purge", r, n)
+			}
+			if d := r.DoneAt.Sub(r.StartedAt); d < 2*forcedPause {
+				t.Errorf("forced purge of 3 chunks took %s, want at least 2 pauses of %s", d, forcedPause)
+			}
+			if during < 10 {
+				t.Errorf("the writer made %d writes during the forced purge; want it to go on between chunks", during)
+			}
+			for j := range n {
+				if wait, err := s.AwaitsPurge(ctx, fmt.Sprintf("max-erased-%d", j)); err != nil || wait {
+					t.Fatalf("AwaitsPurge after the purge = %v, %v; want false", wait, err)
+				}
 			}
 			return
 		default:
@@ -87,6 +104,9 @@ func TestBackgroundPurgeMaxDelay(t *testing.T) {
 			t.Fatal("no background purge within 30 s under constant writes, PurgeMaxDelay 300 ms")
 		}
 		put(t, s, fmt.Sprintf("max-writer-%d", i))
+		if p, _ := s.PendingPurge(ctx); p < n {
+			during++
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
