@@ -52,15 +52,21 @@ func (c *canarySubject) needles() map[string][]byte {
 // off, a control scan before the purge must find the erased subjects'
 // wrapped DEKs and ciphertexts, and the final scan must find the kept
 // subjects' ones, so an empty result means "gone", not "scanner blind".
+//
+// It purges as Purge does on demand (the whole queue at once) and, with
+// encryption at rest off, also as the background purge does (purgeChunk
+// subjects per DropPrefix call).
 func TestCanaryScan(t *testing.T) {
-	for _, encrypted := range []bool{false, true} {
-		t.Run(fmt.Sprintf("encryptionAtRest=%v", encrypted), func(t *testing.T) {
-			testCanaryScan(t, encrypted)
+	for _, tc := range []struct {
+		encrypted, chunked bool
+	}{{false, false}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("encryptionAtRest=%v/chunked=%v", tc.encrypted, tc.chunked), func(t *testing.T) {
+			testCanaryScan(t, tc.encrypted, tc.chunked)
 		})
 	}
 }
 
-func testCanaryScan(t *testing.T, encrypted bool) {
+func testCanaryScan(t *testing.T, encrypted, chunked bool) {
 	ctx := context.Background()
 	opts := testOptions()
 	opts.DisableEncryptionAtRest = !encrypted
@@ -141,7 +147,17 @@ func testCanaryScan(t *testing.T, encrypted bool) {
 		}
 	}
 
-	rep, err := s.Purge(ctx)
+	var rep vault.PurgeReport
+	var err error
+	if chunked {
+		chunks := 1
+		rep, _, err = s.runPurge(ctx, func() bool { chunks++; return true })
+		if want := (n/2 + purgeChunk - 1) / purgeChunk; err == nil && chunks != want {
+			t.Fatalf("chunked purge of %d subjects took %d chunks, want %d", n/2, chunks, want)
+		}
+	} else {
+		rep, err = s.Purge(ctx)
+	}
 	if err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
