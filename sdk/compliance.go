@@ -110,6 +110,25 @@ func (c *Client) AdvanceErasures(ctx context.Context) (AdvanceReport, error) {
 	return out, err
 }
 
+// PurgeErasures makes every erased subject physical in the server's vault
+// now, then advances the workflow, so that erasures waiting for the
+// vault's background purge (AwaitingPurge of AdvanceErasures) complete at
+// once (admin). The embedded vault's purge stalls its writers and readers
+// while it runs, which is why it otherwise waits for a quiet moment: call
+// this when an erasure must be complete now, not on a schedule. It fails
+// with ErrNotImplemented when the server has no erasure workflow.
+//
+// It is retried like a read: a purge is idempotent. A second one finds
+// the vault's queue empty, or shorter if the first was cut off (then it
+// goes on where that one stopped), and the workflow completes an erasure
+// only once, so a retry after a lost answer repeats nothing but cheap
+// work; its report then counts only what the retry itself did.
+func (c *Client) PurgeErasures(ctx context.Context) (PurgeReport, error) {
+	var out PurgeReport
+	err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/erasures/purge", safe: true}, &out)
+	return out, err
+}
+
 // RunRetention runs the server's retention job now (admin): values whose
 // retention period has passed are destroyed and each expiry is recorded.
 // It fails with ErrNotImplemented when the server has no erasure workflow.

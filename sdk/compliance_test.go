@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/piivault/piivault/sdk"
 )
@@ -139,6 +140,13 @@ func TestAdminCalls(t *testing.T) {
 		switch r.URL.Path {
 		case "/v1/admin/erasures/advance":
 			_, _ = io.WriteString(w, `{"erased":1,"purged":2,"completed":3,"awaitingPurge":4}`)
+		case "/v1/admin/erasures/purge":
+			if n := len(seen); n == 2 {
+				w.WriteHeader(503) // the first try: a retry follows
+				_, _ = io.WriteString(w, `{"title":"Service Unavailable","status":503,"code":"unavailable"}`)
+				return
+			}
+			_, _ = io.WriteString(w, `{"erased":0,"purged":2,"completed":2,"awaitingPurge":0,"startedAt":"2026-01-02T03:04:05Z","doneAt":"2026-01-02T03:04:06.5Z"}`)
 		case "/v1/admin/retention/run":
 			if r.Header.Get("Authorization") == "Bearer none" {
 				w.WriteHeader(501)
@@ -154,13 +162,20 @@ func TestAdminCalls(t *testing.T) {
 	if rep, err := c.AdvanceErasures(ctx); err != nil || rep != (sdk.AdvanceReport{Erased: 1, Purged: 2, Completed: 3, AwaitingPurge: 4}) {
 		t.Errorf("AdvanceErasures = %+v, %v", rep, err)
 	}
+	rep, err := c.PurgeErasures(ctx)
+	if err != nil || rep.AdvanceReport != (sdk.AdvanceReport{Purged: 2, Completed: 2}) ||
+		rep.DoneAt.Sub(rep.StartedAt) != 1500*time.Millisecond || rep.StartedAt.Year() != 2026 {
+		t.Errorf("PurgeErasures = %+v, %v", rep, err)
+	}
 	if rep, err := c.RunRetention(ctx); err != nil || rep != (sdk.RetentionReport{Scanned: 10, Expired: 2, Records: 1, Cursor: 11, Mode: "expired"}) {
 		t.Errorf("RunRetention = %+v, %v", rep, err)
 	}
 	if _, err := c.WithToken("none").RunRetention(ctx); !errors.Is(err, sdk.ErrNotImplemented) {
 		t.Errorf("RunRetention without a workflow = %v, want ErrNotImplemented", err)
 	}
-	want := []string{"POST /v1/admin/erasures/advance", "POST /v1/admin/retention/run", "POST /v1/admin/retention/run"}
+	// The purge is idempotent, so the SDK retries it after a 503.
+	want := []string{"POST /v1/admin/erasures/advance", "POST /v1/admin/erasures/purge", "POST /v1/admin/erasures/purge",
+		"POST /v1/admin/retention/run", "POST /v1/admin/retention/run"}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
 		t.Errorf("calls = %q, want %q", seen, want)
 	}

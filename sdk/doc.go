@@ -31,8 +31,8 @@
 // Only calls that are safe to repeat are retried, with exponential backoff and
 // jitter: reads, schema puts (idempotent by event type), appends whose every
 // event carries an ID (the log never appends an event ID twice), and the
-// admin triggers (AdvanceErasures, RunRetention: each run moves things only
-// forward). An append without IDs is sent once. Retries stop on context
+// admin triggers (AdvanceErasures, PurgeErasures, RunRetention: each run
+// moves things only forward). An append without IDs is sent once. Retries stop on context
 // cancellation and on 4xx answers other than 429.
 //
 // # Iterators
@@ -57,5 +57,7 @@
 // Export (JSON) and ExportCSV (the server's zip of CSV files) answer access
 // and portability requests. AdvanceErasures and RunRetention are the admin
 // triggers of the erasure workflow and the retention job, which the server
-// otherwise runs in the background; both are safe to repeat and retried.
+// otherwise runs in the background; PurgeErasures purges the vault at once
+// for erasures that wait for its background purge (the embedded vault's,
+// once it is quiet). All three are safe to repeat and retried.
 package sdk

@@ -210,3 +210,24 @@ func ExampleClient_AdvanceErasures() {
 	// Output:
 	// completed 1, still waiting for the vault's purge 0
 }
+
+// PurgeErasures is for the erasure that must be complete now: the
+// embedded vault purges erased subjects only once it is quiet, and
+// AdvanceErasures leaves erasures waiting for that purge. It needs the
+// admin permission, and it stalls the vault's writers while it runs.
+func ExampleClient_PurgeErasures() {
+	_, srv := newFake()
+	defer srv.Close()
+	ctx := context.Background()
+	c, _ := sdk.New(srv.URL, sdk.WithToken("admin-token"))
+	if _, err := c.Erase(ctx, "cust-42", sdk.ErasureRequest{Reason: "customer request"}); err != nil {
+		log.Fatal(err)
+	}
+	rep, err := c.PurgeErasures(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("purged %d, completed %d, still waiting %d\n", rep.Purged, rep.Completed, rep.AwaitingPurge)
+	// Output:
+	// purged 1, completed 1, still waiting 0
+}

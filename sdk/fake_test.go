@@ -108,6 +108,12 @@ func (f *fakeSidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n := len(f.erased)
 		f.mu.Unlock()
 		reply(w, 200, sdk.AdvanceReport{Completed: n})
+	case r.Method == "POST" && r.URL.Path == "/v1/admin/erasures/purge":
+		f.mu.Lock()
+		n := len(f.erased)
+		f.mu.Unlock()
+		now := time.Now().UTC()
+		reply(w, 200, sdk.PurgeReport{AdvanceReport: sdk.AdvanceReport{Purged: n, Completed: n}, StartedAt: now, DoneAt: now})
 	case r.Method == "GET" && len(parts) == 2 && parts[1] == "subscribe":
 		f.subscribe(w, r)
 	default:

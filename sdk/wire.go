@@ -165,7 +165,18 @@ type AdvanceReport struct {
 	// AwaitingPurge counts erased erasures left for a later pass because
 	// the vault purges in the background and has not yet (a server that
 	// does not report it leaves it 0).
-	AwaitingPurge int `json:"awaitingPurge,omitempty"`
+	AwaitingPurge int `json:"awaitingPurge"`
+}
+
+// PurgeReport is the answer of POST /v1/admin/erasures/purge: the vault
+// purged every erased subject at once, then one pass of the erasure
+// workflow ran. Purged counts the erasures whose purge it recorded (one
+// subject each) and Completed those it completed; StartedAt and DoneAt
+// are the server's clock around both.
+type PurgeReport struct {
+	AdvanceReport
+	StartedAt time.Time `json:"startedAt"`
+	DoneAt    time.Time `json:"doneAt"`
 }
 
 // RetentionReport is the answer of POST /v1/admin/retention/run: what one

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,6 +32,7 @@ type workflow interface {
 	FindSubjects(ctx context.Context, a redaction.Access, class string, value vault.PII) ([]string, error)
 	PublicKey() ed25519.PublicKey
 	Advance(ctx context.Context) (compliance.AdvanceReport, error)
+	PurgeNow(ctx context.Context) (compliance.AdvanceReport, error)
 	RunRetention(ctx context.Context) (compliance.RetentionReport, error)
 }
 
@@ -239,7 +241,32 @@ func (s *Server) advance(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"erased": rep.Erased, "purged": rep.Purged, "completed": rep.Completed})
+	c.JSON(http.StatusOK, advanceReport(rep))
+}
+
+// purgeNow makes every erased subject physical in the vault at once and
+// then advances, for an operator who cannot wait for the vault's
+// background purge (the embedded vault's waits for a quiet moment). The
+// vault's purge stalls its writers and readers while it runs; that is the
+// caller's choice. Admin, like advance, and like it not audited: it
+// touches no subject that an erasure has not already named, and the
+// access log records who called it. A request that times out (504) may
+// leave part of the queue purged; calling again goes on from there.
+func (s *Server) purgeNow(c *gin.Context) {
+	if !s.needFlow(c) {
+		return
+	}
+	started := time.Now().UTC()
+	rep, err := s.flow.PurgeNow(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, sdk.PurgeReport{AdvanceReport: advanceReport(rep), StartedAt: started, DoneAt: time.Now().UTC()})
+}
+
+func advanceReport(rep compliance.AdvanceReport) sdk.AdvanceReport {
+	return sdk.AdvanceReport{Erased: rep.Erased, Purged: rep.Purged, Completed: rep.Completed, AwaitingPurge: rep.AwaitingPurge}
 }
 
 // runRetention runs the retention job now; admin, like advance.

@@ -110,6 +110,7 @@ type realEnv struct {
 	store *countingStore
 	svc   *redaction.Service
 	flow  *compliance.Service // nil unless newComplianceEnv
+	emb   *embedded.Store     // the vault under store
 }
 
 // newRealEnv runs the API over the real redaction service on a real Badger
@@ -117,17 +118,36 @@ type realEnv struct {
 // policy, all in t.TempDir, served on loopback.
 func newRealEnv(t testing.TB, opts Options) *realEnv {
 	t.Helper()
-	return buildRealEnv(t, opts, false)
+	return buildRealEnv(t, opts, realSetup{})
 }
 
 // newComplianceEnv is newRealEnv with the erasure workflow of
 // redaction/compliance (holds, signed receipts), its background worker off.
+// The workflow gets the instrumented store, which hides the embedded
+// vault's background purge, so its Advance purges at once.
 func newComplianceEnv(t testing.TB, opts Options) *realEnv {
 	t.Helper()
-	return buildRealEnv(t, opts, true)
+	return buildRealEnv(t, opts, realSetup{compliance: true})
 }
 
-func buildRealEnv(t testing.TB, opts Options, withCompliance bool) *realEnv {
+// newBackgroundPurgeEnv is newComplianceEnv wired as cmd/piivault wires
+// it: the workflow gets the bare embedded vault, which purges in the
+// background only after purgeDelay of quiet, so erasures wait for it.
+func newBackgroundPurgeEnv(t testing.TB, opts Options, purgeDelay time.Duration) *realEnv {
+	t.Helper()
+	return buildRealEnv(t, opts, realSetup{compliance: true, bareVault: true, purgeDelay: purgeDelay})
+}
+
+// realSetup says how buildRealEnv wires the stack.
+type realSetup struct {
+	compliance bool
+	// bareVault hands the workflow the embedded store itself, with its
+	// optional capabilities (background purge), as cmd/piivault does.
+	bareVault  bool
+	purgeDelay time.Duration // embedded.Options.PurgeDelay; 0: the default
+}
+
+func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -146,6 +166,7 @@ func buildRealEnv(t testing.TB, opts Options, withCompliance bool) *realEnv {
 	}
 	eo := embedded.DefaultOptions()
 	eo.Logger = lg
+	eo.PurgeDelay = setup.purgeDelay
 	emb, err := embedded.Open(filepath.Join(dir, "vault"), kp, eo)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +190,7 @@ func buildRealEnv(t testing.TB, opts Options, withCompliance bool) *realEnv {
 		t.Fatal(err)
 	}
 	var flow *compliance.Service
-	if withCompliance {
+	if setup.compliance {
 		_, key, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +200,11 @@ func buildRealEnv(t testing.TB, opts Options, withCompliance bool) *realEnv {
 		co.SigningKey = key
 		co.AdvanceInterval = -1
 		co.RetentionInterval = -1
-		if flow, err = compliance.New(svc, l, vstore, pol, co); err != nil {
+		var fstore vault.Store = vstore
+		if setup.bareVault {
+			fstore = emb
+		}
+		if flow, err = compliance.New(svc, l, fstore, pol, co); err != nil {
 			t.Fatal(err)
 		}
 		opts.Compliance = flow
@@ -208,7 +233,7 @@ func buildRealEnv(t testing.TB, opts Options, withCompliance bool) *realEnv {
 	srv := New(svc, pol, opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc, flow: flow}
+	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc, flow: flow, emb: emb}
 }
 
 // settle waits until the service's subject indexer has written every
@@ -549,6 +574,8 @@ func TestComplianceFlow(t *testing.T) {
 	var adv map[string]int
 	if r := e.doJSON(t, http.MethodPost, "/v1/admin/erasures/advance", roleTokens["admin"], nil, &adv); r.status != http.StatusOK || adv["completed"] != 1 {
 		t.Fatalf("advance = %d %s", r.status, r.body)
+	} else if n, ok := adv["awaitingPurge"]; !ok || n != 0 {
+		t.Errorf("advance = %s, want awaitingPurge 0 (a vault that purges at once)", r.body)
 	}
 	if r := e.do(t, http.MethodPost, "/v1/admin/retention/run", roleTokens["admin"], nil); r.status != http.StatusOK {
 		t.Errorf("retention run = %d %s", r.status, r.body)

@@ -63,6 +63,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/v1/subjects", action: policy.ActionExport, resource: noResource, handler: s.findSubjects},
 		{method: http.MethodGet, path: "/v1/holds", action: policy.ActionErase, resource: noResource, handler: s.listHolds},
 		{method: http.MethodPost, path: "/v1/admin/erasures/advance", action: policy.ActionAdmin, resource: noResource, handler: s.advance},
+		{method: http.MethodPost, path: "/v1/admin/erasures/purge", action: policy.ActionAdmin, resource: noResource, handler: s.purgeNow},
 		{method: http.MethodPost, path: "/v1/admin/retention/run", action: policy.ActionAdmin, resource: noResource, handler: s.runRetention},
 		{method: http.MethodGet, path: "/v1/subjects/:subject/export", action: policy.ActionExport, resource: bySubject, handler: s.export},
 		{method: http.MethodGet, path: "/v1/audit", action: policy.ActionAudit, resource: auditResource, handler: s.audit},

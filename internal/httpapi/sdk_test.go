@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,105 @@ func TestSDKAgainstServer(t *testing.T) {
 	}
 	if v, err := admin.Verify(ctx); err != nil || !v.OK {
 		t.Errorf("Verify = %+v, %v", v, err)
+	}
+}
+
+// TestSDKPurgeErasures: with the embedded vault wired as the binary wires
+// it, an erasure waits for the vault's background purge (which, with a
+// minute of quiet required, does not come during the test): advance
+// counts it as awaiting the purge and leaves it erased. The SDK's
+// PurgeErasures purges at once and completes it, and says so in a report
+// of counts and times only. A second purge finds nothing to do.
+func TestSDKPurgeErasures(t *testing.T) {
+	e := newBackgroundPurgeEnv(t, Options{}, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := func(role string) *sdk.Client {
+		t.Helper()
+		c, err := sdk.New(e.ts.URL, sdk.WithToken(roleTokens[role]), sdk.WithHTTPClient(e.ts.Client()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	admin, svc, dpo := client("admin"), client("service"), client("dpo")
+	const subject = "cust-purge-1"
+	var sc sdk.Schema
+	if err := json.Unmarshal([]byte(customerSchema), &sc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.PutSchema(ctx, "CustomerRegistered", sc); err != nil {
+		t.Fatalf("PutSchema: %v", err)
+	}
+	if _, err := svc.Append(ctx, "customer-purge-1", sdk.NoStream, sdk.EventInput{Type: "CustomerRegistered",
+		Data: json.RawMessage(`{"customerId":"` + subject + `","email":"` + canaryEmail + `","name":"n","phone":"p"}`)}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	er, err := dpo.Erase(ctx, subject, sdk.ErasureRequest{Reason: "art17", RequestID: "purge-req-1"})
+	if err != nil || er.Status != sdk.ErasureErased {
+		t.Fatalf("Erase = %+v, %v; want erased", er, err)
+	}
+
+	// The vault has not purged: advance leaves the erasure waiting.
+	var adv map[string]int
+	if r := e.doJSON(t, http.MethodPost, "/v1/admin/erasures/advance", roleTokens["admin"], nil, &adv); r.status != http.StatusOK ||
+		adv["awaitingPurge"] != 1 || adv["completed"] != 0 {
+		t.Fatalf("advance before the purge = %d %s; want awaitingPurge 1, completed 0", r.status, r.body)
+	}
+	if got, err := dpo.GetErasure(ctx, er.ErasureID); err != nil || got.Status != sdk.ErasureErased {
+		t.Fatalf("GetErasure while the purge waits = %q, %v; want erased", got.Status, err)
+	}
+
+	if _, err := dpo.PurgeErasures(ctx); !errors.Is(err, sdk.ErrDenied) {
+		t.Errorf("PurgeErasures as dpo = %v, want ErrDenied (admin only)", err)
+	}
+	before := time.Now().UTC()
+	rep, err := admin.PurgeErasures(ctx)
+	if err != nil || rep.AdvanceReport != (sdk.AdvanceReport{Purged: 1, Completed: 1}) {
+		t.Fatalf("PurgeErasures = %+v, %v; want 1 purged and completed, none awaiting", rep, err)
+	}
+	if rep.StartedAt.Before(before.Add(-time.Second)) || rep.DoneAt.Before(rep.StartedAt) || time.Since(rep.DoneAt) > time.Minute {
+		t.Errorf("PurgeErasures times = %v .. %v, want around %v", rep.StartedAt, rep.DoneAt, before)
+	}
+	got, err := dpo.GetErasure(ctx, er.ErasureID)
+	if err != nil || got.Status != sdk.ErasureCompleted || len(got.Receipt) == 0 {
+		t.Fatalf("GetErasure after PurgeErasures = %q with %d receipt bytes, %v; want completed with a receipt", got.Status, len(got.Receipt), err)
+	}
+	if wait, err := e.emb.AwaitsPurge(ctx, subject); err != nil || wait {
+		t.Errorf("vault AwaitsPurge after PurgeErasures = %v, %v; want false", wait, err)
+	}
+
+	// Again: nothing left; the answer is counts and times, nothing else.
+	var again map[string]any
+	r := e.doJSON(t, http.MethodPost, "/v1/admin/erasures/purge", roleTokens["admin"], nil, &again)
+	if r.status != http.StatusOK {
+		t.Fatalf("second purge = %d %s", r.status, r.body)
+	}
+	want := map[string]any{"erased": 0.0, "purged": 0.0, "completed": 0.0, "awaitingPurge": 0.0}
+	for k, v := range want {
+		if again[k] != v {
+			t.Errorf("second purge %s = %v, want %v (%s)", k, again[k], v, r.body)
+		}
+	}
+	for k := range again {
+		if _, ok := want[k]; !ok && k != "startedAt" && k != "doneAt" {
+			t.Errorf("purge answer has %q: %s", k, r.body)
+		}
+	}
+	if strings.Contains(string(r.body), subject) || strings.Contains(string(r.body), canaryEmail) {
+		t.Errorf("purge answer names the subject or a value: %s", r.body)
+	}
+}
+
+// TestSDKPurgeErasuresWithoutWorkflow: a server without the erasure
+// workflow answers 501, which the SDK reports as ErrNotImplemented.
+func TestSDKPurgeErasuresWithoutWorkflow(t *testing.T) {
+	e := newRealEnv(t, Options{})
+	c, err := sdk.New(e.ts.URL, sdk.WithToken(roleTokens["admin"]), sdk.WithHTTPClient(e.ts.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PurgeErasures(context.Background()); !errors.Is(err, sdk.ErrNotImplemented) {
+		t.Errorf("PurgeErasures without a workflow = %v, want ErrNotImplemented", err)
 	}
 }
