@@ -158,18 +158,26 @@
 // BenchmarkAppendConcurrent64, and a second request in the log's group
 // commit).
 //
-// Measured on the shared 2-core machine under other engineers' load
-// (load average 6 to 12, so throughput varied 3x between runs; CPU per
-// event is the steadier figure), medians of 5 interleaved runs against
-// the code before the tag index and the sync alignment:
-// BenchmarkAppendConcurrent64 138-144 -> 100-122 CPU-µs per event,
-// BenchmarkAppendBatch100 68-69 -> 51-53. Under that load the throughput
-// medians moved from 2,800 to 3,000 ev/s (Concurrent64) and 5,900 to
-// 8,100 (Batch100); the latency gain of the pipelined writer shows when
-// the appenders are latency-bound rather than short of CPU: with 16
-// appenders it appended 1.2x as many events as the writer without the
-// overlap (3 interleaved rounds of 4 s), with 64 on a saturated machine
-// the same (0.9-1.2).
+// Measured on the shared 2-core machine (load average 3 to 4, others'
+// benchmarks running), medians of 5 interleaved runs of the code before
+// the tag index and the aligned syncs against the code after:
+//
+//	benchmark                before        after         CPU-µs/ev
+//	AppendConcurrent64        7,644 ev/s   12,858 ev/s   141 -> 94
+//	AppendBatch100           15,836 ev/s   20,784 ev/s    65 -> 48
+//	AppendBatch100x4         27,922 ev/s   30,483 ev/s    55 -> 50
+//	BaselinePutThenAppend64  14,293 ev/s   13,994 ev/s   (the stores alone)
+//
+// The pipelined writer alone (barrier overlapping the previous commit)
+// gave 1.33x on AppendConcurrent64 in paired runs, at the same CPU per
+// event. A batch of 100 from one appender waits for two fsyncs in series
+// (the vault's, then the log's) and for the vault's sealing of its values
+// on the appender's goroutine (one timed run under load: 9.9 ms a batch,
+// 2.7 in the vault Put, 2.1 in the vault sync, 3.9 in the rest of the log
+// append, 1.2 in redaction itself); splitting the
+// batch into parallel Puts, or starting the vault fsync right after a big
+// Put, did not measurably help (paired ratios 0.96 and 1.03), so neither
+// is done.
 //
 // A read page is one log read, one walk of each document that stops at its
 // last token (each distinct token list of the page decoded once), one
