@@ -62,6 +62,7 @@ func commands() []command {
 		{"export", "write everything held about a subject to a file (dpo)", runExport},
 		{"erasure status", "status and receipt of an erasure", runErasureStatus},
 		{"erasure list", "list erasure requests, e.g. --overdue", runErasureList},
+		{"erasure purge", "purge erased subjects from the vault now and complete their erasures (admin)", runErasurePurge},
 		{"erasure verify-receipt", "check offline that a receipt was signed by the sidecar's key", runVerifyReceipt},
 		{"hold place", "put a subject under legal hold: erasure is refused", runHold(true)},
 		{"hold lift", "lift a subject's legal hold", runHold(false)},
@@ -140,8 +141,7 @@ func newFlags(e *env, name, synopsis, about string) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return errHelp
+		return errHelp // the flag set has printed its usage
 	}
 	if err != nil {
 		return usagef("%s: %v", fs.Name(), err)
