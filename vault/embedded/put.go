@@ -2,8 +2,11 @@ package embedded
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,18 +22,18 @@ var errStaleDEK = errors.New("embedded: stale dek")
 // putReq is one Put call, sealed and ready for the committer.
 type putReq struct {
 	subjects []subjectPut
+	keys     [][]byte // every subject's value keys
+	vals     [][]byte // their records
 	bytes    int
 	done     chan error
 }
 
-// subjectPut is what one Put writes for one subject.
+// subjectPut is what one Put writes for one subject besides its values.
 type subjectPut struct {
 	subject string
 	dek     *vault.DEK
 	gen     uint64 // cache generation read before the DEK was loaded
 	newDEK  []byte // DEK record, set when this Put created the DEK
-	keys    [][]byte
-	vals    [][]byte
 }
 
 // Put implements vault.Store: all entries or none, durable on return.
@@ -122,77 +125,168 @@ func (s *Store) put(ctx context.Context, entries []vault.Entry, durable bool) ([
 	}
 }
 
+// Parts of a Put's work that run on several goroutines: at least this
+// many items per goroutine, below which starting one costs more than it
+// saves (sealing a value takes about 2 us, creating or unwrapping a DEK
+// about 5 us).
+const (
+	sealPart = 32
+	dekPart  = 8
+)
+
 // preparePut finds or creates each subject's DEK and seals the values. It
-// runs in the caller's goroutine, so sealing is parallel.
+// runs in the caller's goroutine, and a big Put (from 2*sealPart entries)
+// spreads its sealing, and DEK creation, over up to GOMAXPROCS goroutines:
+// a single appender's batch would otherwise seal on one core while the
+// others wait.
 func (s *Store) preparePut(ctx context.Context, entries []vault.Entry) (*putReq, []vault.Token, error) {
-	req := &putReq{done: make(chan error, 1)}
-	idx := make(map[string]int, 2)
-	toks := make([]vault.Token, len(entries))
-	now := s.opts.Now()
+	req := &putReq{
+		done: make(chan error, 1),
+		keys: make([][]byte, len(entries)),
+		vals: make([][]byte, len(entries)),
+	}
+	// subj[i] is the index in req.subjects of entry i's subject.
+	subj := make([]int32, len(entries))
+	idx := make(map[string]int32, 4)
 	for i, e := range entries {
 		j, ok := idx[e.Subject]
 		if !ok {
-			sp, err := s.dekForPut(ctx, e.Subject)
-			if err != nil {
-				return nil, nil, err
-			}
-			j = len(req.subjects)
+			j = int32(len(req.subjects))
 			idx[e.Subject] = j
-			req.subjects = append(req.subjects, sp)
-			req.bytes += len(sp.newDEK) + 64
+			req.subjects = append(req.subjects, subjectPut{subject: e.Subject})
 		}
-		sp := &req.subjects[j]
-		id, err := vault.NewTokenID()
-		if err != nil {
-			return nil, nil, err
+		subj[i] = j
+	}
+	if err := s.deksForPut(ctx, req.subjects); err != nil {
+		return nil, nil, err
+	}
+	ids := make([]byte, len(entries)*vault.TokenIDSize)
+	if _, err := rand.Read(ids); err != nil {
+		return nil, nil, fmt.Errorf("new token: %w", err)
+	}
+	toks := make([]vault.Token, len(entries))
+	now := s.opts.Now()
+	err := inParallel(len(entries), sealPart, func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			e := entries[i]
+			id := [vault.TokenIDSize]byte(ids[i*vault.TokenIDSize:])
+			tok := vault.FormatToken(e.Subject, id)
+			sealed, err := req.subjects[subj[i]].dek.Seal(e.Subject, tok, e.Class, e.Value.Reveal())
+			if err != nil {
+				return err
+			}
+			toks[i] = tok
+			req.keys[i] = valueKey(e.Subject, id)
+			req.vals[i] = valueRecord{createdAt: now, class: e.Class, sealed: sealed}.encode()
 		}
-		tok := vault.FormatToken(e.Subject, id)
-		sealed, err := sp.dek.Seal(e.Subject, tok, e.Class, e.Value.Reveal())
-		if err != nil {
-			return nil, nil, err
-		}
-		k := valueKey(e.Subject, id)
-		v := valueRecord{createdAt: now, class: e.Class, sealed: sealed}.encode()
-		sp.keys = append(sp.keys, k)
-		sp.vals = append(sp.vals, v)
-		req.bytes += len(k) + len(v) + 64
-		toks[i] = tok
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range entries {
+		req.bytes += len(req.keys[i]) + len(req.vals[i]) + 64
+	}
+	for _, sp := range req.subjects {
+		req.bytes += len(sp.newDEK) + 64
 	}
 	return req, toks, nil
 }
 
-// dekForPut returns the subject's DEK: cached, stored, or new (then
-// newDEK holds the record to write). It does not look for a tombstone:
-// the committer does, in the transaction that writes, which is the check
-// that counts; an erased subject has no DEK, so its Put only wastes a
-// fresh one.
-func (s *Store) dekForPut(ctx context.Context, subject string) (subjectPut, error) {
-	sp := subjectPut{subject: subject}
-	if k, ok := s.cache.Get(subject); ok {
-		sp.dek = k
-		return sp, nil
+// deksForPut sets each subject's DEK: cached, stored, or new (then newDEK
+// holds the record to write). The stored DEKs of subjects the cache misses
+// are read in one transaction (by up to GOMAXPROCS goroutines, which also
+// unwrap or create the DEKs). It does not look for a tombstone: the
+// committer does, in the transaction that writes, which is the check that
+// counts; an erased subject has no DEK, so its Put only wastes a fresh one.
+func (s *Store) deksForPut(ctx context.Context, subjects []subjectPut) error {
+	var missed []int
+	for j := range subjects {
+		if k, ok := s.cache.Get(subjects[j].subject); ok {
+			subjects[j].dek = k
+		} else {
+			missed = append(missed, j)
+		}
 	}
-	sp.gen = s.cache.Generation()
-	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		sp.dek, err = s.loadDEK(ctx, txn, subject, sp.gen)
-		return err
+	if len(missed) == 0 {
+		return nil
+	}
+	gen := s.cache.Generation() // before the snapshot, see loadDEK
+	now := s.opts.Now()
+	return s.db.View(func(txn *badger.Txn) error {
+		return inParallel(len(missed), dekPart, func(lo, hi int) error {
+			for _, j := range missed[lo:hi] {
+				if err := s.dekForPut(ctx, txn, &subjects[j], gen, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
-	if err != nil {
-		return sp, err
+}
+
+// dekForPut sets sp's DEK from the store, or creates one. It may run on
+// several goroutines sharing txn.
+func (s *Store) dekForPut(ctx context.Context, txn *badger.Txn, sp *subjectPut, gen uint64, now time.Time) error {
+	sp.gen = gen
+	item, err := txn.Get(dekKey(sp.subject))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		if sp.dek, err = vault.NewDEK(); err != nil {
+			return err
+		}
+		wrapped, err := vault.WrapDEK(ctx, s.kp, sp.dek)
+		if err != nil {
+			return err
+		}
+		sp.newDEK = dekRecord{createdAt: now, wrapped: wrapped}.encode()
+		return nil
+	case err != nil:
+		return err
 	}
-	if sp.dek != nil {
-		return sp, nil
+	var wrapped []byte
+	if err := item.Value(func(v []byte) error {
+		rec, err := parseDEKRecord(v)
+		if err != nil {
+			return fmt.Errorf("load dek: %w", vault.ErrTampered)
+		}
+		wrapped = append([]byte(nil), rec.wrapped...)
+		return nil
+	}); err != nil {
+		return err
 	}
-	if sp.dek, err = vault.NewDEK(); err != nil {
-		return sp, err
+	if sp.dek, err = vault.UnwrapDEK(ctx, s.kp, wrapped); err != nil {
+		return err
 	}
-	wrapped, err := vault.WrapDEK(ctx, s.kp, sp.dek)
-	if err != nil {
-		return sp, err
+	s.cache.Add(sp.subject, sp.dek, gen)
+	return nil
+}
+
+// inParallel calls fn on consecutive parts of [0, n) of at least minPart
+// items each, on up to GOMAXPROCS goroutines (the caller's one of them),
+// and returns the first part's error.
+func inParallel(n, minPart int, fn func(lo, hi int) error) error {
+	w := min(runtime.GOMAXPROCS(0), n/minPart)
+	if w <= 1 {
+		return fn(0, n)
 	}
-	sp.newDEK = dekRecord{createdAt: s.opts.Now(), wrapped: wrapped}.encode()
-	return sp, nil
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	for p := 1; p < w; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = fn(p*n/w, (p+1)*n/w)
+		}()
+	}
+	errs[0] = fn(0, n/w)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // committer packs waiting Puts into one transaction and one fsync.
@@ -286,6 +380,17 @@ func (s *Store) commitBatch(batch []*putReq) {
 	}
 }
 
+// subjectCheck is what the committer reads of one subject of a batch.
+type subjectCheck struct {
+	subject string
+	newDEK  bool // a Put of the batch creates the subject's DEK
+	erased  bool
+	hasDEK  bool // read only where newDEK
+}
+
+// checkPart is the fewest subjects a committer's goroutine checks.
+const checkPart = 32
+
 // tryCommit writes the batch in one transaction. Requests whose subject was
 // erased, or whose DEK lost a creation race, get their own error and write
 // nothing; the others commit together.
@@ -294,42 +399,57 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 	defer s.creators.Unlock()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
+	// Every subject's tombstone, and whether a DEK exists where a Put
+	// creates one, read on up to GOMAXPROCS goroutines sharing txn (Badger
+	// allows concurrent reads in a transaction): a batch of one big Put
+	// would otherwise read them one by one while the caller waits.
+	idx := make(map[string]int)
+	var checks []subjectCheck
+	for _, r := range batch {
+		for _, sp := range r.subjects {
+			c, ok := idx[sp.subject]
+			if !ok {
+				c = len(checks)
+				idx[sp.subject] = c
+				checks = append(checks, subjectCheck{subject: sp.subject})
+			}
+			checks[c].newDEK = checks[c].newDEK || sp.newDEK != nil
+		}
+	}
+	err := inParallel(len(checks), checkPart, func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			c := &checks[i]
+			var err error
+			if c.erased, err = isErased(txn, c.subject); err != nil {
+				return err
+			}
+			if c.erased || !c.newDEK {
+				// A DEK that came from the store or the cache exists
+				// unless the subject was erased.
+				continue
+			}
+			switch _, err := txn.Get(dekKey(c.subject)); {
+			case err == nil:
+				c.hasDEK = true
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	outcome := make([]error, len(batch))
-	erased := make(map[string]bool)
-	hasDEK := make(map[string]bool)
 	writes := 0
 	for i, r := range batch {
 		for _, sp := range r.subjects {
-			e, ok := erased[sp.subject]
-			if !ok {
-				var err error
-				if e, err = isErased(txn, sp.subject); err != nil {
-					return nil, err
-				}
-				erased[sp.subject] = e
-			}
-			if e {
+			c := &checks[idx[sp.subject]]
+			if c.erased {
 				outcome[i] = vault.ErrErased
 				break
 			}
-			if sp.newDEK == nil {
-				// The DEK came from the store or the cache: it exists
-				// unless the subject was erased, which the tombstone
-				// check above answered.
-				continue
-			}
-			d, ok := hasDEK[sp.subject]
-			if !ok {
-				_, err := txn.Get(dekKey(sp.subject))
-				switch {
-				case err == nil:
-					d = true
-				case !errors.Is(err, badger.ErrKeyNotFound):
-					return nil, err
-				}
-				hasDEK[sp.subject] = d
-			}
-			if d {
+			if sp.newDEK != nil && c.hasDEK {
 				// Another Put created the subject's DEK first.
 				outcome[i] = errStaleDEK
 				break
@@ -343,15 +463,15 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 				if err := txn.Set(dekKey(sp.subject), sp.newDEK); err != nil {
 					return nil, err
 				}
-				hasDEK[sp.subject] = true
+				checks[idx[sp.subject]].hasDEK = true
 			}
-			for j := range sp.keys {
-				if err := txn.Set(sp.keys[j], sp.vals[j]); err != nil {
-					return nil, err
-				}
-			}
-			writes++
 		}
+		for j := range r.keys {
+			if err := txn.Set(r.keys[j], r.vals[j]); err != nil {
+				return nil, err
+			}
+		}
+		writes++
 	}
 	if writes == 0 {
 		return outcome, nil
