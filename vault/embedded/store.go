@@ -391,28 +391,38 @@ func (s *Store) Delete(ctx context.Context, toks []vault.Token) error {
 		return err
 	}
 	defer s.end()
-	var keys [][]byte
+	// Keys by subject, so that a subject's tombstone is read once.
+	bySubject := make(map[string][][]byte)
+	var subjects []string
+	memo := make(map[string]string)
 	for _, tok := range toks {
-		sub, id, err := vault.SplitToken(tok)
+		sub, id, err := vault.SplitTokenMemo(tok, memo)
 		if err != nil {
 			continue
 		}
-		keys = append(keys, valueKey(sub, id))
+		if _, ok := bySubject[sub]; !ok {
+			subjects = append(subjects, sub)
+		}
+		bySubject[sub] = append(bySubject[sub], valueKey(sub, id))
 	}
-	if len(keys) == 0 {
+	if len(subjects) == 0 {
 		return nil
 	}
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		for _, k := range keys {
-			// Only existing keys: a blind delete would leave a marker
-			// under an erased, maybe purged, subject's prefix.
-			if _, err := txn.Get(k); errors.Is(err, badger.ErrKeyNotFound) {
+		for _, sub := range subjects {
+			// Blind deletes, but none under an erased subject: they would
+			// leave markers under its prefix, maybe after its purge. An
+			// Erase committing after this read conflicts with the
+			// transaction, which then runs again and sees the tombstone.
+			if erased, err := isErased(txn, sub); err != nil {
+				return err
+			} else if erased {
 				continue
-			} else if err != nil {
-				return err
 			}
-			if err := txn.Delete(k); err != nil {
-				return err
+			for _, k := range bySubject[sub] {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
