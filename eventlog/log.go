@@ -138,9 +138,10 @@ type Log struct {
 
 	// mu guards closed. Reads hold it shared for their duration, so Close
 	// waits for them before closing Badger.
-	mu     sync.RWMutex
-	closed bool
-	done   chan struct{} // closed by Close: wakes subscribers
+	mu        sync.RWMutex
+	closed    bool
+	done      chan struct{} // closed when Close starts: wakes subscribers
+	closeDone chan struct{} // closed when Close has closed Badger: nothing writes to the directory any more
 
 	reqs       chan *appendReq
 	writerDone chan struct{}
@@ -198,6 +199,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		maxTxnSize:  db.MaxBatchSize(),
 		maxTxnCount: db.MaxBatchCount(),
 		done:        make(chan struct{}),
+		closeDone:   make(chan struct{}),
 		reqs:        make(chan *appendReq, 1024),
 		writerDone:  make(chan struct{}),
 		notify:      make(chan struct{}),
@@ -306,16 +308,22 @@ func (l *Log) load() error {
 
 // Close stops accepting appends, commits those already queued, waits for
 // reads in progress and closes the database. Subscriptions return ErrClosed.
+// When Close returns, nothing writes to the log's directory any more (Badger
+// writes a table and its manifest while it closes); a second Close returns
+// ErrClosed, also only once the first has finished, and so do subscriptions
+// that end because the log closed.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
+		<-l.closeDone
 		return ErrClosed
 	}
 	l.closed = true
 	close(l.reqs)
 	close(l.done)
 	l.mu.Unlock()
+	defer close(l.closeDone)
 	<-l.writerDone
 	close(l.stopResidency)
 	<-l.residencyDone
@@ -349,6 +357,14 @@ func (l *Log) HeadHash(ctx context.Context) (uint64, [32]byte, error) {
 	l.notifyMu.Lock()
 	defer l.notifyMu.Unlock()
 	return l.head.Load(), l.headHash, nil
+}
+
+// errClosed returns ErrClosed once Close has finished, for callers that
+// found the log closing: whoever sees ErrClosed may then remove the
+// directory.
+func (l *Log) errClosed() error {
+	<-l.closeDone
+	return ErrClosed
 }
 
 // acquire takes the read lock for an operation, or reports ErrClosed.

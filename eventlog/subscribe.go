@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -36,7 +37,8 @@ func (l *Log) Subscribe(ctx context.Context, from uint64) *Subscription {
 
 // Next returns the next event, waiting for one to be appended if the
 // subscriber has caught up. It returns ctx.Err() when ctx ends, and
-// ErrClosed after Close or when the log is closed.
+// ErrClosed after Close or when the log is closed (then only once the
+// log's Close has finished, so that the caller may remove its directory).
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	for {
 		if len(s.buf) > 0 {
@@ -55,6 +57,9 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 		wake := s.l.published()
 		if s.next <= s.l.head.Load() {
 			evs, err := s.l.ReadAll(ctx, s.next, s.l.opts.SubscriptionBatch, Filter{})
+			if errors.Is(err, ErrClosed) {
+				return Event{}, s.l.errClosed()
+			}
 			if err != nil {
 				return Event{}, err
 			}
@@ -71,7 +76,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 		case <-s.closed:
 			return Event{}, ErrClosed
 		case <-s.l.done:
-			return Event{}, ErrClosed
+			return Event{}, s.l.errClosed()
 		}
 	}
 }
