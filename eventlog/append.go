@@ -34,7 +34,7 @@ const MaxTagLen = 512
 // Append returns ctx.Err() and the events may or may not be appended;
 // retrying with the same IDs is safe.
 func (l *Log) Append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return AppendResult{}, err
 	}
 	if stream[0] == '$' {
@@ -58,7 +58,7 @@ type Barrier interface {
 // log's own sync. If Sync fails, the append fails and writes nothing.
 // before's dynamic type must be comparable (a pointer, typically).
 func (l *Log) AppendAfter(ctx context.Context, stream string, expected ExpectedVersion, events []EventData, before Barrier) (AppendResult, error) {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return AppendResult{}, err
 	}
 	if stream[0] == '$' {
@@ -70,7 +70,7 @@ func (l *Log) AppendAfter(ctx context.Context, stream string, expected ExpectedV
 // AppendSystem is Append for the reserved "$" streams ($schemas, $audit,
 // $erasures, ...). It rejects every other stream name.
 func (l *Log) AppendSystem(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return AppendResult{}, err
 	}
 	if stream[0] != '$' {
@@ -94,7 +94,14 @@ func validName(what, s string, sentinel error) error {
 	return nil
 }
 
-func validStream(s string) error { return validName("stream name", s, ErrInvalidStream) }
+// ValidateStreamName returns nil if name is a stream name the log accepts
+// (1 to MaxNameLen bytes of UTF-8 without control characters), else an
+// error wrapping ErrInvalidStream that does not quote the name. It does
+// not check the "$" prefix that tells user streams (Append) from system
+// streams (AppendSystem). Callers that write elsewhere before they append
+// (the redaction service's vault) check with it first, so that a name the
+// log would refuse changes nothing.
+func ValidateStreamName(name string) error { return validName("stream name", name, ErrInvalidStream) }
 
 func validTag(s string) error {
 	if len(s) > MaxTagLen {

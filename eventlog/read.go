@@ -17,7 +17,7 @@ import (
 // starts at the last version. A stream without events reads as empty.
 // limit <= 0 means DefaultReadLimit.
 func (l *Log) ReadStream(ctx context.Context, stream string, from uint64, limit int, dir Direction) ([]Event, error) {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return nil, err
 	}
 	if dir != Forward && dir != Backward {
@@ -464,7 +464,7 @@ func (l *Log) ReadTag(ctx context.Context, tag string, from uint64, limit int) (
 // StreamInfo returns a stream's current version and the positions of its
 // first and last events, or ErrStreamNotFound.
 func (l *Log) StreamInfo(ctx context.Context, stream string) (StreamInfo, error) {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return StreamInfo{}, err
 	}
 	if err := l.acquire(ctx); err != nil {

@@ -17,7 +17,7 @@ import (
 // version (never overwritten by an older one); LoadSnapshot returns the one
 // with the highest version.
 func (l *Log) SaveSnapshot(ctx context.Context, stream string, version uint64, data json.RawMessage) error {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return err
 	}
 	if version == 0 {
@@ -55,7 +55,7 @@ func (l *Log) SaveSnapshot(ctx context.Context, stream string, version uint64, d
 // LoadSnapshot returns the stream's snapshot with the highest version, or
 // ErrNoSnapshot.
 func (l *Log) LoadSnapshot(ctx context.Context, stream string) (Snapshot, error) {
-	if err := validStream(stream); err != nil {
+	if err := ValidateStreamName(stream); err != nil {
 		return Snapshot{}, err
 	}
 	if err := l.acquire(ctx); err != nil {

@@ -43,17 +43,25 @@ type prepared struct {
 // undeclared data and metadata, moves every declared value to the vault in
 // one Put for the whole batch, and appends events holding tokens only. If the
 // log append fails the new vault values are deleted again (or, if that fails
-// too, by the sweeper). Needs action append on the stream.
+// too, by the sweeper). A stream name the log would refuse (or a "$" system
+// stream) is refused before anything is written. Needs action append on the
+// stream.
 func (s *Service) Append(ctx context.Context, a Access, stream string, expected eventlog.ExpectedVersion, events []EventInput) (eventlog.AppendResult, error) {
 	var zero eventlog.AppendResult
+	// The log's own rules for the name, before anything is written: a name
+	// it would refuse must not leave the $instance record (pending.go), a
+	// denial's audit record or vault values behind.
+	if err := eventlog.ValidateStreamName(stream); err != nil {
+		return zero, fmt.Errorf("append: %w", err)
+	}
+	if strings.HasPrefix(stream, "$") {
+		return zero, fmt.Errorf("append: %w", eventlog.ErrReservedStream)
+	}
 	if err := s.authorize(ctx, a, policy.ActionAppend, policy.Resource{Stream: stream}); err != nil {
 		return zero, err
 	}
 	if len(events) == 0 {
 		return zero, fmt.Errorf("append: %w: no events", ErrInvalid)
-	}
-	if strings.HasPrefix(stream, "$") {
-		return zero, fmt.Errorf("append: %w", eventlog.ErrReservedStream)
 	}
 	preps := make([]prepared, len(events))
 	var entries []vault.Entry
