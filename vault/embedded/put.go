@@ -262,29 +262,45 @@ func (s *Store) dekForPut(ctx context.Context, txn *badger.Txn, sp *subjectPut, 
 	return nil
 }
 
-// inParallel calls fn on consecutive parts of [0, n) of at least minPart
-// items each, on up to GOMAXPROCS goroutines (the caller's one of them),
-// and returns the first part's error.
+// inParallel calls fn on the parts of [0, n), on up to GOMAXPROCS
+// goroutines (the caller's one of them) when n holds at least 2*minPart
+// items, and returns an error of fn if any. The goroutines take parts of
+// minPart/4 items in turn rather than a fixed share each: on a busy
+// machine a helper may start late or be descheduled, and the caller then
+// does its share instead of waiting for it.
 func inParallel(n, minPart int, fn func(lo, hi int) error) error {
 	w := min(runtime.GOMAXPROCS(0), n/minPart)
 	if w <= 1 {
 		return fn(0, n)
 	}
-	errs := make([]error, w)
+	part := max(1, minPart/4)
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	work := func() {
+		for failed.Load() == nil {
+			hi := int(next.Add(int64(part)))
+			lo := hi - part
+			if lo >= n {
+				return
+			}
+			if err := fn(lo, min(hi, n)); err != nil {
+				failed.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	}
 	var wg sync.WaitGroup
-	for p := 1; p < w; p++ {
+	for range w - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[p] = fn(p*n/w, (p+1)*n/w)
+			work()
 		}()
 	}
-	errs[0] = fn(0, n/w)
+	work()
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	if err := failed.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
