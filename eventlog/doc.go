@@ -203,12 +203,13 @@
 // NumLevelZeroTablesStall tables (here NumMemtables+8 = 10) or both
 // memtables wait for their flush. Right after 1,000,000 1 KiB events
 // (4 appenders, batches of 100, tagged like the redaction service's),
-// 30 s of single appends one after another measured p50 0.37-0.38 ms,
-// p99 5.6-7.0 ms, max 66-124 ms on the shared 2-core box, and p99
-// 21.8 ms, max 198 ms with two busy loops taking the cores
+// 30 s of single appends one after another measured (three runs on the
+// shared 2-core box) p50 0.37-0.62 ms, p99 5.6-7.0 ms, max 66-124 ms
+// (medians 0.38, 5.9 and 84 ms), and p99 21.8 ms, max 198 ms with two
+// busy loops taking the cores
 // (TestAppendLatencyAfterFill1M, EVENTLOG_STALL1M=1). Level 0 held at most
 // two tables after the fill, and Badger never stalled writes, during it or
-// after (its lifetime L0 stall: 0 s). In two of the three runs the
+// after (its lifetime L0 stall: 0 s). In two of the four runs the
 // slowest append was the one that switched memtables (124 and 198 ms).
 // What stretches the tail is other
 // writes to the same disk: with another process writing files with fsync
