@@ -110,7 +110,12 @@ func validTag(s string) error {
 	return validName("tag", s, ErrInvalid)
 }
 
-func validType(s string) error { return validName("event type", s, ErrInvalid) }
+// ValidateEventType returns nil if typ is an event type the log accepts
+// (1 to MaxNameLen bytes of UTF-8 without control characters), else an
+// error wrapping ErrInvalid that does not quote it. Like
+// ValidateStreamName, it lets a caller that writes elsewhere before it
+// appends refuse what the log would refuse first.
+func ValidateEventType(typ string) error { return validName("event type", typ, ErrInvalid) }
 
 // appendReq is one append on its way to the writer.
 type appendReq struct {
@@ -190,7 +195,7 @@ func (l *Log) newRequest(stream string, expected ExpectedVersion, events []Event
 	}
 	total := 0
 	for i, e := range events {
-		if err := validType(e.Type); err != nil {
+		if err := ValidateEventType(e.Type); err != nil {
 			return nil, fmt.Errorf("append to %q: event %d: %w", stream, i, err)
 		}
 		size := len(e.Type) + len(e.Data) + len(e.Metadata)

@@ -259,7 +259,7 @@ func (l *Log) ReadAll(ctx context.Context, from uint64, limit int, filter Filter
 	slices.Sort(types)
 	types = slices.Compact(types)
 	for _, t := range types {
-		if err := validType(t); err != nil {
+		if err := ValidateEventType(t); err != nil {
 			return nil, fmt.Errorf("read all: filter: %w", err)
 		}
 	}

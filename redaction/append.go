@@ -43,8 +43,8 @@ type prepared struct {
 // undeclared data and metadata, moves every declared value to the vault in
 // one Put for the whole batch, and appends events holding tokens only. If the
 // log append fails the new vault values are deleted again (or, if that fails
-// too, by the sweeper). A stream name the log would refuse (or a "$" system
-// stream) is refused before anything is written. Needs action append on the
+// too, by the sweeper). A stream name or event type the log would refuse
+// (or a "$" system stream) is refused before anything is written. Needs action append on the
 // stream.
 func (s *Service) Append(ctx context.Context, a Access, stream string, expected eventlog.ExpectedVersion, events []EventInput) (eventlog.AppendResult, error) {
 	var zero eventlog.AppendResult
@@ -71,6 +71,11 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		p.in = ev
 		if ev.ID != uuid.Nil {
 			anyID = true
+		}
+		// The log's rule, before the vault or the $instance record is
+		// written; the error is the one the log would return.
+		if err := eventlog.ValidateEventType(ev.Type); err != nil {
+			return zero, fmt.Errorf("append: event %d: %w", i, err)
 		}
 		if !jsonvalid.Valid(ev.Data) {
 			return zero, &EventError{Index: i, Type: ev.Type, Reason: "data is not valid JSON"}

@@ -14,9 +14,10 @@ import (
 )
 
 // TestRefusedStreamWritesNothing: an append with PII to a stream name the
-// log refuses writes nothing, to the log (not even the $instance record
-// the first append with PII creates, nor a denial's audit record) or to
-// the vault, with the in-memory and the real embedded vault.
+// log refuses, or with an event type it refuses, writes nothing, to the
+// log (not even the $instance record the first append with PII creates,
+// nor a denial's audit record) or to the vault, with the in-memory and the
+// real embedded vault.
 func TestRefusedStreamWritesNothing(t *testing.T) {
 	streams := []struct {
 		name, stream string
@@ -62,6 +63,13 @@ func TestRefusedStreamWritesNothing(t *testing.T) {
 					if !errors.Is(err, tt.want) {
 						t.Errorf("%s: Append(%q) as %s = %v, want %v", tt.name, tt.stream, who.name, err, tt.want)
 					}
+				}
+			}
+			// An event type the log refuses, next to an event with PII.
+			for _, typ := range []string{"", "a\nb", "a\xffb", strings.Repeat("t", eventlog.MaxNameLen+1)} {
+				bad := append([]EventInput{ev(typ, `{"customerId":"c1","note":"x"}`)}, batch...)
+				if _, err := env.svc.Append(ctx, pService, "s1", eventlog.Any, bad); !errors.Is(err, eventlog.ErrInvalid) {
+					t.Errorf("Append with event type %q = %v, want eventlog.ErrInvalid", typ, err)
 				}
 			}
 			if h, _ := env.log.Head(ctx); h != head {
