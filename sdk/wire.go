@@ -262,7 +262,7 @@ type ExportValue struct {
 	Class     string          `json:"class"`
 	Value     json.RawMessage `json:"value"`
 	State     string          `json:"state,omitempty"`
-	CreatedAt time.Time       `json:"createdAt,omitempty"`
+	CreatedAt time.Time       `json:"createdAt,omitzero"` // absent for an erased or expired value
 }
 
 // ExportEventRef names one event that references a subject, without values.
