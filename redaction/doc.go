@@ -182,9 +182,16 @@
 // A read page is one log read, one walk of each document that stops at its
 // last token (each distinct token list of the page decoded once), one
 // policy decision per distinct (stream, type, subject, path, class), one
-// vault Resolve, and one audit append whose records are grouped in reused
-// scratch space. The vault Resolve is most of a page's cost; see
-// BenchmarkBaselineReadResolve (the log read and the Resolve alone).
+// vault Resolve (the embedded vault reads the whole batch on one snapshot,
+// one iterator per subject), and one audit append whose records are grouped
+// in reused scratch space. The audit append is started as soon as the
+// page's states are known and runs while the documents are rewritten; the
+// page is returned only once it is durable. The vault Resolve is most of a
+// page's CPU; see BenchmarkBaselineReadResolve (the log read and the
+// Resolve alone). With many concurrent readers of small pages the wait for
+// the audit record's group commit, not CPU, bounds throughput:
+// BenchmarkReadRevealedPage100x16 is the in-process shape of the load
+// tool's read-100.
 //
 // The vault must be durable before the log (an event may never point to a
 // missing value). With the HashiCorp backend (durable when Put returns) an
