@@ -381,6 +381,7 @@ func (l *Log) writer() {
 		// group and leave the other half for the next fsync.
 		if active := int(l.active.Load()); reqs != nil && carry == nil && len(group) < active && active > 1 {
 			linger := min(time.Duration(l.lastCommit.Load())/4, maxLinger)
+			lingerStart := time.Now()
 			timer := time.NewTimer(linger)
 		wait:
 			for len(group) < active && n < l.opts.MaxGroupEvents {
@@ -398,6 +399,7 @@ func (l *Log) writer() {
 				}
 			}
 			timer.Stop()
+			l.lingerNanos.Add(int64(time.Since(lingerStart)))
 		}
 		barriers := syncBarriers(group)
 		// Hand the group over. While the committer is still busy with the
@@ -480,7 +482,9 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 	if fatal == nil && committed > 0 {
 		start := time.Now()
 		fatal = wtxn.Commit()
-		l.lastCommit.Store(int64(time.Since(start)))
+		d := int64(time.Since(start))
+		l.lastCommit.Store(d)
+		l.commitNanos.Add(d)
 		if fatal != nil {
 			fatal = fmt.Errorf("append: commit: %w", fatal)
 		}

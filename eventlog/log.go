@@ -156,6 +156,9 @@ type Log struct {
 
 	// Counters for tests and benchmarks.
 	groups, grouped atomic.Uint64 // group commits, events committed in them
+	// Time in Badger commits (write + sync) and in the writer's linger,
+	// summed over groups, in nanoseconds.
+	commitNanos, lingerNanos atomic.Int64
 	// Set by the committer, read by the writer's linger: appenders seen at
 	// the last commit (acknowledged + queued), and how long the last
 	// Badger commit (write + sync) took, in nanoseconds.
