@@ -42,8 +42,40 @@ func InstrumentVault(store vault.Store, reg prometheus.Registerer) vault.Store {
 		}
 		m.byOp[op] = o
 	}
-	return &instrumentedStore{Store: store, m: m}
+	is := &instrumentedStore{Store: store, m: m}
+	if _, ok := store.(unsyncedPutter); ok {
+		return &instrumentedUnsyncedStore{is}
+	}
+	return is
 }
+
+// unsyncedPutter is a vault whose Put can return before the values are
+// durable, with Sync as the barrier (the embedded vault); the redaction
+// service looks for it by type assertion, so the wrapper keeps it.
+type unsyncedPutter interface {
+	PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error)
+	Sync() error
+}
+
+// instrumentedUnsyncedStore is instrumentedStore for an unsyncedPutter:
+// PutUnsynced counts as a put.
+type instrumentedUnsyncedStore struct{ *instrumentedStore }
+
+var _ unsyncedPutter = (*instrumentedUnsyncedStore)(nil)
+
+// PutUnsynced counts and times the inner store's PutUnsynced as a put.
+func (s *instrumentedUnsyncedStore) PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
+	start := time.Now()
+	toks, err := s.Store.(unsyncedPutter).PutUnsynced(ctx, entries)
+	o := s.done("put", start, err)
+	if err == nil {
+		o.items.get().Add(float64(len(toks)))
+	}
+	return toks, err
+}
+
+// Sync is the inner store's Sync.
+func (s *instrumentedUnsyncedStore) Sync() error { return s.Store.(unsyncedPutter).Sync() }
 
 type vaultMetrics struct {
 	ops   *prometheus.CounterVec
