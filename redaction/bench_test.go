@@ -228,6 +228,13 @@ func BenchmarkBaselineReadResolve(b *testing.B) {
 // BenchmarkReadRevealedParallel: 4 concurrent readers, each reading pages
 // of 1000 through ReadAll with every field revealed. b.N counts events.
 func BenchmarkReadRevealedParallel(b *testing.B) {
+	benchReadParallel(b, 4, 1000)
+}
+
+// benchReadParallel runs readers concurrent readers of pages of page events
+// through ReadAll as root, each starting at its own share of the log and
+// wrapping around. b.N counts events.
+func benchReadParallel(b *testing.B, readers, page int) {
 	env := benchEnv(b)
 	ctx := context.Background()
 	fillReadEvents(b, env)
@@ -235,14 +242,13 @@ func BenchmarkReadRevealedParallel(b *testing.B) {
 	cpu0 := cpuTime()
 	start := time.Now()
 	var read atomic.Int64
-	const readers = 4
 	done := make(chan struct{}, readers)
 	for r := 0; r < readers; r++ {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			from := uint64(1 + r*benchReadEvents/readers)
 			for read.Load() < int64(b.N) {
-				evs, err := env.svc.ReadAll(ctx, pRoot, from, 1000, eventlog.Filter{Types: []string{"OrderPlaced"}})
+				evs, err := env.svc.ReadAll(ctx, pRoot, from, page, eventlog.Filter{Types: []string{"OrderPlaced"}})
 				if err != nil {
 					b.Error(err)
 					return
