@@ -36,17 +36,9 @@ func appendEvent(b []byte, ev *sdk.Event) ([]byte, error) {
 		b = appendRaw(b, ev.Metadata)
 	}
 	b = append(b, `,"recordedAt":`...)
-	if y := ev.RecordedAt.Year(); y < 0 || y >= 10000 {
-		// time.Time.MarshalJSON refuses these; so does encoding/json.
-		t, err := json.Marshal(ev.RecordedAt)
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, t...)
-	} else {
-		b = append(b, '"')
-		b = ev.RecordedAt.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
+	b, err := appendTime(b, ev.RecordedAt)
+	if err != nil {
+		return nil, err
 	}
 	b = append(b, `,"pii":`...)
 	if ev.PII == nil {
