@@ -27,11 +27,8 @@ func (w *sweeper) addOrphans(tokens []vault.Token, now time.Time) {
 	w.mu.Unlock()
 }
 
-// Pending reports how many orphaned vault values wait for the sweeper, and
-// how many appends wait for their subject-index entries: none since the
-// index is written with the events (unindexed is always 0; kept for
-// callers that wait for it).
-func (s *Service) Pending() (orphans, unindexed int) {
+// Pending reports how many orphaned vault values wait for the sweeper.
+func (s *Service) Pending() (orphans int) {
 	s.sw.mu.Lock()
 	for _, o := range s.sw.orphans {
 		for _, t := range o.tokens {
@@ -41,7 +38,7 @@ func (s *Service) Pending() (orphans, unindexed int) {
 		}
 	}
 	s.sw.mu.Unlock()
-	return orphans, 0
+	return orphans
 }
 
 // Sweep retries the deletion of orphaned vault values. The sweeper calls it

@@ -236,22 +236,6 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc, flow: flow, emb: emb}
 }
 
-// settle waits until the service's subject indexer has written every
-// queued entry, so that what follows starts from a quiet log.
-func (e *realEnv) settle(t testing.TB) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, unindexed := e.svc.Pending(); unindexed == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("subject indexer did not settle")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // housekeeping reports whether an event is the service's own bookkeeping,
 // written in the background: index checkpoints, and (when indexEntries)
 // subject-index entries of earlier successful appends.

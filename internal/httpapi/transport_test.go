@@ -125,7 +125,6 @@ func TestRealSubscribeDisconnectNoLeak(t *testing.T) {
 	if r := e.doJSON(t, http.MethodPost, "/v1/streams/s/events", roleTokens["service"], `{"events":[{"type":"X","data":{"a":1}}]}`, nil); r.status != http.StatusCreated {
 		t.Fatalf("append = %d %s", r.status, r.body)
 	}
-	e.settle(t)
 	count := func() int {
 		e.ts.Client().Transport.(*http.Transport).CloseIdleConnections()
 		runtime.GC()
