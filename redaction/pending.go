@@ -179,22 +179,6 @@ func (s *Service) retireMarkers(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) retireLoop(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(retireEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.retireMarkers(ctx); err != nil && ctx.Err() == nil {
-				s.lg.Warn("pending markers not deleted, will retry", logKeyErr, err.Error())
-			}
-		}
-	}
-}
-
 // recoverPending resolves the surviving markers created before cutoff (all
 // of them if cutoff is zero): it deletes the values of their appends that
 // no event refers to, then the markers. It returns how many values it

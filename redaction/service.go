@@ -210,9 +210,9 @@ func newService(ctx context.Context, log eventLog, store vault.Store, pol decide
 	s.retDone = make(chan struct{})
 	sctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	go s.retireLoop(sctx, s.retDone)
+	go s.every(sctx, retireEvery, s.retDone, s.retireMarkers, "pending markers not deleted, will retry")
 	if opts.SweepInterval > 0 {
-		go s.sweepLoop(sctx)
+		go s.every(sctx, opts.SweepInterval, s.done, s.Sweep, "sweep incomplete, retrying next interval")
 	} else {
 		close(s.done)
 	}

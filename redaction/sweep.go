@@ -76,17 +76,19 @@ func (s *Service) Sweep(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) sweepLoop(ctx context.Context) {
-	defer close(s.done)
-	t := time.NewTicker(s.opts.SweepInterval)
+// every calls fn every interval until ctx is done, then closes done. A
+// failure is logged with msg and left for the next call to retry.
+func (s *Service) every(ctx context.Context, interval time.Duration, done chan<- struct{}, fn func(context.Context) error, msg string) {
+	defer close(done)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.lg.Warn("sweep incomplete, retrying next interval", logKeyErr, err.Error())
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.lg.Warn(msg, logKeyErr, err.Error())
 			}
 		}
 	}
