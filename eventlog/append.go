@@ -34,13 +34,7 @@ const MaxTagLen = 512
 // Append returns ctx.Err() and the events may or may not be appended;
 // retrying with the same IDs is safe.
 func (l *Log) Append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
-	if err := ValidateStreamName(stream); err != nil {
-		return AppendResult{}, err
-	}
-	if stream[0] == '$' {
-		return AppendResult{}, fmt.Errorf("append to %q: use AppendSystem: %w", stream, ErrReservedStream)
-	}
-	return l.append(ctx, stream, expected, events)
+	return l.AppendAfter(ctx, stream, expected, events, nil)
 }
 
 // A Barrier makes writes outside the log durable; see AppendAfter.
@@ -56,7 +50,8 @@ type Barrier interface {
 // refer to. One Sync serves every append of a group that names the same
 // Barrier (compared with ==), so appenders share it as they share the
 // log's own sync. If Sync fails, the append fails and writes nothing.
-// before's dynamic type must be comparable (a pointer, typically).
+// before's dynamic type must be comparable (a pointer, typically); a nil
+// before makes AppendAfter Append.
 func (l *Log) AppendAfter(ctx context.Context, stream string, expected ExpectedVersion, events []EventData, before Barrier) (AppendResult, error) {
 	if err := ValidateStreamName(stream); err != nil {
 		return AppendResult{}, err
@@ -76,7 +71,7 @@ func (l *Log) AppendSystem(ctx context.Context, stream string, expected Expected
 	if stream[0] != '$' {
 		return AppendResult{}, fmt.Errorf("append system event to %q: not a $ stream: %w", stream, ErrReservedStream)
 	}
-	return l.append(ctx, stream, expected, events)
+	return l.appendAfter(ctx, stream, expected, events, nil)
 }
 
 func validName(what, s string, sentinel error) error {
@@ -134,10 +129,6 @@ type appendReq struct {
 type appendResp struct {
 	res AppendResult
 	err error
-}
-
-func (l *Log) append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error) {
-	return l.appendAfter(ctx, stream, expected, events, nil)
 }
 
 func (l *Log) appendAfter(ctx context.Context, stream string, expected ExpectedVersion, events []EventData, before Barrier) (AppendResult, error) {
