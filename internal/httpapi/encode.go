@@ -21,22 +21,7 @@ import (
 func appendEvent(b []byte, ev *sdk.Event) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = appendString(b, ev.ID)
-	b = append(b, `,"stream":`...)
-	b = appendString(b, ev.Stream)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, ev.Version, 10)
-	b = append(b, `,"position":`...)
-	b = strconv.AppendUint(b, ev.Position, 10)
-	b = append(b, `,"type":`...)
-	b = appendString(b, ev.Type)
-	b = append(b, `,"data":`...)
-	b = appendRaw(b, ev.Data)
-	if len(ev.Metadata) > 0 {
-		b = append(b, `,"metadata":`...)
-		b = appendRaw(b, ev.Metadata)
-	}
-	b = append(b, `,"recordedAt":`...)
-	b, err := appendTime(b, ev.RecordedAt)
+	b, err := appendEventFields(b, ev.Stream, ev.Version, ev.Position, ev.Type, ev.Data, ev.Metadata, ev.RecordedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -72,22 +57,8 @@ func appendEvent(b []byte, ev *sdk.Event) ([]byte, error) {
 func appendRedactionEvent(b []byte, ev *redaction.Event, n *stateCounts) ([]byte, error) {
 	b = append(b, `{"id":"`...)
 	b = appendUUID(b, ev.ID)
-	b = append(b, `","stream":`...)
-	b = appendString(b, ev.Stream)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, ev.Version, 10)
-	b = append(b, `,"position":`...)
-	b = strconv.AppendUint(b, ev.Position, 10)
-	b = append(b, `,"type":`...)
-	b = appendString(b, ev.Type)
-	b = append(b, `,"data":`...)
-	b = appendRaw(b, ev.Data)
-	if len(ev.Metadata) > 0 {
-		b = append(b, `,"metadata":`...)
-		b = appendRaw(b, ev.Metadata)
-	}
-	b = append(b, `,"recordedAt":`...)
-	b, err := appendTime(b, ev.RecordedAt)
+	b = append(b, '"')
+	b, err := appendEventFields(b, ev.Stream, ev.Version, ev.Position, ev.Type, ev.Data, ev.Metadata, ev.RecordedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +85,27 @@ func appendRedactionEvent(b []byte, ev *redaction.Event, n *stateCounts) ([]byte
 		n[stateIndex(string(f.State))]++
 	}
 	return append(b, "]}"...), nil
+}
+
+// appendEventFields appends the fields between "id" and "pii" that
+// appendEvent and appendRedactionEvent share, each after its comma.
+func appendEventFields(b []byte, stream string, version, position uint64, typ string, data, metadata json.RawMessage, recordedAt time.Time) ([]byte, error) {
+	b = append(b, `,"stream":`...)
+	b = appendString(b, stream)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, version, 10)
+	b = append(b, `,"position":`...)
+	b = strconv.AppendUint(b, position, 10)
+	b = append(b, `,"type":`...)
+	b = appendString(b, typ)
+	b = append(b, `,"data":`...)
+	b = appendRaw(b, data)
+	if len(metadata) > 0 {
+		b = append(b, `,"metadata":`...)
+		b = appendRaw(b, metadata)
+	}
+	b = append(b, `,"recordedAt":`...)
+	return appendTime(b, recordedAt)
 }
 
 // appendRedactionPage appends {"events":[...]} of read events.
