@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/vault"
@@ -20,8 +19,7 @@ func BenchmarkBaselineLogAppend64(b *testing.B) {
 	ctx := context.Background()
 	b.SetParallelism(32)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := env.log.Append(ctx, "x", eventlog.Any, []eventlog.EventData{{Type: "T", Data: benchEvent(1)}}); err != nil {
@@ -30,8 +28,7 @@ func BenchmarkBaselineLogAppend64(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
+	m.report(b, b.N)
 }
 
 func BenchmarkBaselineVaultPut64(b *testing.B) {
@@ -39,8 +36,7 @@ func BenchmarkBaselineVaultPut64(b *testing.B) {
 	ctx := context.Background()
 	b.SetParallelism(32)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	var n atomicInt
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -55,8 +51,7 @@ func BenchmarkBaselineVaultPut64(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
+	m.report(b, b.N)
 }
 
 type atomicInt struct{ v atomic.Int64 }
@@ -68,8 +63,7 @@ func BenchmarkBaselinePutThenAppend64(b *testing.B) {
 	ctx := context.Background()
 	b.SetParallelism(32)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	var n atomicInt
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -88,6 +82,5 @@ func BenchmarkBaselinePutThenAppend64(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
+	m.report(b, b.N)
 }

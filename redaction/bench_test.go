@@ -48,8 +48,7 @@ func BenchmarkAppendConcurrent64(b *testing.B) {
 	var seq atomic.Int64
 	b.SetParallelism((64 + 1) / 2)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	b.RunParallel(func(pb *testing.PB) {
 		w := seq.Add(1)
 		for pb.Next() {
@@ -61,8 +60,7 @@ func BenchmarkAppendConcurrent64(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/ev")
+	m.report(b, b.N)
 }
 
 // BenchmarkAppendBatch100: one appender, batches of 100 events (100
@@ -90,8 +88,7 @@ func benchBatchesSubjects(b *testing.B, par int, oneSubject bool) {
 	var seq atomic.Int64
 	var stream atomic.Int64
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	batches := (b.N + 99) / 100
 	var left atomic.Int64
 	left.Store(int64(batches))
@@ -120,8 +117,7 @@ func benchBatchesSubjects(b *testing.B, par int, oneSubject bool) {
 	for g := 0; g < par; g++ {
 		<-done
 	}
-	b.ReportMetric(float64(batches*100)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(batches*100), "cpu-µs/ev")
+	m.report(b, batches*100)
 }
 
 // BenchmarkReadRevealed reads pages of 1000 events through ReadAll with
@@ -149,8 +145,7 @@ func benchRead(b *testing.B, a Access, page int) {
 	ctx := context.Background()
 	fillReadEvents(b, env)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	read := 0
 	from := uint64(1)
 	for read < b.N {
@@ -170,8 +165,22 @@ func benchRead(b *testing.B, a Access, page int) {
 		read += len(evs)
 		from = evs[len(evs)-1].Position + 1
 	}
-	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(read), "cpu-µs/ev")
+	m.report(b, read)
+}
+
+// meter measures a benchmark's wall and CPU time from its start.
+type meter struct {
+	cpu0  time.Duration
+	start time.Time
+}
+
+func startMeter() meter { return meter{cpu0: cpuTime(), start: time.Now()} }
+
+// report reports events per second of wall time and microseconds of CPU
+// time per event.
+func (m meter) report(b *testing.B, events int) {
+	b.ReportMetric(float64(events)/time.Since(m.start).Seconds(), "ev/s")
+	b.ReportMetric(float64(cpuTime()-m.cpu0)/float64(time.Microsecond)/float64(events), "cpu-µs/ev")
 }
 
 // cpuTime is the process's user+system CPU time: on a shared machine the
@@ -192,8 +201,7 @@ func BenchmarkBaselineReadResolve(b *testing.B) {
 	ctx := context.Background()
 	fillReadEvents(b, env)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	read := 0
 	from := uint64(1)
 	for read < b.N {
@@ -221,8 +229,7 @@ func BenchmarkBaselineReadResolve(b *testing.B) {
 		read += len(evs)
 		from = evs[len(evs)-1].Position + 1
 	}
-	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(read), "cpu-µs/ev")
+	m.report(b, read)
 }
 
 // BenchmarkReadRevealedParallel: 4 concurrent readers, each reading pages
@@ -239,8 +246,7 @@ func benchReadParallel(b *testing.B, readers, page int) {
 	ctx := context.Background()
 	fillReadEvents(b, env)
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
+	m := startMeter()
 	var read atomic.Int64
 	done := make(chan struct{}, readers)
 	for r := 0; r < readers; r++ {
@@ -265,8 +271,7 @@ func benchReadParallel(b *testing.B, readers, page int) {
 	for r := 0; r < readers; r++ {
 		<-done
 	}
-	b.ReportMetric(float64(read.Load())/time.Since(start).Seconds(), "ev/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(read.Load()), "cpu-µs/ev")
+	m.report(b, int(read.Load()))
 }
 
 func fillReadEvents(b *testing.B, env *testEnv) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/piivault/piivault/eventlog"
 )
@@ -33,8 +32,7 @@ func BenchmarkReadStream100(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
-			cpu0 := cpuTime()
-			start := time.Now()
+			m := startMeter()
 			read := 0
 			for i := 0; read < b.N; i++ {
 				evs, err := env.svc.ReadStream(ctx, bc.a, fmt.Sprintf("cust-%d", i%streams), 1, 100, eventlog.Forward)
@@ -46,8 +44,7 @@ func BenchmarkReadStream100(b *testing.B) {
 				}
 				read += len(evs)
 			}
-			b.ReportMetric(float64(read)/time.Since(start).Seconds(), "ev/s")
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(read), "cpu-µs/ev")
+			m.report(b, read)
 		})
 	}
 }
