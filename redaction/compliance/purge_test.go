@@ -34,12 +34,11 @@ func (b backgroundStore) Purge(ctx context.Context) (vault.PurgeReport, error) {
 var _ backgroundPurger = backgroundStore{}
 var _ backgroundPurger = (*embedded.Store)(nil)
 
-// TestAdvanceWaitsForBackgroundPurge: with a vault that purges in the
-// background, Advance never purges (which would stall the vault's writers
-// on the request path); an erased erasure waits, counted as
-// AwaitingPurge, until the vault has purged its subject, then completes.
-func TestAdvanceWaitsForBackgroundPurge(t *testing.T) {
-	ctx := context.Background()
+// newBackgroundEnv returns an env over a backgroundStore, the count of the
+// Purge calls the store gets, and the requested erasure of customer c1
+// under requestID.
+func newBackgroundEnv(t *testing.T, requestID string) (*env, *atomic.Int64, Erasure) {
+	t.Helper()
 	purges := &atomic.Int64{}
 	e := newEnv(t, Options{})
 	e.wrap = func(s vault.Store) vault.Store {
@@ -48,10 +47,20 @@ func TestAdvanceWaitsForBackgroundPurge(t *testing.T) {
 	e.reopen()
 	e.putSchema("CustomerRegistered", customerSchema)
 	e.appendCustomer("customer-1", "c1", "canary.one@example.com", "+44 20 7946 0001", "Canary Onesmith")
-	er, err := e.comp.Request(ctx, pDPO, "c1", redaction.ErasureRequest{RequestID: "bg-1", Reason: "art17"})
+	er, err := e.comp.Request(context.Background(), pDPO, "c1", redaction.ErasureRequest{RequestID: requestID, Reason: "art17"})
 	if err != nil {
 		t.Fatalf("Request = %v", err)
 	}
+	return e, purges, er
+}
+
+// TestAdvanceWaitsForBackgroundPurge: with a vault that purges in the
+// background, Advance never purges (which would stall the vault's writers
+// on the request path); an erased erasure waits, counted as
+// AwaitingPurge, until the vault has purged its subject, then completes.
+func TestAdvanceWaitsForBackgroundPurge(t *testing.T) {
+	ctx := context.Background()
+	e, purges, er := newBackgroundEnv(t, "bg-1")
 	rep, err := e.comp.Advance(ctx)
 	if err != nil || rep != (AdvanceReport{AwaitingPurge: 1}) {
 		t.Fatalf("Advance before the vault's purge = %+v, %v; want 1 awaiting purge", rep, err)
@@ -82,18 +91,7 @@ func TestAdvanceWaitsForBackgroundPurge(t *testing.T) {
 // purge at once, through the vault's Purge.
 func TestPurgeNow(t *testing.T) {
 	ctx := context.Background()
-	purges := &atomic.Int64{}
-	e := newEnv(t, Options{})
-	e.wrap = func(s vault.Store) vault.Store {
-		return backgroundStore{Store: s, emb: s.(*embedded.Store), purges: purges}
-	}
-	e.reopen()
-	e.putSchema("CustomerRegistered", customerSchema)
-	e.appendCustomer("customer-1", "c1", "canary.one@example.com", "+44 20 7946 0001", "Canary Onesmith")
-	er, err := e.comp.Request(ctx, pDPO, "c1", redaction.ErasureRequest{RequestID: "now-1", Reason: "art17"})
-	if err != nil {
-		t.Fatalf("Request = %v", err)
-	}
+	e, purges, er := newBackgroundEnv(t, "now-1")
 	rep, err := e.comp.PurgeNow(ctx)
 	if err != nil || rep != (AdvanceReport{Purged: 1, Completed: 1}) || purges.Load() != 1 {
 		t.Fatalf("PurgeNow = %+v, %v, %d vault purges; want 1 purged and completed after 1 purge", rep, err, purges.Load())
