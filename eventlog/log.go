@@ -124,6 +124,7 @@ const (
 	attrDir       = "dir"
 	attrHead      = "head"
 	attrErr       = "err"
+	attrFiles     = "files"
 )
 
 // Log is an append-only event log stored in one Badger database.
@@ -189,7 +190,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("open eventlog: %w", err)
 	}
 	if len(removed) > 0 {
-		logger.Warn("removed empty memtable files left by a crash", "files", removed)
+		logger.Warn("removed empty memtable files left by a crash", attrFiles, removed)
 	}
 	db, err := badger.Open(badgerOptions(dir, opts, logger))
 	if err != nil {
@@ -206,6 +207,9 @@ func Open(dir string, opts Options) (*Log, error) {
 		reqs:        make(chan *appendReq, 1024),
 		writerDone:  make(chan struct{}),
 		notify:      make(chan struct{}),
+
+		residencyDone: make(chan struct{}),
+		stopResidency: make(chan struct{}),
 	}
 	if err := l.checkLimits(); err != nil {
 		db.Close()
@@ -216,15 +220,12 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	go l.writer()
-	l.residencyDone = make(chan struct{})
-	stopResidency := make(chan struct{})
 	go func() {
 		defer close(l.residencyDone)
 		if opts.AdviseInterval > 0 {
-			l.residency(dir, stopResidency)
+			l.residency(dir, l.stopResidency)
 		}
 	}()
-	l.stopResidency = stopResidency
 	logger.Debug("eventlog opened", attrDir, dir, attrHead, l.head.Load())
 	return l, nil
 }
