@@ -244,18 +244,7 @@ func (s *Store) dekForPut(ctx context.Context, txn *badger.Txn, sp *subjectPut, 
 	case err != nil:
 		return err
 	}
-	var wrapped []byte
-	if err := item.Value(func(v []byte) error {
-		rec, err := parseDEKRecord(v)
-		if err != nil {
-			return fmt.Errorf("load dek: %w", vault.ErrTampered)
-		}
-		wrapped = append([]byte(nil), rec.wrapped...)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if sp.dek, err = vault.UnwrapDEK(ctx, s.kp, wrapped); err != nil {
+	if sp.dek, err = s.unwrapDEK(ctx, item); err != nil {
 		return err
 	}
 	s.cache.Add(sp.subject, sp.dek, gen)

@@ -365,6 +365,16 @@ func (s *Store) loadDEK(ctx context.Context, txn *badger.Txn, subject string, ge
 	if err != nil {
 		return nil, err
 	}
+	k, err := s.unwrapDEK(ctx, item)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.Add(subject, k, gen)
+	return k, nil
+}
+
+// unwrapDEK unwraps the DEK of item, a subject's DEK record.
+func (s *Store) unwrapDEK(ctx context.Context, item *badger.Item) (*vault.DEK, error) {
 	var wrapped []byte
 	if err := item.Value(func(v []byte) error {
 		rec, err := parseDEKRecord(v)
@@ -376,12 +386,7 @@ func (s *Store) loadDEK(ctx context.Context, txn *badger.Txn, subject string, ge
 	}); err != nil {
 		return nil, err
 	}
-	k, err := vault.UnwrapDEK(ctx, s.kp, wrapped)
-	if err != nil {
-		return nil, err
-	}
-	s.cache.Add(subject, k, gen)
-	return k, nil
+	return vault.UnwrapDEK(ctx, s.kp, wrapped)
 }
 
 // Delete implements vault.Store. Tokens that do not parse or name nothing
