@@ -119,11 +119,8 @@ func runErasureList(ctx context.Context, e *env, args []string) error {
 	limit := fs.Int("limit", 0, "at most this many")
 	var cf clientFlags
 	addClientFlags(fs, &cf)
-	if err := parse(fs, args); err != nil {
+	if err := noArgs(fs, args, "erasure list"); err != nil {
 		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("erasure list: unexpected argument %q", fs.Arg(0))
 	}
 	c, err := cf.client(e)
 	if err != nil {
@@ -164,11 +161,8 @@ func runErasurePurge(ctx context.Context, e *env, args []string) error {
 			"be complete now. Safe to repeat. Prints counts and how long it took.")
 	var cf clientFlags
 	addClientFlags(fs, &cf)
-	if err := parse(fs, args); err != nil {
+	if err := noArgs(fs, args, "erasure purge"); err != nil {
 		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("erasure purge: unexpected argument %q", fs.Arg(0))
 	}
 	c, err := cf.client(e)
 	if err != nil {
@@ -258,6 +252,17 @@ func runHold(place bool) func(context.Context, *env, []string) error {
 		fmt.Fprintf(e.stdout, "hold on %s: active %v\n", h.Subject, h.Active)
 		return nil
 	}
+}
+
+// noArgs parses args and refuses any positional argument.
+func noArgs(fs *flag.FlagSet, args []string, cmd string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", cmd, fs.Arg(0))
+	}
+	return nil
 }
 
 // oneArg parses flags given before or after one positional argument.

@@ -23,11 +23,8 @@ func runKEKRotate(ctx context.Context, e *env, args []string) error {
 			"             sharing the Vault keep serving meanwhile.")
 	var sf serverFlags
 	addServerFlags(fs, &sf, true)
-	if err := parse(fs, args); err != nil {
+	if err := noArgs(fs, args, "kek rotate"); err != nil {
 		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("kek rotate: unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := loadConfig(e, fs, sf)
 	if err != nil {

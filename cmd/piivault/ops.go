@@ -102,11 +102,8 @@ func runTokenCreate(_ context.Context, e *env, args []string) error {
 	var roles, attrs listFlag
 	fs.Var(&roles, "roles", "roles, comma separated or repeated, e.g. support,billing")
 	fs.Var(&attrs, "attr", "attribute key=value for the policy, repeatable")
-	if err := parse(fs, args); err != nil {
+	if err := noArgs(fs, args, "token create"); err != nil {
 		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("token create: unexpected argument %q", fs.Arg(0))
 	}
 	if *principal == "" {
 		return usagef("token create: --principal is required")
@@ -146,11 +143,8 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 	addServerFlags(fs, &sf, false)
 	var cf clientFlags
 	addClientFlags(fs, &cf)
-	if err := parse(fs, args); err != nil {
+	if err := noArgs(fs, args, "verify"); err != nil {
 		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("verify: unexpected argument %q", fs.Arg(0))
 	}
 	var res sdk.VerifyResult
 	if cf.addr != "" || e.getenv(envAddr) != "" {

@@ -53,11 +53,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var sf serverFlags
 	fs.BoolVar(&sf.dev, "dev", false, "development mode (see above); never for production data")
 	addServerFlags(fs, &sf, true)
-	if err := parse(fs, args); err != nil {
+	if err := noArgs(fs, args, "serve"); err != nil {
 		return helpOK(err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("serve: unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := loadConfig(e, fs, sf)
 	if err != nil {
