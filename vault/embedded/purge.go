@@ -213,16 +213,9 @@ func (s *Store) AwaitsPurge(ctx context.Context, subject string) (bool, error) {
 	}
 	defer s.end()
 	var queued bool
-	err := s.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(purgeKey(subject))
-		switch {
-		case err == nil:
-			queued = true
-		case errors.Is(err, badger.ErrKeyNotFound):
-		default:
-			return err
-		}
-		return nil
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		queued, err = hasKey(txn, purgeKey(subject))
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("awaits purge: %w", storageErr(err))

@@ -433,10 +433,7 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 				// unless the subject was erased.
 				continue
 			}
-			switch _, err := txn.Get(dekKey(c.subject)); {
-			case err == nil:
-				c.hasDEK = true
-			case !errors.Is(err, badger.ErrKeyNotFound):
+			if c.hasDEK, err = hasKey(txn, dekKey(c.subject)); err != nil {
 				return err
 			}
 		}

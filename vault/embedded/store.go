@@ -320,7 +320,12 @@ func getPurgeRecord(txn *badger.Txn, subject string) (purgeRecord, bool, error) 
 }
 
 func isErased(txn *badger.Txn, subject string) (bool, error) {
-	_, err := txn.Get(tombKey(subject))
+	return hasKey(txn, tombKey(subject))
+}
+
+// hasKey reports whether txn sees key.
+func hasKey(txn *badger.Txn, key []byte) (bool, error) {
+	_, err := txn.Get(key)
 	switch {
 	case err == nil:
 		return true, nil
