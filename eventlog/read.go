@@ -390,8 +390,15 @@ func readTypes(ctx context.Context, txn *badger.Txn, from uint64, limit int, typ
 		}
 		cs = append(cs, c)
 	}
-	// Runs of different types never overlap, so the cursor with the lowest
-	// position can give the rest of its run (up to limit) in one span.
+	return readRuns(ctx, txn, cs, limit, "read all")
+}
+
+// readRuns reads up to limit events from the runs of index cursors, in
+// position order. Runs of different cursors never overlap (an event has one
+// type; a tag read has one cursor), so the cursor with the lowest position
+// can give the rest of its run (up to limit) in one span. Errors other than
+// ctx's are wrapped with op.
+func readRuns(ctx context.Context, txn *badger.Txn, cs []*typeCursor, limit int, op string) ([]Event, error) {
 	rd := newSpanReader(txn, nil)
 	defer rd.close()
 	var out []Event
@@ -411,10 +418,10 @@ func readTypes(ctx context.Context, txn *badger.Txn, from uint64, limit int, typ
 		k := min(best.end-best.pos, uint64(limit-len(out)))
 		var err error
 		if out, err = rd.read(out, span{pos: best.pos, n: int(k)}, false); err != nil {
-			return nil, fmt.Errorf("read all: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		if err := best.advance(k); err != nil {
-			return nil, fmt.Errorf("read all: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 	}
 	return out, nil
@@ -443,22 +450,7 @@ func (l *Log) ReadTag(ctx context.Context, tag string, from uint64, limit int) (
 		return nil, fmt.Errorf("read tag: %w", err)
 	}
 	defer c.it.Close()
-	rd := newSpanReader(txn, nil)
-	defer rd.close()
-	var out []Event
-	for len(out) < limit && c.valid() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		k := min(c.end-c.pos, uint64(limit-len(out)))
-		if out, err = rd.read(out, span{pos: c.pos, n: int(k)}, false); err != nil {
-			return nil, fmt.Errorf("read tag: %w", err)
-		}
-		if err := c.advance(k); err != nil {
-			return nil, fmt.Errorf("read tag: %w", err)
-		}
-	}
-	return out, nil
+	return readRuns(ctx, txn, []*typeCursor{c}, limit, "read tag")
 }
 
 // StreamInfo returns a stream's current version and the positions of its
