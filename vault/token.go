@@ -92,12 +92,9 @@ func SplitToken(tok Token) (subject string, id [TokenIDSize]byte, err error) {
 	if err != nil {
 		return "", id, fmt.Errorf("parse token: subject: %w", ErrInvalid)
 	}
-	var idBuf [TokenIDSize + 2]byte
-	n, err := tokenEncoding.Decode(idBuf[:], []byte(s[dot+1:]))
-	if err != nil || n != TokenIDSize {
+	if !decodeTokenID(&id, s[dot+1:]) {
 		return "", id, fmt.Errorf("parse token: id: %w", ErrInvalid)
 	}
-	copy(id[:], idBuf[:TokenIDSize])
 	subject = string(buf[:ns])
 	if err := ValidateSubject(subject); err != nil {
 		return "", id, fmt.Errorf("parse token: %w", err)
