@@ -83,16 +83,9 @@ func (k *DEK) Seal(subject string, tok Token, class string, plaintext []byte) ([
 // Open decrypts what Seal returned. It fails with ErrTampered (wrapped) if
 // the bytes were altered or belong to another subject, token or class.
 func (k *DEK) Open(subject string, tok Token, class string, sealed []byte) ([]byte, error) {
-	if len(sealed) < SealOverhead || sealed[0] != sealVersion {
-		return nil, fmt.Errorf("open value: malformed: %w", ErrTampered)
-	}
 	var buf [512]byte
-	aad := appendAAD(buf[:0], subject, tok, class)
-	pt, err := k.aead.Open(nil, sealed[1:1+nonceSize], sealed[1+nonceSize:], aad)
-	if err != nil {
-		return nil, fmt.Errorf("open value: %w", ErrTampered)
-	}
-	return pt, nil
+	o := Opener{aad: buf[:0]}
+	return o.AppendOpen(nil, k, subject, tok, class, sealed)
 }
 
 // An Opener opens many values with one buffer for the additional data,
