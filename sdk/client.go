@@ -242,7 +242,14 @@ func (c *Client) send(ctx context.Context, r request, body []byte) (*http.Respon
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: %s %s: %w", r.method, r.path, err)
+		// A *url.Error quotes the whole URL, and the path and query can hold
+		// a subject ID or a looked-up value (FindSubjects): the error names
+		// only the server, so that a logged transport error carries neither.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = c.base.Redacted()
+		}
+		return nil, fmt.Errorf("sdk: %s: %w", r.method, err)
 	}
 	return resp, nil
 }

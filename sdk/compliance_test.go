@@ -180,3 +180,24 @@ func TestAdminCalls(t *testing.T) {
 		t.Errorf("calls = %q, want %q", seen, want)
 	}
 }
+
+// TestTransportErrorQuotesNoValue: a transport error of FindSubjects or of
+// a call on a subject names the server, not the path or query that hold the
+// subject and the value.
+func TestTransportErrorQuotesNoValue(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // every call now fails in the transport
+	c, _ := sdk.New(base, sdk.WithRetry(sdk.RetryPolicy{Attempts: 1}))
+	ctx := context.Background()
+	_, findErr := c.FindSubjects(ctx, "email", "canary.one@example.com")
+	_, holdErr := c.GetHold(ctx, "subject-canary")
+	for _, err := range []error{findErr, holdErr} {
+		if err == nil {
+			t.Fatal("call to a closed server succeeded")
+		}
+		if msg := err.Error(); strings.Contains(msg, "canary") || !strings.Contains(msg, base) {
+			t.Errorf("error = %q, want the server %s and no subject or value", msg, base)
+		}
+	}
+}
