@@ -190,22 +190,13 @@ func appendMeta(b []byte, m *storedMeta) []byte {
 	}
 	b = appendMetaStrings(b, `,"s":[`, m.Subjects)
 	b = appendMetaStrings(b, `,"p":[`, m.Paths)
-	if len(m.Classes) > 0 {
-		b = append(b, `,"c":[`...)
-		for i, c := range m.Classes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, string(c))
-		}
-		b = append(b, ']')
-	}
+	b = appendMetaStrings(b, `,"c":[`, m.Classes)
 	b = appendMetaInts(b, `,"i":[`, m.SubjectIdx)
 	b = appendMetaInts(b, `,"m":[`, m.InMetadata)
 	return append(b, '}')
 }
 
-func appendMetaStrings(b []byte, key string, ss []string) []byte {
+func appendMetaStrings[S ~string](b []byte, key string, ss []S) []byte {
 	if len(ss) == 0 {
 		return b
 	}
@@ -214,7 +205,7 @@ func appendMetaStrings(b []byte, key string, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = appendJSONString(b, string(s))
 	}
 	return append(b, ']')
 }
