@@ -21,32 +21,22 @@ func Valid(b []byte) bool {
 			return false
 		}
 		switch c := b[i]; {
-		case c == '{':
+		case c == '{' || c == '[':
 			if len(stack) >= maxDepth {
 				return false
 			}
 			i = skipSpace(b, i+1)
-			if i < len(b) && b[i] == '}' {
+			if i < len(b) && b[i] == c+2 { // '}' and ']' are two past '{' and '['
 				i++
 				break
 			}
-			stack = append(stack, '{')
-			// Expect a key.
-			var ok bool
-			if i, ok = objectKey(b, i); !ok {
-				return false
+			stack = append(stack, c)
+			if c == '{' {
+				var ok bool
+				if i, ok = objectKey(b, i); !ok {
+					return false
+				}
 			}
-			continue
-		case c == '[':
-			if len(stack) >= maxDepth {
-				return false
-			}
-			i = skipSpace(b, i+1)
-			if i < len(b) && b[i] == ']' {
-				i++
-				break
-			}
-			stack = append(stack, '[')
 			continue
 		case c == '"':
 			var ok bool
