@@ -281,12 +281,7 @@ func BenchmarkErase(b *testing.B) {
 					}
 				}
 			}
-			slices.Sort(lat)
-			q := func(p float64) float64 {
-				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
-			}
-			b.ReportMetric(q(0.50), "p50-ms")
-			b.ReportMetric(q(0.99), "p99-ms")
+			reportLatency(b, lat)
 		})
 	}
 }
@@ -312,6 +307,12 @@ func BenchmarkFsyncBaseline(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t0))
 	}
+	reportLatency(b, lat)
+}
+
+// reportLatency sorts lat and reports its median and 99th percentile in
+// milliseconds.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	q := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
