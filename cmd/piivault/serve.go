@@ -148,7 +148,9 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	cl.add(store.Close)
 	// One registry for the HTTP, vault and policy metrics, served on /metrics.
 	// The compliance workflow gets the bare store: it uses optional vault
-	// capabilities (expiry, blind index) that the metrics wrapper hides.
+	// capabilities (expiry, the blind index, EraseMany, the background
+	// purge) that the metrics wrapper hides; forwarding them would take a
+	// wrapper type per combination.
 	reg := prometheus.NewRegistry()
 	bare := store
 	store = httpapi.InstrumentVault(store, reg)

@@ -104,10 +104,12 @@ type instrumentedStore struct {
 
 var _ vault.Store = (*instrumentedStore)(nil)
 
-// Unwrap returns the store under the instruments. The wrapper has only the
-// vault.Store methods: code that looks for a backend's optional capabilities
-// by type assertion (compliance: Expire, the blind index, EraseMany) should
-// be given the bare store, or unwrap.
+// Unwrap returns the store under the instruments. The wrapper keeps only
+// the vault.Store methods and PutUnsynced/Sync (for redaction's appends):
+// code that looks for a backend's other optional capabilities by type
+// assertion (compliance: Expire, the blind index, EraseMany,
+// BackgroundPurge and AwaitsPurge) should be given the bare store, or
+// unwrap.
 func (s *instrumentedStore) Unwrap() vault.Store { return s.Store }
 
 // vaultOutcome returns the index in vaultOutcomes of err's outcome.
