@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func TestDurableOrphanSweep(t *testing.T) {
 			}
 			var orphans []vault.Token
 			for _, tok := range subjectTokens(t, st, "c2") {
-				if !contains(committed, tok) {
+				if !slices.Contains(committed, tok) {
 					orphans = append(orphans, tok)
 				}
 			}
@@ -241,15 +242,6 @@ func TestReservedMarkerSubject(t *testing.T) {
 	if _, err := svc.Export(ctx, pDPO, markerSubjectPrefix+"-x-0"); err == nil {
 		t.Error("Export of a marker subject succeeded")
 	}
-}
-
-func contains(toks []vault.Token, t vault.Token) bool {
-	for _, x := range toks {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 func waitFor(t *testing.T, cond func() bool) {
