@@ -74,9 +74,11 @@ func (l *Log) AppendSystem(ctx context.Context, stream string, expected Expected
 	return l.appendAfter(ctx, stream, expected, events, nil)
 }
 
-func validName(what, s string, sentinel error) error {
-	if len(s) == 0 || len(s) > MaxNameLen {
-		return fmt.Errorf("%s has %d bytes, want 1 to %d: %w", what, len(s), MaxNameLen, sentinel)
+// validName checks a name of 1 to maxLen bytes of UTF-8 without control
+// characters; its errors do not quote the name.
+func validName(what, s string, maxLen int, sentinel error) error {
+	if len(s) == 0 || len(s) > maxLen {
+		return fmt.Errorf("%s has %d bytes, want 1 to %d: %w", what, len(s), maxLen, sentinel)
 	}
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%s is not UTF-8: %w", what, sentinel)
@@ -96,21 +98,18 @@ func validName(what, s string, sentinel error) error {
 // streams (AppendSystem). Callers that write elsewhere before they append
 // (the redaction service's vault) check with it first, so that a name the
 // log would refuse changes nothing.
-func ValidateStreamName(name string) error { return validName("stream name", name, ErrInvalidStream) }
-
-func validTag(s string) error {
-	if len(s) > MaxTagLen {
-		return fmt.Errorf("tag has %d bytes, want 1 to %d: %w", len(s), MaxTagLen, ErrInvalid)
-	}
-	return validName("tag", s, ErrInvalid)
+func ValidateStreamName(name string) error {
+	return validName("stream name", name, MaxNameLen, ErrInvalidStream)
 }
+
+func validTag(s string) error { return validName("tag", s, MaxTagLen, ErrInvalid) }
 
 // ValidateEventType returns nil if typ is an event type the log accepts
 // (1 to MaxNameLen bytes of UTF-8 without control characters), else an
 // error wrapping ErrInvalid that does not quote it. Like
 // ValidateStreamName, it lets a caller that writes elsewhere before it
 // appends refuse what the log would refuse first.
-func ValidateEventType(typ string) error { return validName("event type", typ, ErrInvalid) }
+func ValidateEventType(typ string) error { return validName("event type", typ, MaxNameLen, ErrInvalid) }
 
 // appendReq is one append on its way to the writer.
 type appendReq struct {

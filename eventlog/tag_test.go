@@ -92,6 +92,20 @@ func TestTagRejected(t *testing.T) {
 	}
 }
 
+// A tag may be longer than a stream name or an event type: redaction's
+// "subject:<id>" tags hold subject IDs of up to 256 bytes.
+func TestTagMaxLen(t *testing.T) {
+	l, _ := openTest(t)
+	for i, tag := range []string{strings.Repeat("t", MaxNameLen+1), strings.Repeat("t", MaxTagLen)} {
+		if _, err := l.Append(context.Background(), "s", Any, []EventData{tagged("a", `{}`, tag)}); err != nil {
+			t.Fatalf("Append with a tag of %d bytes: %v", len(tag), err)
+		}
+		if got, want := tagPositions(t, l, tag, 0, 0), []uint64{uint64(i + 1)}; !slices.Equal(got, want) {
+			t.Errorf("ReadTag(tag of %d bytes) = %v, want %v", len(tag), got, want)
+		}
+	}
+}
+
 // A retry with the same IDs appends nothing, so it indexes nothing either.
 func TestTagIdempotentRetry(t *testing.T) {
 	l, _ := openTest(t)
