@@ -390,22 +390,12 @@ func (r *requester) do(path string, body []byte) ([]byte, error) {
 	if n := resp.ContentLength; n > int64(cap(b)) {
 		b = make([]byte, 0, n+512)
 	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := resp.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			resp.Body.Close()
-			r.renew()
-			return nil, err
-		}
-	}
+	b, err = readAll(resp.Body, b)
 	resp.Body.Close()
+	if err != nil {
+		r.renew()
+		return nil, err
+	}
 	r.buf = b
 	if resp.StatusCode != r.want {
 		r.renew()
