@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/piivault/piivault/internal/atomicfile"
 )
 
 // Token is one accepted bearer token, held as its SHA-256 digest only.
@@ -148,43 +150,10 @@ func AppendToken(path, principal string, roles []string, attrs map[string]string
 	if err != nil {
 		return "", fmt.Errorf("encode tokens file: %w", err)
 	}
-	if err := writeFileAtomic(path, append([]byte("# piivault bearer tokens: SHA-256 digests only (piivault token create)\n"), raw...)); err != nil {
+	if err := atomicfile.WriteFile(path, append([]byte("# piivault bearer tokens: SHA-256 digests only (piivault token create)\n"), raw...)); err != nil {
 		return "", fmt.Errorf("write tokens file: %w", err)
 	}
 	return tok, nil
-}
-
-// writeFileAtomic writes a synced sibling file and renames it over path,
-// then syncs the folder: a crash leaves the old file or the new one, never
-// half of one, and a printed token is never lost to an unsynced rename.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // ClientCert maps a verified client certificate to a principal: Match is a

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/piivault/piivault/internal/atomicfile"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -32,7 +33,7 @@ func loadDBKey(ctx context.Context, dir, dbDir string, kp vault.KeyProvider) ([]
 		if err != nil {
 			return nil, fmt.Errorf("open embedded vault: wrap db key: %w", err)
 		}
-		if err := writeFileAtomic(path, w); err != nil {
+		if err := atomicfile.WriteFile(path, w); err != nil {
 			return nil, fmt.Errorf("open embedded vault: %w", err)
 		}
 		return key, nil
@@ -64,41 +65,5 @@ func rewrapDBKey(ctx context.Context, dir string, kp vault.KeyProvider) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, re)
-}
-
-// writeFileAtomic writes b to path with mode 0600 via a synced temporary
-// file and a rename, then syncs the folder.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.WriteFile(path, re)
 }
