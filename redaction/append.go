@@ -166,12 +166,16 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		out[i] = eventlog.EventData{ID: p.in.ID, Type: p.in.Type, Data: p.data, Metadata: meta, Tags: subjectTags(&p.metaRec)}
 	}
 
+	// The log is asked without the caller's cancellation: once queued, the
+	// events may be committed after a cancelled wait returned, and deleting
+	// their values as orphans then would leave events whose values are
+	// gone. The wait is one group commit.
 	var res eventlog.AppendResult
 	var err error
 	if barrier != nil {
-		res, err = s.log.AppendAfter(ctx, stream, expected, out, barrier)
+		res, err = s.log.AppendAfter(context.WithoutCancel(ctx), stream, expected, out, barrier)
 	} else {
-		res, err = s.log.Append(ctx, stream, expected, out)
+		res, err = s.log.Append(context.WithoutCancel(ctx), stream, expected, out)
 	}
 	if err != nil {
 		s.deleteOrphans(tokens)

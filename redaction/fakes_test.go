@@ -170,6 +170,9 @@ type flakyLog struct {
 	mu         sync.Mutex
 	failAppend bool
 	failSystem func(stream string) bool
+	gate       chan struct{}  // set: AppendAfter behaves as if queued until it closes
+	queued     chan struct{}  // receives once per gated AppendAfter
+	bg         sync.WaitGroup // gated appends still on their way to the log
 }
 
 var errInjected = errors.New("injected log failure")
@@ -191,7 +194,48 @@ func (f *flakyLog) AppendAfter(ctx context.Context, stream string, exp eventlog.
 	if fail {
 		return eventlog.AppendResult{}, errInjected
 	}
+	f.mu.Lock()
+	gate, queued := f.gate, f.queued
+	f.mu.Unlock()
+	if gate != nil {
+		return f.gatedAppend(ctx, gate, queued, func() (eventlog.AppendResult, error) {
+			return f.eventLog.AppendAfter(context.Background(), stream, exp, evs, before)
+		})
+	}
 	return f.eventLog.AppendAfter(ctx, stream, exp, evs, before)
+}
+
+// gatedAppend is what eventlog documents for an append whose ctx ends while
+// it is queued: the call returns ctx.Err(), and the events may be appended
+// all the same (here once gate closes).
+func (f *flakyLog) gatedAppend(ctx context.Context, gate, queued chan struct{}, appendNow func() (eventlog.AppendResult, error)) (eventlog.AppendResult, error) {
+	type result struct {
+		res eventlog.AppendResult
+		err error
+	}
+	out := make(chan result, 1)
+	f.bg.Add(1)
+	go func() {
+		defer f.bg.Done()
+		<-gate
+		res, err := appendNow()
+		out <- result{res, err}
+	}()
+	queued <- struct{}{}
+	select {
+	case r := <-out:
+		return r.res, r.err
+	case <-ctx.Done():
+		return eventlog.AppendResult{}, ctx.Err()
+	}
+}
+
+// setGate makes AppendAfter wait for gate as if queued; each call sends on
+// queued once it is.
+func (f *flakyLog) setGate(gate, queued chan struct{}) {
+	f.mu.Lock()
+	f.gate, f.queued = gate, queued
+	f.mu.Unlock()
 }
 
 func (f *flakyLog) AppendSystem(ctx context.Context, stream string, exp eventlog.ExpectedVersion, evs []eventlog.EventData) (eventlog.AppendResult, error) {
