@@ -19,12 +19,16 @@
 //	pv1.<subject>.<id>
 //
 // where <subject> is the subject ID encoded with unpadded base64url
-// (RFC 4648 §5, no "="), and <id> is 16 bytes (128 bits) from crypto/rand in
-// the same encoding, always 22 characters. Neither part contains ".", so the
-// token splits unambiguously. "pv1" is the format version. A token names
-// its subject (ParseToken returns it without any lookup, which is how a
-// reader knows whose value a token is before the vault answers) and cannot
-// be guessed: the 128 random bits are the only secret-like part. The token
+// (RFC 4648 §5, no "="), and <id> is 16 bytes (128 bits) in the same
+// encoding, always 22 characters: from crypto/rand (NewTokenID, the
+// HashiCorp backend), or, in the embedded vault, the creation time in
+// milliseconds (48 bits) followed by 80 bits from crypto/rand, as in a
+// UUIDv7, so that a subject's values are stored in creation order (see
+// vault/embedded). Neither part contains ".", so the token splits
+// unambiguously. "pv1" is the format version. A token names its subject
+// (ParseToken returns it without any lookup, which is how a reader knows
+// whose value a token is before the vault answers) and cannot be guessed:
+// its random bits are the only secret-like part. The token
 // is a reference, not a ciphertext: it carries no part of the value.
 // Subject IDs are at most MaxSubjectLen bytes of valid UTF-8 without control
 // characters, so a token is at most 4+342+1+22 = 369 bytes.
