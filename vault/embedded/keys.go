@@ -1,8 +1,10 @@
 package embedded
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/piivault/piivault/vault"
@@ -15,6 +17,7 @@ import (
 //
 //	0x01 len:u16 subject 'k'              wrapped DEK          -> dekRecord
 //	0x01 len:u16 subject 'v' id:16        one value            -> valueRecord
+//	                                      (id: ms:u48 random:80, newTokenIDs)
 //	0x01 len:u16 subject 'x'              purge-pending marker -> empty
 //	0x01 len:u16 subject 'e' id:16        an expired value     -> expiryRecord
 //	0x01 len:u16 subject 'b' cl:u8 class digest   blind-index entry -> empty
@@ -79,6 +82,28 @@ func markerKey(subject string) []byte { return append(subjectPrefix(subject), ki
 
 // valuesPrefix is the prefix of a subject's value keys.
 func valuesPrefix(subject string) []byte { return append(subjectPrefix(subject), kindValue) }
+
+// newTokenIDs returns n token IDs, TokenIDSize bytes each: the time in
+// milliseconds (48 bits, big-endian), then 80 random bits, as in a UUIDv7.
+// A value's key is its subject and token ID, so a subject's new values
+// land at the end of its keys rather than anywhere among them: Badger's
+// memtable skiplist then walks, for each insert, the path it walked for
+// the subject's last one, which is still in the CPU cache (random IDs made
+// every insert a walk through cold memory), and tables hold each subject's
+// values in the order they came. 80 bits keep a token unguessable.
+func newTokenIDs(n int, now time.Time) ([]byte, error) {
+	ids := make([]byte, n*vault.TokenIDSize)
+	if _, err := rand.Read(ids); err != nil {
+		return nil, fmt.Errorf("new token: %w", err)
+	}
+	ms := uint64(max(now.UnixMilli(), 0))
+	for i := 0; i < len(ids); i += vault.TokenIDSize {
+		id := ids[i : i+6]
+		id[0], id[1], id[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+		id[3], id[4], id[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	}
+	return ids, nil
+}
 
 func valueKey(subject string, id [vault.TokenIDSize]byte) []byte {
 	return append(valuesPrefix(subject), id[:]...)
