@@ -387,6 +387,7 @@ func (s *Store) commitBatch(batch []*putReq) {
 // subjectCheck is what the committer reads of one subject of a batch.
 type subjectCheck struct {
 	subject string
+	live    bool // in Store.live: no tombstone, no need to look
 	newDEK  bool // a Put of the batch creates the subject's DEK
 	erased  bool
 	hasDEK  bool // read only where newDEK
@@ -394,6 +395,9 @@ type subjectCheck struct {
 
 // checkPart is the fewest subjects a committer's goroutine checks.
 const checkPart = 32
+
+// maxLive bounds Store.live; past it the set starts again.
+const maxLive = 1 << 16
 
 // tryCommit writes the batch in one transaction. Requests whose subject was
 // erased, or whose DEK lost a creation race, get their own error and write
@@ -420,12 +424,20 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 			checks[c].newDEK = checks[c].newDEK || sp.newDEK != nil
 		}
 	}
+	if e := s.eraseEpoch.Load(); s.live == nil || e != s.liveEpoch || len(s.live) > maxLive {
+		s.live, s.liveEpoch = make(map[string]struct{}), e
+	}
+	for i := range checks {
+		_, checks[i].live = s.live[checks[i].subject]
+	}
 	err := inParallel(len(checks), checkPart, func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
 			c := &checks[i]
 			var err error
-			if c.erased, err = isErased(txn, c.subject); err != nil {
-				return err
+			if !c.live {
+				if c.erased, err = isErased(txn, c.subject); err != nil {
+					return err
+				}
 			}
 			if c.erased || !c.newDEK {
 				// A DEK that came from the store or the cache exists
@@ -479,6 +491,11 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 	}
 	if err := txn.Commit(); err != nil {
 		return nil, err
+	}
+	for _, c := range checks {
+		if !c.erased {
+			s.live[c.subject] = struct{}{}
+		}
 	}
 	return outcome, nil
 }

@@ -48,6 +48,15 @@ type Store struct {
 	commits       chan *putReq
 	committerDone chan struct{}
 	maxTxnBytes   int
+	// live holds subjects that the Put committer found without a
+	// tombstone while eraseEpoch was liveEpoch, so that its next commits
+	// skip their tombstone lookups (a Badger read through every memtable
+	// and level, twice per single-event append). Owned by the holder of
+	// creators. Erase raises eraseEpoch before it commits its tombstone,
+	// which it does holding creators, so a committer that finds the epoch
+	// unchanged knows no tombstone was written since it filled the set.
+	live      map[string]struct{}
+	liveEpoch uint64
 
 	stats stats
 	// erasing counts Erase calls in flight. While it is zero, Resolve
