@@ -56,18 +56,42 @@ type countingStore struct {
 func (c *countingStore) Put(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
 	toks, err := c.Store.Put(ctx, entries)
 	if err == nil {
-		n := 0
-		for _, e := range entries {
-			if !strings.HasPrefix(e.Subject, pendingMarkerPrefix) {
-				n++
-			}
-		}
-		c.mu.Lock()
-		c.values += n
-		c.mu.Unlock()
+		c.added(entries)
 	}
 	return toks, err
 }
+
+// added counts the values of a Put that succeeded.
+func (c *countingStore) added(entries []vault.Entry) {
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Subject, pendingMarkerPrefix) {
+			n++
+		}
+	}
+	c.mu.Lock()
+	c.values += n
+	c.mu.Unlock()
+}
+
+// countingUnsyncedStore is countingStore over a vault with PutUnsynced and
+// Sync (the embedded one), and keeps them, so that appends through the API
+// take the path they take in the sidecar: values committed unsynced, the
+// vault synced by the log's writer before the events.
+type countingUnsyncedStore struct {
+	*countingStore
+	us unsyncedPutter
+}
+
+func (c *countingUnsyncedStore) PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
+	toks, err := c.us.PutUnsynced(ctx, entries)
+	if err == nil {
+		c.added(entries)
+	}
+	return toks, err
+}
+
+func (c *countingUnsyncedStore) Sync() error { return c.us.Sync() }
 
 func (c *countingStore) Delete(ctx context.Context, toks []vault.Token) error {
 	err := c.Store.Delete(ctx, toks)
@@ -184,7 +208,10 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 	ro := redaction.DefaultOptions()
 	ro.Logger = lg
 	ro.SweepInterval = -1
-	vstore := InstrumentVault(store, reg)
+	vstore := InstrumentVault(&countingUnsyncedStore{countingStore: store, us: emb}, reg)
+	if _, ok := vstore.(unsyncedPutter); !ok {
+		t.Fatal("the instrumented counting vault lost PutUnsynced: appends would take the durable-Put path")
+	}
 	svc, err := redaction.New(l, vstore, pol, ro)
 	if err != nil {
 		t.Fatal(err)
