@@ -81,19 +81,11 @@ func (g *groupSync) wait() error {
 // write-protects clean pages to catch the first store), and fsync writes
 // back every dirty page of the file.
 func (s *Store) syncWAL() error {
-	d, err := os.Open(s.dbPath)
-	if err != nil {
-		return err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := s.memLogs.list(s.dbPath)
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		if !strings.HasSuffix(name, ".mem") {
-			continue
-		}
 		f, err := os.Open(filepath.Join(s.dbPath, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // flushed and deleted meanwhile
@@ -108,6 +100,54 @@ func (s *Store) syncWAL() error {
 		}
 	}
 	return nil
+}
+
+// memLogList remembers the memtable logs of the database folder, so that
+// syncWAL, which runs once per event-log group, lists a folder of
+// possibly thousands of tables only when it changed. Only syncWAL uses
+// it, and groupSync runs one syncWAL at a time.
+type memLogList struct {
+	names    []string
+	mtime    time.Time // the folder's mtime when listed
+	listedAt time.Time
+}
+
+// racyWindow is how long after a change of the folder its mtime is not
+// trusted: file times come from a coarse clock, so a second change within
+// the same tick as the first leaves the mtime as it was (git's "racily
+// clean" index entries are the same problem).
+const racyWindow = time.Second
+
+// list returns the names of the *.mem files in dir: the remembered ones if
+// dir's mtime is the one seen at the last listing and that listing came
+// well after it, else a fresh listing.
+func (m *memLogList) list(dir string) ([]string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	mtime := st.ModTime()
+	if m.names != nil && mtime.Equal(m.mtime) && m.listedAt.Sub(mtime) > racyWindow {
+		return m.names, nil
+	}
+	listedAt := time.Now()
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	all, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, 2)
+	for _, name := range all {
+		if strings.HasSuffix(name, ".mem") {
+			names = append(names, name)
+		}
+	}
+	m.names, m.mtime, m.listedAt = names, mtime, listedAt
+	return names, nil
 }
 
 // stats returns how many fsyncs ran and the time they took.

@@ -73,6 +73,8 @@ type Store struct {
 	// concurrent readers do not pay for parallelism they already have.
 	resolving atomic.Int32
 
+	memLogs memLogList // see syncWAL
+
 	purgeMu   sync.Mutex
 	purgeKick chan struct{}
 	stop      chan struct{}
