@@ -989,6 +989,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	type row struct {
 		name             string
 		rates, p50s, p99 []float64
+		reqRates         []float64 // requests/s
 		srv, cli, proj   []float64
 		errs             int64
 		unit             string
@@ -1042,6 +1043,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			r.cli = append(r.cli, cli)
 			r.proj = append(r.proj, proj)
 			r.rates = append(r.rates, res.rate())
+			r.reqRates = append(r.reqRates, float64(res.requests)/res.elapsed.Seconds())
 			r.p50s = append(r.p50s, ms(res.pct(0.50)))
 			r.p99 = append(r.p99, ms(res.pct(0.99)))
 			r.errs += res.errors
@@ -1055,6 +1057,23 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "%-11s %8d %10.0f %s/s %9.2f %9.2f %7d %13.1f %13.1f %12.0f %s/s\n", r.name, r.clients, median(r.rates), r.unit, median(r.p50s), median(r.p99), r.errs, median(r.srv), median(r.cli), median(r.proj), r.unit)
 		}
 		fmt.Fprintln(stdout, "(cpu-bound 2 cores = 2 CPU-seconds / (server + client CPU per unit): the rate if both processes had the machine's two cores to themselves)")
+		var ceil float64
+		for _, r := range rows {
+			if r.name == "ceiling" {
+				ceil = median(r.reqRates)
+			}
+		}
+		if ceil > 0 && len(rows) > 1 {
+			var shares []string
+			for _, r := range rows {
+				if r.name != "ceiling" {
+					shares = append(shares, fmt.Sprintf("%s %.1f %%", r.name, 100*median(r.reqRates)/ceil))
+				}
+			}
+			// On a shared host whose speed drifts between sessions, the share
+			// moves less than the rate: compare sessions by it.
+			fmt.Fprintf(stdout, "requests/s as a share of the ceiling's: %s\n", strings.Join(shares, ", "))
+		}
 		if err := crossCheck(ctx, hc, base, counted, cutOff, stdout); err != nil {
 			return err
 		}
