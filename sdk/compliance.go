@@ -75,8 +75,19 @@ func (c *Client) LiftHold(ctx context.Context, subject, reason string) (Hold, er
 // "phone"), through the server's blind index; never values. It fails with
 // ErrNotImplemented when the server has no blind index.
 func (c *Client) FindSubjects(ctx context.Context, class, value string) ([]string, error) {
+	var q SubjectSearch
+	switch class {
+	case "email":
+		q.Email = value
+	case "phone":
+		q.Phone = value
+	default:
+		return nil, fmt.Errorf("find subjects: class %q: want email or phone", class)
+	}
 	var out SubjectList
-	err := c.do(ctx, request{method: http.MethodGet, path: "/v1/subjects", query: url.Values{class: {value}}, safe: true}, &out)
+	// POST, with the value in the body: a lookup changes nothing, so it is
+	// safe to retry.
+	err := c.do(ctx, request{method: http.MethodPost, path: "/v1/subjects/search", body: q, safe: true}, &out)
 	return out.Subjects, err
 }
 

@@ -28,7 +28,7 @@ func TestComplianceCalls(t *testing.T) {
 		case r.URL.Path == "/v1/subjects/s2/erasure":
 			w.WriteHeader(409)
 			_, _ = io.WriteString(w, `{"title":"Conflict","status":409,"code":"legal_hold","detail":"under legal hold: litigation"}`)
-		case r.URL.Path == "/v1/subjects":
+		case r.URL.Path == "/v1/subjects/search":
 			w.WriteHeader(501)
 			_, _ = io.WriteString(w, `{"title":"Not Implemented","status":501,"code":"not_implemented"}`)
 		case r.URL.Path == "/v1/receipts/public-key":
@@ -56,6 +56,13 @@ func TestComplianceCalls(t *testing.T) {
 	}
 	if _, err := c.FindSubjects(ctx, "email", "a@example.com"); !errors.Is(err, sdk.ErrNotImplemented) {
 		t.Errorf("FindSubjects without blind index: %v, want ErrNotImplemented", err)
+	}
+	// The looked-up value travels in the body, never in the URL.
+	if last := seen[len(seen)-1]; last != `POST /v1/subjects/search {"email":"a@example.com"}` {
+		t.Errorf("FindSubjects sent %q", last)
+	}
+	if _, err := c.FindSubjects(ctx, "shoe-size", "44"); err == nil {
+		t.Error("FindSubjects(class shoe-size) = nil error")
 	}
 	if pem, err := c.ReceiptPublicKey(ctx); err != nil || len(pem) == 0 {
 		t.Errorf("ReceiptPublicKey = %q, %v", pem, err)

@@ -191,9 +191,18 @@ type RetentionReport struct {
 	Mode string `json:"mode"`
 }
 
-// SubjectList is the answer of GET /v1/subjects?email=|phone=.
+// SubjectList is the answer of POST /v1/subjects/search (and of the older
+// GET /v1/subjects?email=|phone=).
 type SubjectList struct {
 	Subjects []string `json:"subjects"`
+}
+
+// SubjectSearch is the body of POST /v1/subjects/search: one of Email and
+// Phone. The value travels in the body, not in the URL, where proxies and
+// access logs would keep it.
+type SubjectSearch struct {
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
 }
 
 // The system stream of erasures and the event a read model reacts to.

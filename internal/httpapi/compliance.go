@@ -163,19 +163,36 @@ func (s *Server) findSubjects(c *gin.Context) {
 		return
 	}
 	q := c.Request.URL.Query()
-	var class, value string
-	for _, cl := range []string{compliance.ClassEmail, compliance.ClassPhone} {
-		if v := q.Get(cl); v != "" {
-			if class != "" {
-				s.fail(c, badRequest(sdk.CodeBadRequest, "give one of email and phone"))
-				return
-			}
-			class, value = cl, v
-		}
-	}
-	if class == "" {
-		s.fail(c, badRequest(sdk.CodeBadRequest, "query parameter email or phone: required"))
+	s.lookUpSubjects(c, q.Get(compliance.ClassEmail), q.Get(compliance.ClassPhone), "query parameter email or phone")
+}
+
+// searchSubjects is findSubjects with the value in the body, out of URLs
+// that proxies and access logs keep.
+func (s *Server) searchSubjects(c *gin.Context) {
+	if !s.needFlow(c) {
 		return
+	}
+	var req sdk.SubjectSearch
+	if !s.decode(c, &req) {
+		return
+	}
+	s.lookUpSubjects(c, req.Email, req.Phone, "email or phone")
+}
+
+// lookUpSubjects answers the subjects whose e-mail or phone (exactly one
+// given) is value, through the blind index; what names the two inputs in
+// the 400.
+func (s *Server) lookUpSubjects(c *gin.Context, email, phone, what string) {
+	class, value := compliance.ClassEmail, email
+	switch {
+	case email != "" && phone != "":
+		s.fail(c, badRequest(sdk.CodeBadRequest, "give one of email and phone"))
+		return
+	case email == "" && phone == "":
+		s.fail(c, badRequest(sdk.CodeBadRequest, "%s: required", what))
+		return
+	case phone != "":
+		class, value = compliance.ClassPhone, phone
 	}
 	subjects, err := s.flow.FindSubjects(c.Request.Context(), access(callerOf(c)), class, vault.NewPII([]byte(value)))
 	if err != nil {

@@ -169,6 +169,7 @@ type realSetup struct {
 	// optional capabilities (background purge), as cmd/piivault does.
 	bareVault  bool
 	purgeDelay time.Duration // embedded.Options.PurgeDelay; 0: the default
+	blindIndex bool          // give the workflow a blind-index key (needs bareVault)
 }
 
 func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
@@ -227,6 +228,9 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 		co.SigningKey = key
 		co.AdvanceInterval = -1
 		co.RetentionInterval = -1
+		if setup.blindIndex {
+			co.BlindIndexKey = bytes.Repeat([]byte{7}, 32)
+		}
 		var fstore vault.Store = vstore
 		if setup.bareVault {
 			fstore = emb

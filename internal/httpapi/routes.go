@@ -60,6 +60,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/v1/subjects/:subject/hold", action: policy.ActionErase, resource: bySubject, handler: s.getHold},
 		{method: http.MethodPut, path: "/v1/subjects/:subject/hold", action: policy.ActionErase, resource: bySubject, handler: s.changeHold(true)},
 		{method: http.MethodDelete, path: "/v1/subjects/:subject/hold", action: policy.ActionErase, resource: bySubject, handler: s.changeHold(false)},
+		{method: http.MethodPost, path: "/v1/subjects/search", action: policy.ActionExport, resource: noResource, handler: s.searchSubjects},
 		{method: http.MethodGet, path: "/v1/subjects", action: policy.ActionExport, resource: noResource, handler: s.findSubjects},
 		{method: http.MethodGet, path: "/v1/holds", action: policy.ActionErase, resource: noResource, handler: s.listHolds},
 		{method: http.MethodPost, path: "/v1/admin/erasures/advance", action: policy.ActionAdmin, resource: noResource, handler: s.advance},
