@@ -28,8 +28,14 @@ func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
 	if _, err := s.Erase(ctx, "quiet-erased", "e1"); err != nil {
 		t.Fatal(err)
 	}
+	// lastPut is taken before the last Put: its commit, the last one,
+	// comes after, so quiet starts after lastPut (taking the time after the
+	// loop, which sleeps after each Put, put the reference up to a sleep
+	// and an fsync after the last commit, and a prompt purge failed).
 	busyUntil := time.Now().Add(600 * time.Millisecond)
+	var lastPut time.Time
 	for i := 0; time.Now().Before(busyUntil); i++ {
+		lastPut = time.Now()
 		put(t, s, fmt.Sprintf("quiet-writer-%d", i))
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -44,9 +50,9 @@ func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
 	}
 	select {
 	case at := <-purged:
-		if at.Before(stopped.Add(f.opts.PurgeDelay)) {
-			t.Fatalf("background purge done at %s, before %s of quiet after the last write at %s",
-				at.Format(time.StampMilli), f.opts.PurgeDelay, stopped.Format(time.StampMilli))
+		if at.Before(lastPut.Add(f.opts.PurgeDelay)) {
+			t.Fatalf("background purge done at %s, before %s of quiet after the last write began at %s",
+				at.Format(time.StampMilli), f.opts.PurgeDelay, lastPut.Format(time.StampMilli))
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no background purge within 30 s of quiet")
