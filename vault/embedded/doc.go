@@ -20,8 +20,8 @@
 // by one committer goroutine into one transaction per batch; callers find
 // DEKs and seal values in parallel before queuing, so the committer only
 // checks tombstones and DEK races and writes; a subject it found without
-// a tombstone is not looked up again until the next Erase begins (see
-// Store.live). The fsync covers the current memtable's log and any older
+// a tombstone is not looked up again until an Erase commits a tombstone
+// (see Store.live). The fsync covers the current memtable's log and any older
 // memtable log Badger has not yet flushed to a (synced) table; it is an
 // fsync of those files, not Badger's Sync, whose value-log msync would
 // sync a file that stays empty (every record is below the value

@@ -424,8 +424,8 @@ func (s *Store) tryCommit(batch []*putReq) ([]error, error) {
 			checks[c].newDEK = checks[c].newDEK || sp.newDEK != nil
 		}
 	}
-	if e := s.eraseEpoch.Load(); s.live == nil || e != s.liveEpoch || len(s.live) > maxLive {
-		s.live, s.liveEpoch = make(map[string]struct{}), e
+	if s.live == nil || s.tombstones != s.liveEpoch || len(s.live) > maxLive {
+		s.live, s.liveEpoch = make(map[string]struct{}), s.tombstones
 	}
 	for i := range checks {
 		_, checks[i].live = s.live[checks[i].subject]

@@ -49,14 +49,19 @@ type Store struct {
 	committerDone chan struct{}
 	maxTxnBytes   int
 	// live holds subjects that the Put committer found without a
-	// tombstone while eraseEpoch was liveEpoch, so that its next commits
+	// tombstone while tombstones was liveEpoch, so that its next commits
 	// skip their tombstone lookups (a Badger read through every memtable
-	// and level, twice per single-event append). Owned by the holder of
-	// creators. Erase raises eraseEpoch before it commits its tombstone,
-	// which it does holding creators, so a committer that finds the epoch
-	// unchanged knows no tombstone was written since it filled the set.
-	live      map[string]struct{}
-	liveEpoch uint64
+	// and level, twice per single-event append). tombstones counts the
+	// tombstone commits; Erase raises it inside the transaction that
+	// writes its tombstone, which runs holding creators, as does the
+	// committer: a committer that finds the count unchanged knows that no
+	// tombstone was committed since it filled the set. All three are
+	// guarded by creators. (eraseEpoch cannot serve: Erase raises it
+	// before it waits for creators, so a committer could fill the set
+	// after the raise and before the tombstone.)
+	live       map[string]struct{}
+	liveEpoch  uint64
+	tombstones uint64
 
 	stats stats
 	// erasing counts Erase calls in flight. While it is zero, Resolve
@@ -492,6 +497,7 @@ func (s *Store) Erase(ctx context.Context, subject, erasureID string) (vault.Era
 		if err := txn.Set(tombKey(subject), tomb.encode()); err != nil {
 			return err
 		}
+		s.tombstones++ // under creators, see Store.live
 		if err := txn.Set(purgeKey(subject), nil); err != nil {
 			return err
 		}
