@@ -162,6 +162,9 @@ func (s *Server) findSubjects(c *gin.Context) {
 	if !s.needFlow(c) {
 		return
 	}
+	// RFC 9745: the value in the URL is why this route gives way to the POST.
+	c.Header("Deprecation", "true")
+	c.Header("Link", `</v1/subjects/search>; rel="successor-version"`)
 	q := c.Request.URL.Query()
 	s.lookUpSubjects(c, q.Get(compliance.ClassEmail), q.Get(compliance.ClassPhone), "query parameter email or phone")
 }

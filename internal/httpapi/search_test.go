@@ -46,8 +46,12 @@ func TestSearchSubjectsByEmail(t *testing.T) {
 		}
 	}
 	var viaGet sdk.SubjectList
-	if r := e.doJSON(t, http.MethodGet, "/v1/subjects?email="+url.QueryEscape(canaryEmail), dpo, "", &viaGet); r.status != http.StatusOK || !slices.Equal(viaGet.Subjects, []string{"cust-7"}) {
+	r := e.doJSON(t, http.MethodGet, "/v1/subjects?email="+url.QueryEscape(canaryEmail), dpo, "", &viaGet)
+	if r.status != http.StatusOK || !slices.Equal(viaGet.Subjects, []string{"cust-7"}) {
 		t.Errorf("GET /v1/subjects?email= = %d %s, want cust-7", r.status, r.body)
+	}
+	if r.header.Get("Deprecation") != "true" || !strings.Contains(r.header.Get("Link"), "/v1/subjects/search") {
+		t.Errorf("GET /v1/subjects headers Deprecation %q, Link %q: want the POST named as its successor", r.header.Get("Deprecation"), r.header.Get("Link"))
 	}
 	if r := e.doJSON(t, http.MethodPost, "/v1/subjects/search", roleTokens["analytics"], `{"email":"`+canaryEmail+`"}`, nil); r.status != http.StatusForbidden {
 		t.Errorf("analytics: POST /v1/subjects/search = %d %s, want 403", r.status, r.body)
