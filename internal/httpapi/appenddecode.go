@@ -50,17 +50,11 @@ func fastDecodeAppend(b []byte, req *sdk.AppendRequest) bool {
 		return d.end()
 	}
 	for {
-		d.space()
-		key, ok := d.plainString()
+		key, ok := d.member()
 		if !ok {
 			return false
 		}
-		d.space()
-		if !d.byte(':') {
-			return false
-		}
-		d.space()
-		switch key {
+		switch string(key) {
 		case "expectedVersion":
 			if seenVersion {
 				return false
@@ -82,14 +76,8 @@ func fastDecodeAppend(b []byte, req *sdk.AppendRequest) bool {
 		default:
 			return false
 		}
-		d.space()
-		switch d.next() {
-		case ',':
-			continue
-		case '}':
-			return d.end()
-		default:
-			return false
+		if more, ok := d.after('}'); !more {
+			return ok && d.end()
 		}
 	}
 }
@@ -137,6 +125,37 @@ func (d *appendScanner) space() {
 }
 
 // end reports whether only white space is left.
+// member reads the key of an object member and its colon, with the
+// spaces around them. The key is not copied: a switch on string(key)
+// does not allocate.
+func (d *appendScanner) member() ([]byte, bool) {
+	d.space()
+	key, ok := d.plainBytes()
+	if !ok {
+		return nil, false
+	}
+	d.space()
+	if !d.byte(':') {
+		return nil, false
+	}
+	d.space()
+	return key, true
+}
+
+// after reads what follows a member or an element: a comma (more), or
+// closing, which ends the object or array (ok); anything else is neither.
+func (d *appendScanner) after(closing byte) (more, ok bool) {
+	d.space()
+	switch d.next() {
+	case ',':
+		return true, true
+	case closing:
+		return false, true
+	default:
+		return false, false
+	}
+}
+
 func (d *appendScanner) end() bool {
 	d.space()
 	return d.i == len(d.b)
@@ -223,14 +242,8 @@ func (d *appendScanner) events(req *sdk.AppendRequest) bool {
 			return false
 		}
 		req.Events = append(req.Events, ev)
-		d.space()
-		switch d.next() {
-		case ',':
-			continue
-		case ']':
-			return true
-		default:
-			return false
+		if more, ok := d.after(']'); !more {
+			return ok
 		}
 	}
 }
@@ -246,18 +259,12 @@ func (d *appendScanner) event(ev *sdk.EventInput) bool {
 		return true
 	}
 	for {
-		d.space()
-		key, ok := d.plainString()
+		key, ok := d.member()
 		if !ok {
 			return false
 		}
-		d.space()
-		if !d.byte(':') {
-			return false
-		}
-		d.space()
 		var k int
-		switch key {
+		switch string(key) {
 		case "id":
 			k = 0
 			if ev.ID, ok = d.plainString(); !ok {
@@ -291,14 +298,8 @@ func (d *appendScanner) event(ev *sdk.EventInput) bool {
 			return false
 		}
 		seen[k] = true
-		d.space()
-		switch d.next() {
-		case ',':
-			continue
-		case '}':
-			return true
-		default:
-			return false
+		if more, ok := d.after('}'); !more {
+			return ok
 		}
 	}
 }
