@@ -110,8 +110,9 @@ type Erasure struct {
 	Ticket        string    `json:"ticket,omitempty"`
 	Principal     string    `json:"principal,omitempty"`
 	Rejection     string    `json:"rejection,omitempty"`
-	ValuesDeleted int       `json:"valuesDeleted,omitempty"`
-	DEKDestroyed  bool      `json:"dekDestroyed,omitempty"`
+	ValuesDeleted int       `json:"valuesDeleted"`
+	DEKDestroyed  bool      `json:"dekDestroyed"`
+	AlreadyErased bool      `json:"alreadyErased,omitempty"`
 	RequestedAt   time.Time `json:"requestedAt,omitzero"`
 	ErasedAt      time.Time `json:"erasedAt,omitzero"`
 	PurgedAt      time.Time `json:"purgedAt,omitzero"`
@@ -135,6 +136,11 @@ const (
 // ErasureList is the answer of GET /v1/erasures.
 type ErasureList struct {
 	Erasures []Erasure `json:"erasures"`
+}
+
+// HoldList is the answer of GET /v1/holds.
+type HoldList struct {
+	Holds []Hold `json:"holds"`
 }
 
 // HoldRequest is the body of PUT and DELETE /v1/subjects/{subject}/hold.
@@ -359,4 +365,13 @@ const (
 	CodeLegalHold       = "legal_hold"
 	CodeRequestIDReused = "request_id_reused"
 	CodeNotImplemented  = "not_implemented"
+
+	CodeInvalidEvent         = "invalid_event"
+	CodeAuditUnavailable     = "audit_unavailable"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeIdempotencyConflict  = "idempotency_conflict"
+	CodeServiceUnavailable   = "unavailable"
+	CodeTimeout              = "timeout"
+	CodeCanceled             = "canceled"
 )

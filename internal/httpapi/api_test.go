@@ -150,7 +150,7 @@ func TestBodyLimits(t *testing.T) {
 		{"valid object then a second object", valid + valid, "application/json", http.StatusBadRequest, sdk.CodeInvalidJSON},
 		{"valid object then a byte", valid + "x", "application/json", http.StatusBadRequest, sdk.CodeInvalidJSON},
 		{"huge", `{"events":[` + strings.Repeat(`{"type":"x","data":{}},`, limit) + `]}`, "application/json", http.StatusRequestEntityTooLarge, sdk.CodeTooLarge},
-		{"text/plain", valid, "text/plain", http.StatusUnsupportedMediaType, codeUnsupportedMediaType},
+		{"text/plain", valid, "text/plain", http.StatusUnsupportedMediaType, sdk.CodeUnsupportedMediaType},
 		{"problem+json is JSON", valid, "application/merge-patch+json", http.StatusCreated, ""},
 	}
 	for _, tt := range tests {
@@ -210,7 +210,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	if p := e.do(t, http.MethodGet, "/v2/nothing", rootToken, nil).problem(t); p.Status != 404 || p.Code != sdk.CodeNotFound {
 		t.Errorf("unknown route: %+v", p)
 	}
-	if p := e.do(t, http.MethodDelete, "/v1/streams/s/events", rootToken, nil).problem(t); p.Status != 405 || p.Code != codeMethodNotAllowed {
+	if p := e.do(t, http.MethodDelete, "/v1/streams/s/events", rootToken, nil).problem(t); p.Status != 405 || p.Code != sdk.CodeMethodNotAllowed {
 		t.Errorf("DELETE events: %+v", p)
 	}
 	if p := e.do(t, http.MethodGet, "/v1/events/", rootToken, nil).problem(t); p.Status != 404 {
@@ -447,7 +447,7 @@ func TestRequestTimeout(t *testing.T) {
 	e := newEnv(t, newFakeCore(), rolePolicy{}, Options{RequestTimeout: 50 * time.Millisecond})
 	start := time.Now()
 	r := e.do(t, http.MethodGet, "/v1/subjects/slow/export", rootToken, nil)
-	if p := r.problem(t); r.status != http.StatusGatewayTimeout || p.Code != codeTimeout {
+	if p := r.problem(t); r.status != http.StatusGatewayTimeout || p.Code != sdk.CodeTimeout {
 		t.Errorf("slow export = %d %+v, want 504 timeout", r.status, p)
 	}
 	if took := time.Since(start); took > 2*time.Second {

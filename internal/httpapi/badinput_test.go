@@ -28,7 +28,7 @@ func commonBadBodies(valid string, limit int) []badBody {
 		{"trailing object", valid + valid, "", 400, sdk.CodeInvalidJSON},
 		{"trailing garbage past the limit", valid + strings.Repeat("x", limit), "", 413, sdk.CodeTooLarge},
 		{"huge", `{"a":"` + strings.Repeat("x", limit) + `"}`, "", 413, sdk.CodeTooLarge},
-		{"text/plain", valid, "text/plain", 415, codeUnsupportedMediaType},
+		{"text/plain", valid, "text/plain", 415, sdk.CodeUnsupportedMediaType},
 		{"invalid UTF-8 and control bytes", "{\"\xff\x00\":1}", "", 400, sdk.CodeInvalidJSON},
 	}
 }
@@ -80,8 +80,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			badBody{"expectedVersion negative", `{"expectedVersion":-1,"events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeInvalidJSON},
 			badBody{"expectedVersion a string", `{"expectedVersion":"1","events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeInvalidJSON},
 			badBody{"expectedVersion huge", `{"expectedVersion":18446744073709551615,"events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},
-			badBody{"subject pointer missing", `{"events":[{"type":"CustomerRegistered","data":{"email":"a@b.c"}}]}`, "", 400, codeInvalidEvent},
-			badBody{"subject a number", `{"events":[{"type":"CustomerRegistered","data":{"customerId":5}}]}`, "", 400, codeInvalidEvent},
+			badBody{"subject pointer missing", `{"events":[{"type":"CustomerRegistered","data":{"email":"a@b.c"}}]}`, "", 400, sdk.CodeInvalidEvent},
+			badBody{"subject a number", `{"events":[{"type":"CustomerRegistered","data":{"customerId":5}}]}`, "", 400, sdk.CodeInvalidEvent},
 			badBody{"undeclared e-mail", `{"events":[{"type":"Note","data":{"t":"x@example.com"}}]}`, "", 422, sdk.CodeLeak},
 			badBody{"duplicate IDs in one batch", `{"events":[{"id":"0b9f3c1e-8a53-4d8e-9a77-3c7d2f0e6a12","type":"X","data":{}},{"id":"0b9f3c1e-8a53-4d8e-9a77-3c7d2f0e6a12","type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"conflict", `{"expectedVersion":7,"events":[{"type":"X","data":{}}]}`, "", 409, sdk.CodeConflict},

@@ -38,26 +38,6 @@ type workflow interface {
 
 var _ workflow = (*compliance.Service)(nil)
 
-// ErasureList is the answer of GET /v1/erasures.
-type ErasureList struct {
-	Erasures []compliance.Erasure `json:"erasures"`
-}
-
-// SubjectList is the answer of GET /v1/subjects?email=|phone=.
-type SubjectList struct {
-	Subjects []string `json:"subjects"`
-}
-
-// HoldList is the answer of GET /v1/holds.
-type HoldList struct {
-	Holds []compliance.Hold `json:"holds"`
-}
-
-// HoldRequest is the body of PUT and DELETE /v1/subjects/{subject}/hold.
-type HoldRequest struct {
-	Reason string `json:"reason"`
-}
-
 func (s *Server) needFlow(c *gin.Context) bool {
 	if s.flow == nil {
 		s.fail(c, ErrNotImplemented)
@@ -76,7 +56,7 @@ func (s *Server) requestErasure(c *gin.Context, subject string, req sdk.ErasureR
 		return
 	}
 	c.Header("Location", "/v1/erasures/"+url.PathEscape(e.ID))
-	c.JSON(http.StatusOK, e)
+	c.JSON(http.StatusOK, wireErasure(e))
 }
 
 func (s *Server) listErasures(c *gin.Context) {
@@ -99,10 +79,7 @@ func (s *Server) listErasures(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if list == nil {
-		list = []compliance.Erasure{}
-	}
-	c.JSON(http.StatusOK, ErasureList{Erasures: list})
+	c.JSON(http.StatusOK, sdk.ErasureList{Erasures: wireErasures(list)})
 }
 
 func queryBool(c *gin.Context, name string) (bool, error) {
@@ -126,7 +103,7 @@ func (s *Server) getHold(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h)
+	c.JSON(http.StatusOK, wireHold(h))
 }
 
 func (s *Server) changeHold(place bool) gin.HandlerFunc {
@@ -134,7 +111,7 @@ func (s *Server) changeHold(place bool) gin.HandlerFunc {
 		if !s.needFlow(c) {
 			return
 		}
-		var req HoldRequest
+		var req sdk.HoldRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -151,7 +128,7 @@ func (s *Server) changeHold(place bool) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, h)
+		c.JSON(http.StatusOK, wireHold(h))
 	}
 }
 
@@ -206,7 +183,7 @@ func (s *Server) lookUpSubjects(c *gin.Context, email, phone, what string) {
 		subjects = []string{}
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, SubjectList{Subjects: subjects})
+	c.JSON(http.StatusOK, sdk.SubjectList{Subjects: subjects})
 }
 
 // receiptKey serves the Ed25519 public key that verifies erasure receipts,
@@ -243,10 +220,7 @@ func (s *Server) listHolds(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if holds == nil {
-		holds = []compliance.Hold{}
-	}
-	c.JSON(http.StatusOK, HoldList{Holds: holds})
+	c.JSON(http.StatusOK, sdk.HoldList{Holds: wireHolds(holds)})
 }
 
 // advance moves open erasures on now (purge, sign, complete) instead of
@@ -261,7 +235,7 @@ func (s *Server) advance(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, advanceReport(rep))
+	c.JSON(http.StatusOK, wireAdvanceReport(rep))
 }
 
 // purgeNow makes every erased subject physical in the vault at once and
@@ -282,11 +256,7 @@ func (s *Server) purgeNow(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, sdk.PurgeReport{AdvanceReport: advanceReport(rep), StartedAt: started, DoneAt: time.Now().UTC()})
-}
-
-func advanceReport(rep compliance.AdvanceReport) sdk.AdvanceReport {
-	return sdk.AdvanceReport{Erased: rep.Erased, Purged: rep.Purged, Completed: rep.Completed, AwaitingPurge: rep.AwaitingPurge}
+	c.JSON(http.StatusOK, sdk.PurgeReport{AdvanceReport: wireAdvanceReport(rep), StartedAt: started, DoneAt: time.Now().UTC()})
 }
 
 // runRetention runs the retention job now; admin, like advance.
@@ -299,6 +269,5 @@ func (s *Server) runRetention(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"scanned": rep.Scanned, "expired": rep.Expired, "records": rep.Records,
-		"cursor": rep.Cursor, "mode": rep.Mode})
+	c.JSON(http.StatusOK, wireRetentionReport(rep))
 }

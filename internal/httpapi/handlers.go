@@ -363,7 +363,7 @@ func (s *Server) getErasure(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, e)
+		c.JSON(http.StatusOK, wireErasure(e))
 		return
 	}
 	out, err := s.core.GetErasure(c.Request.Context(), callerOf(c), c.Param("id"))

@@ -554,7 +554,7 @@ func TestComplianceFlow(t *testing.T) {
 	if r := e.do(t, http.MethodGet, "/v1/subjects/"+subject+"/hold", dpo, nil); r.status != http.StatusNotFound {
 		t.Errorf("GET hold before any = %d %s", r.status, r.body)
 	}
-	var h compliance.Hold
+	var h sdk.Hold
 	if r := e.doJSON(t, http.MethodPut, "/v1/subjects/"+subject+"/hold", dpo, `{"reason":"litigation L-12"}`, &h); r.status != http.StatusOK || !h.Active {
 		t.Fatalf("place hold = %d %s", r.status, r.body)
 	}
@@ -562,24 +562,24 @@ func TestComplianceFlow(t *testing.T) {
 		t.Errorf("place hold as support = %d", r.status)
 	}
 	r := e.doJSON(t, http.MethodPost, "/v1/subjects/"+subject+"/erasure", dpo, `{"reason":"art17","requestId":"req-1"}`, nil)
-	if p := r.problem(t); r.status != http.StatusConflict || p.Code != codeLegalHold || !strings.Contains(p.Detail, "litigation L-12") {
+	if p := r.problem(t); r.status != http.StatusConflict || p.Code != sdk.CodeLegalHold || !strings.Contains(p.Detail, "litigation L-12") {
 		t.Fatalf("erase under hold = %d %+v", r.status, p)
 	}
 	if r := e.doJSON(t, http.MethodDelete, "/v1/subjects/"+subject+"/hold", dpo, `{"reason":"settled"}`, &h); r.status != http.StatusOK || h.Active {
 		t.Fatalf("lift hold = %d %s", r.status, r.body)
 	}
-	var er compliance.Erasure
-	if r := e.doJSON(t, http.MethodPost, "/v1/subjects/"+subject+"/erasure", dpo, `{"reason":"art17","requestId":"req-2"}`, &er); r.status != http.StatusOK || er.ID == "" || er.Status != compliance.StatusErased {
+	var er sdk.Erasure
+	if r := e.doJSON(t, http.MethodPost, "/v1/subjects/"+subject+"/erasure", dpo, `{"reason":"art17","requestId":"req-2"}`, &er); r.status != http.StatusOK || er.ErasureID == "" || er.Status != compliance.StatusErased {
 		t.Fatalf("erase = %d %s", r.status, r.body)
 	}
-	var list ErasureList
-	if r := e.doJSON(t, http.MethodGet, "/v1/erasures?status=open", dpo, nil, &list); r.status != http.StatusOK || len(list.Erasures) != 1 || list.Erasures[0].ID != er.ID {
+	var list sdk.ErasureList
+	if r := e.doJSON(t, http.MethodGet, "/v1/erasures?status=open", dpo, nil, &list); r.status != http.StatusOK || len(list.Erasures) != 1 || list.Erasures[0].ErasureID != er.ErasureID {
 		t.Errorf("list open erasures = %d %s", r.status, r.body)
 	}
 	if r := e.do(t, http.MethodGet, "/v1/erasures?overdue=maybe", dpo, nil); r.status != http.StatusBadRequest {
 		t.Errorf("overdue=maybe = %d", r.status)
 	}
-	var holds HoldList
+	var holds sdk.HoldList
 	if r := e.doJSON(t, http.MethodGet, "/v1/holds?all=true", dpo, nil, &holds); r.status != http.StatusOK || len(holds.Holds) != 1 || holds.Holds[0].Active {
 		t.Errorf("GET holds?all = %d %s", r.status, r.body)
 	}
@@ -595,8 +595,8 @@ func TestComplianceFlow(t *testing.T) {
 	if r := e.do(t, http.MethodPost, "/v1/admin/retention/run", roleTokens["admin"], nil); r.status != http.StatusOK {
 		t.Errorf("retention run = %d %s", r.status, r.body)
 	}
-	var done compliance.Erasure
-	if r := e.doJSON(t, http.MethodGet, "/v1/erasures/"+er.ID, dpo, nil, &done); r.status != http.StatusOK || done.Status != compliance.StatusCompleted || len(done.Receipt) == 0 {
+	var done sdk.Erasure
+	if r := e.doJSON(t, http.MethodGet, "/v1/erasures/"+er.ErasureID, dpo, nil, &done); r.status != http.StatusOK || done.Status != compliance.StatusCompleted || len(done.Receipt) == 0 {
 		t.Fatalf("GET erasure after Advance = %d %s", r.status, r.body)
 	}
 	key := e.do(t, http.MethodGet, "/v1/receipts/public-key", "", nil)

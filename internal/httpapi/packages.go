@@ -10,14 +10,6 @@ import (
 	"github.com/piivault/piivault/sdk"
 )
 
-// More problem codes for the packages' errors.
-const (
-	codeInvalidEvent     = "invalid_event"
-	codeAuditUnavailable = "audit_unavailable"
-	codeLegalHold        = "legal_hold"
-	codeRequestIDReused  = "request_id_reused"
-)
-
 // problemForPackages is the part of problemFor for the errors of eventlog
 // and redaction. It is called only from problemFor.
 func problemForPackages(err error) (sdk.Problem, bool) {
@@ -33,24 +25,24 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 	)
 	switch {
 	case errors.As(err, &hold):
-		return p(http.StatusConflict, codeLegalHold, "the subject is under legal hold: "+hold.Reason)
+		return p(http.StatusConflict, sdk.CodeLegalHold, "the subject is under legal hold: "+hold.Reason)
 	case errors.Is(err, compliance.ErrRequestIDReused):
-		return p(http.StatusConflict, codeRequestIDReused, "the request ID already names an erasure of another subject")
+		return p(http.StatusConflict, sdk.CodeRequestIDReused, "the request ID already names an erasure of another subject")
 	case errors.Is(err, compliance.ErrNotFound), errors.Is(err, compliance.ErrNoHold):
 		return p(http.StatusNotFound, sdk.CodeNotFound, err.Error())
 	case errors.Is(err, compliance.ErrNotSupported):
-		return p(http.StatusNotImplemented, codeNotImplemented, "not supported by this vault backend")
+		return p(http.StatusNotImplemented, sdk.CodeNotImplemented, "not supported by this vault backend")
 	case errors.Is(err, compliance.ErrInvalid):
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
 	case errors.Is(err, compliance.ErrClosed):
-		return p(http.StatusServiceUnavailable, codeUnavailable, "the service is shutting down")
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the service is shutting down")
 	case errors.As(err, &conflict):
 		pr, _ := p(http.StatusConflict, sdk.CodeConflict, "the stream is at another version than expected")
 		actual := conflict.Actual
 		pr.ActualVersion = &actual
 		return pr, true
 	case errors.Is(err, eventlog.ErrIdempotencyOverlap):
-		return p(http.StatusConflict, codeIdempotencyConflict, "some, not all, of the event IDs were appended before")
+		return p(http.StatusConflict, sdk.CodeIdempotencyConflict, "some, not all, of the event IDs were appended before")
 	case errors.Is(err, eventlog.ErrEventTooLarge), errors.Is(err, eventlog.ErrBatchTooLarge):
 		return p(http.StatusRequestEntityTooLarge, sdk.CodeTooLarge, err.Error())
 	case errors.Is(err, eventlog.ErrStreamNotFound), errors.Is(err, eventlog.ErrNoSnapshot),
@@ -62,7 +54,7 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 		errors.Is(err, eventlog.ErrInvalid):
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
 	case errors.Is(err, eventlog.ErrClosed), errors.Is(err, redaction.ErrClosed):
-		return p(http.StatusServiceUnavailable, codeUnavailable, "the service is shutting down")
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the service is shutting down")
 	case errors.Is(err, eventlog.ErrCorrupt):
 		return p(http.StatusInternalServerError, sdk.CodeInternal, "internal error")
 
@@ -75,7 +67,7 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 	case errors.As(err, &schema):
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
 	case errors.As(err, &event):
-		pr, _ := p(http.StatusBadRequest, codeInvalidEvent, err.Error())
+		pr, _ := p(http.StatusBadRequest, sdk.CodeInvalidEvent, err.Error())
 		pr.Path = event.Path
 		return pr, true
 	case errors.Is(err, redaction.ErrInvalidEvent), errors.Is(err, redaction.ErrInvalidSchema),
@@ -86,7 +78,7 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 	case errors.Is(err, redaction.ErrVaultUnavailable):
 		return p(http.StatusServiceUnavailable, sdk.CodeUnavailable, "the vault is unavailable")
 	case errors.Is(err, redaction.ErrAudit):
-		return p(http.StatusServiceUnavailable, codeAuditUnavailable, "the audit record could not be written; nothing was returned")
+		return p(http.StatusServiceUnavailable, sdk.CodeAuditUnavailable, "the audit record could not be written; nothing was returned")
 	}
 	return sdk.Problem{}, false
 }

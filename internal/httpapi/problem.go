@@ -13,17 +13,6 @@ import (
 	"github.com/piivault/piivault/vault"
 )
 
-// Problem codes this package adds to the ones in sdk/wire.go.
-const (
-	codeUnsupportedMediaType = "unsupported_media_type"
-	codeMethodNotAllowed     = "method_not_allowed"
-	codeIdempotencyConflict  = "idempotency_conflict"
-	codeUnavailable          = "unavailable"
-	codeNotImplemented       = "not_implemented"
-	codeTimeout              = "timeout"
-	codeCanceled             = "canceled"
-)
-
 // problemFor is the one place that maps an error to an HTTP status and a
 // stable problem code. Details of 5xx answers are generic: the error goes
 // to the server log, not to the client.
@@ -47,22 +36,22 @@ func problemFor(err error) sdk.Problem {
 	case errors.Is(err, ErrRouteNotFound):
 		return p(http.StatusNotFound, sdk.CodeNotFound, "no such route")
 	case errors.Is(err, ErrMethodNotAllowed):
-		return p(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed on this route")
+		return p(http.StatusMethodNotAllowed, sdk.CodeMethodNotAllowed, "method not allowed on this route")
 	case errors.Is(err, ErrBodyTooLarge):
 		return p(http.StatusRequestEntityTooLarge, sdk.CodeTooLarge, "request body too large")
 	case errors.Is(err, ErrUnsupportedMediaType):
-		return p(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "request body must be application/json")
+		return p(http.StatusUnsupportedMediaType, sdk.CodeUnsupportedMediaType, "request body must be application/json")
 	case errors.Is(err, ErrNotImplemented):
-		return p(http.StatusNotImplemented, codeNotImplemented, "not implemented by this server")
+		return p(http.StatusNotImplemented, sdk.CodeNotImplemented, "not implemented by this server")
 	case errors.Is(err, ErrTooManySubscriptions):
-		return p(http.StatusServiceUnavailable, codeUnavailable, "too many open subscriptions; retry later")
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "too many open subscriptions; retry later")
 	case errors.Is(err, ErrNotReady):
-		return p(http.StatusServiceUnavailable, codeUnavailable, "not ready")
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "not ready")
 
 	case errors.Is(err, context.DeadlineExceeded):
-		return p(http.StatusGatewayTimeout, codeTimeout, "the request took longer than the server allows")
+		return p(http.StatusGatewayTimeout, sdk.CodeTimeout, "the request took longer than the server allows")
 	case errors.Is(err, context.Canceled):
-		return p(http.StatusServiceUnavailable, codeCanceled, "the request was canceled")
+		return p(http.StatusServiceUnavailable, sdk.CodeCanceled, "the request was canceled")
 
 	case errors.Is(err, vault.ErrErased):
 		return p(http.StatusConflict, sdk.CodeErased, "the subject was erased")
@@ -74,7 +63,7 @@ func problemFor(err error) sdk.Problem {
 	case errors.Is(err, policy.ErrInvalidInput):
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
 	case errors.Is(err, policy.ErrClosed):
-		return p(http.StatusServiceUnavailable, codeUnavailable, "the policy engine is closed")
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the policy engine is closed")
 	}
 	if p, ok := problemForPackages(err); ok {
 		return p

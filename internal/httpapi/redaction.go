@@ -43,7 +43,7 @@ func (r *redactionCore) PutSchema(ctx context.Context, who Caller, eventType str
 	if err != nil {
 		return sdk.Schema{}, err
 	}
-	return out.Wire(), nil
+	return wireSchema(out), nil
 }
 
 func (r *redactionCore) GetSchema(ctx context.Context, _ Caller, eventType string) (sdk.Schema, error) {
@@ -51,7 +51,7 @@ func (r *redactionCore) GetSchema(ctx context.Context, _ Caller, eventType strin
 	if err != nil {
 		return sdk.Schema{}, err
 	}
-	return out.Wire(), nil
+	return wireSchema(out), nil
 }
 
 func (r *redactionCore) ListSchemas(ctx context.Context, _ Caller) ([]sdk.Schema, error) {
@@ -61,7 +61,7 @@ func (r *redactionCore) ListSchemas(ctx context.Context, _ Caller) ([]sdk.Schema
 	}
 	out := make([]sdk.Schema, len(all))
 	for i, s := range all {
-		out[i] = s.Wire()
+		out[i] = wireSchema(s)
 	}
 	return out, nil
 }
@@ -91,14 +91,6 @@ func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, r
 	}
 	return sdk.AppendResult{FirstVersion: res.FirstVersion, LastVersion: res.LastVersion,
 		FirstPosition: res.FirstPosition, LastPosition: res.LastPosition}, nil
-}
-
-func wireEvents(evs []redaction.Event) []sdk.Event {
-	out := make([]sdk.Event, len(evs))
-	for i, e := range evs {
-		out[i] = e.Wire()
-	}
-	return out
 }
 
 func (r *redactionCore) ReadStream(ctx context.Context, who Caller, stream string, req ReadRequest) ([]sdk.Event, error) {
@@ -152,7 +144,7 @@ func (s redactionSub) Next(ctx context.Context) (sdk.Event, error) {
 	if err != nil {
 		return sdk.Event{}, err
 	}
-	return ev.Wire(), nil
+	return wireEvent(ev), nil
 }
 
 func (s redactionSub) Close() { s.sub.Close() }
@@ -177,12 +169,12 @@ func (r *redactionCore) LoadSnapshot(ctx context.Context, who Caller, stream str
 	if err != nil {
 		return sdk.Snapshot{}, err
 	}
-	return snap.Wire(), nil
+	return wireSnapshot(snap), nil
 }
 
 // wireErasure answers with the erasure's own record as its receipt until
 // the signed receipt of the compliance workflow exists.
-func wireErasure(e redaction.Erasure) (sdk.Erasure, error) {
+func wireOneStepErasure(e redaction.Erasure) (sdk.Erasure, error) {
 	receipt, err := json.Marshal(e)
 	if err != nil {
 		return sdk.Erasure{}, fmt.Errorf("encode erasure: %w", err)
@@ -197,7 +189,7 @@ func (r *redactionCore) Erase(ctx context.Context, who Caller, subject string, r
 	if err != nil {
 		return sdk.Erasure{}, err
 	}
-	return wireErasure(e)
+	return wireOneStepErasure(e)
 }
 
 func (r *redactionCore) GetErasure(ctx context.Context, who Caller, id string) (sdk.Erasure, error) {
@@ -205,7 +197,7 @@ func (r *redactionCore) GetErasure(ctx context.Context, who Caller, id string) (
 	if err != nil {
 		return sdk.Erasure{}, err
 	}
-	return wireErasure(e)
+	return wireOneStepErasure(e)
 }
 
 func (r *redactionCore) Export(ctx context.Context, who Caller, subject string) (sdk.SubjectExport, error) {
@@ -213,7 +205,7 @@ func (r *redactionCore) Export(ctx context.Context, who Caller, subject string) 
 	if err != nil {
 		return sdk.SubjectExport{}, err
 	}
-	return x.Wire(), nil
+	return wireExport(x), nil
 }
 
 func (r *redactionCore) Audit(ctx context.Context, who Caller, q AuditQuery) (sdk.AuditPage, error) {
@@ -223,7 +215,7 @@ func (r *redactionCore) Audit(ctx context.Context, who Caller, q AuditQuery) (sd
 	if err != nil {
 		return sdk.AuditPage{}, err
 	}
-	return page.Wire(), nil
+	return wireAuditPage(page), nil
 }
 
 func (r *redactionCore) Verify(ctx context.Context, who Caller) (sdk.VerifyResult, error) {
