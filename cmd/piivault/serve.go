@@ -20,6 +20,7 @@ import (
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/internal/config"
+	"github.com/piivault/piivault/internal/console"
 	"github.com/piivault/piivault/internal/httpapi"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
@@ -197,6 +198,11 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	hopts.Auth = auth
 	hopts.Registry = reg
 	hopts.Compliance = comp
+	if cfg.UI == "true" {
+		if hopts.UI, err = console.New(console.Options{Version: version}); err != nil {
+			return fmt.Errorf("build console: %w", err)
+		}
+	}
 	// Not ready once a shutdown began: the stores are about to close.
 	var stopping atomic.Bool
 	hopts.Ready = func() error {

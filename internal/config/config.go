@@ -35,6 +35,7 @@ const (
 	EnvErasureDeadline = "PIIVAULT_ERASURE_DEADLINE"
 	EnvRetention       = "PIIVAULT_RETENTION"
 	EnvBlindIndexKey   = "PIIVAULT_BLIND_INDEX_KEY_FILE"
+	EnvUI              = "PIIVAULT_UI"
 
 	EnvTLSCertFile     = "PIIVAULT_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "PIIVAULT_TLS_KEY_FILE"
@@ -89,6 +90,7 @@ type Config struct {
 	PolicyReplaceDefault bool
 	LogLevel             string // debug, info, warn, error
 	LogFormat            string // json, text
+	UI                   string // true (default) or false: serve the compliance console at /ui/
 	KEKFile              string // empty: <data>/kek.key
 	TokensFile           string // empty: <data>/tokens.yaml
 	ShutdownTimeout      time.Duration
@@ -142,6 +144,7 @@ func Default() Config {
 		VaultBackend:    BackendEmbedded,
 		LogLevel:        "info",
 		LogFormat:       "json",
+		UI:              "true",
 		ShutdownTimeout: 30 * time.Second,
 		ErasureDeadline: 30 * 24 * time.Hour,
 		HashiCorp: HashiCorp{
@@ -178,6 +181,7 @@ var Settings = []Setting{
 	{Key: "erasure.deadline", Env: EnvErasureDeadline, Flag: "erasure-deadline", Help: "time allowed from an erasure request to its completion, e.g. 720h or 30d"},
 	{Key: "retention", Env: EnvRetention, Flag: "retention", Help: "retention rules, comma separated: class=period, EventType/class=period or EventType/=period, e.g. ip_address=90d"},
 	{Key: "blindIndex.keyFile", Env: EnvBlindIndexKey, Flag: "blind-index-key-file", Help: "file of at least 32 random bytes: HMAC key of the blind index (find a subject by e-mail or phone); empty: off", field: func(c *Config) *string { return &c.BlindIndexKeyFile }},
+	{Key: "ui", Env: EnvUI, Flag: "ui", Help: "true or false: serve the compliance console (web page) at /ui/", field: func(c *Config) *string { return &c.UI }},
 	{Key: "tls.certFile", Env: EnvTLSCertFile, Flag: "tls-cert-file", Help: "PEM certificate: serve HTTPS", field: func(c *Config) *string { return &c.TLS.CertFile }},
 	{Key: "tls.keyFile", Env: EnvTLSKeyFile, Flag: "tls-key-file", Help: "PEM private key of tls.certFile", field: func(c *Config) *string { return &c.TLS.KeyFile }},
 	{Key: "tls.clientCAFile", Env: EnvTLSClientCAFile, Flag: "tls-client-ca-file", Help: "PEM CA bundle: verify client certificates (mTLS)", field: func(c *Config) *string { return &c.TLS.ClientCAFile }},
@@ -361,6 +365,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return c.bad("log.level", c.LogLevel, "must be debug, info, warn or error")
+	}
+	if c.UI != "true" && c.UI != "false" {
+		return c.bad("ui", c.UI, "must be true or false")
 	}
 	switch c.LogFormat {
 	case "json", "text":

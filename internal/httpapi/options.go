@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,10 @@ type Options struct {
 	// subject lookup and the receipt key. Nil: erasure is the redaction
 	// service's one-step Erase and the workflow-only routes answer 501.
 	Compliance *compliance.Service
+
+	// UI, when set, is served under /ui/ without authentication (the web
+	// console: a static page that calls /v1 with the user's own token).
+	UI http.Handler
 
 	// Ready reports whether the stores are open and the policy is loaded,
 	// for /readyz. Nil means ready once the server is built.

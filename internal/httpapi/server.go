@@ -58,6 +58,12 @@ func newServer(core service, pol authorizer, opts Options) *Server {
 	e.NoMethod(func(c *gin.Context) { s.fail(c, ErrMethodNotAllowed) })
 	s.engine = e
 	s.register(s.routeTable())
+	if opts.UI != nil {
+		ui := gin.WrapH(opts.UI)
+		e.GET("/ui", ui)
+		e.GET("/ui/*asset", ui)
+		e.HEAD("/ui/*asset", ui)
+	}
 	return s
 }
 
