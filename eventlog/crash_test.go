@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 const (
@@ -44,9 +46,7 @@ func TestCrash(t *testing.T) {
 		crashChild(dir)
 		return
 	}
-	if testing.Short() {
-		t.Skip("crash test skipped in -short mode")
-	}
+	testenv.SkipUnlessSlow(t)
 	rounds := 30
 	if s := os.Getenv(crashRoundsEnv); s != "" {
 		n, err := strconv.Atoi(s)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 const (
@@ -94,8 +96,8 @@ func TestSustainedLoad(t *testing.T) {
 		if d, err = time.ParseDuration(s); err != nil {
 			t.Fatalf("%s=%q: %v", sustainedEnv, s, err)
 		}
-	} else if testing.Short() {
-		t.Skip("sustained load skipped in -short mode")
+	} else {
+		testenv.SkipUnlessSlow(t)
 	}
 	ctx := context.Background()
 	runtime.GC()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/piivault/piivault/eventlog"
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/vault"
 )
@@ -83,9 +84,7 @@ func TestAppendKill9(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		return
 	}
-	if testing.Short() {
-		t.Skip("spawns a child process")
-	}
+	testenv.SkipUnlessSlow(t)
 	dir := t.TempDir()
 	for round := 0; round < 2; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestAppendCrashChild$", "-test.v")

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 func TestEventShape(t *testing.T) {
@@ -172,9 +174,7 @@ func TestStats(t *testing.T) {
 
 // TestSmoke runs every scenario briefly against a real sidecar.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts the sidecar")
-	}
+	testenv.SkipUnlessSlow(t) // builds and starts the sidecar
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -217,9 +217,7 @@ func TestEraseBody(t *testing.T) {
 // TestSmokeErase runs the erase scenario on a tiny log: 250 events (30
 // subjects), 2 runs of 5 erasures.
 func TestSmokeErase(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts the sidecar")
-	}
+	testenv.SkipUnlessSlow(t) // builds and starts the sidecar
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

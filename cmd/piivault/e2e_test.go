@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -37,6 +38,7 @@ var (
 // binary builds cmd/piivault once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
+	testenv.SkipUnlessSlow(t) // every test that runs the built binary is end-to-end
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "piivault-e2e-bin")
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/keys"
 )
@@ -78,6 +79,7 @@ func TestKill9(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		return
 	}
+	testenv.SkipUnlessSlow(t)
 	dir := t.TempDir()
 	for round := 0; round < 2; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")

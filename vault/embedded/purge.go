@@ -239,14 +239,14 @@ const quietPoll = 100 * time.Millisecond
 // the store closes first.
 func (s *Store) waitQuiet(kicked time.Time) bool {
 	poll := min(max(s.opts.PurgeDelay/4, time.Millisecond), quietPoll)
-	last, quietSince := s.commitTs(), time.Now()
+	last, quietSince := s.commitTs(), s.opts.Now()
 	for {
 		select {
 		case <-s.stop:
 			return false
 		case <-timeAfter(poll):
 		}
-		now := time.Now()
+		now := s.opts.Now()
 		if ts := s.commitTs(); ts != last {
 			last, quietSince = ts, now
 		}
@@ -285,12 +285,12 @@ func (s *Store) background() {
 			return
 		case <-s.purgeKick:
 		}
-		kicked := time.Now()
+		kicked := s.opts.Now()
 		for {
 			if !s.waitQuiet(kicked) {
 				return
 			}
-			forced := s.opts.PurgeMaxDelay >= 0 && time.Since(kicked) >= s.opts.PurgeMaxDelay
+			forced := s.opts.PurgeMaxDelay >= 0 && s.opts.Now().Sub(kicked) >= s.opts.PurgeMaxDelay
 			goOn := s.stillQuiet
 			if forced {
 				goOn = s.breather

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,9 +13,14 @@ import (
 // TestBackgroundPurgeWaitsForQuiet erases a subject while another writes
 // without pause: the background purge, which would stall that writer,
 // waits until the writes stop (PurgeDelay of quiet), and AwaitsPurge says
-// so meanwhile.
+// so meanwhile. The store's clock is the test's: it moves 10 ms per write
+// and never by itself, so a slow machine (a Put taking longer than
+// PurgeDelay) does not pass for quiet; only the test's step after the
+// writes does.
 func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
 	f := newFixture(t, testOptions())
+	clock := newManualClock()
+	f.opts.Now = clock.Now
 	f.opts.PurgeDelay = 100 * time.Millisecond
 	f.opts.PurgeMaxDelay = -1
 	purged := make(chan time.Time, 4)
@@ -28,34 +34,41 @@ func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
 	if _, err := s.Erase(ctx, "quiet-erased", "e1"); err != nil {
 		t.Fatal(err)
 	}
-	// lastPut is taken before the last Put: its commit, the last one,
-	// comes after, so quiet starts after lastPut (taking the time after the
-	// loop, which sleeps after each Put, put the reference up to a sleep
-	// and an fsync after the last commit, and a prompt purge failed).
-	busyUntil := time.Now().Add(600 * time.Millisecond)
+	// 60 writes, 10 ms of the store's time apart: 600 ms of writes that
+	// never leave PurgeDelay of quiet. The waiter polls every 25 ms of
+	// real time, so it sees many of them whatever the machine's speed.
 	var lastPut time.Time
-	for i := 0; time.Now().Before(busyUntil); i++ {
-		lastPut = time.Now()
+	for i := range 60 {
+		clock.Advance(10 * time.Millisecond)
+		lastPut = clock.Now()
 		put(t, s, fmt.Sprintf("quiet-writer-%d", i))
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond) // let the waiter poll: order does not matter
 	}
-	stopped := time.Now()
 	select {
 	case at := <-purged:
-		t.Fatalf("background purge ran at %s, while writes went on (they stopped at %s)", at.Format(time.StampMilli), stopped.Format(time.StampMilli))
+		t.Fatalf("background purge ran at %s, while writes went on (the last began at %s)", at.Format(time.StampMilli), lastPut.Format(time.StampMilli))
 	default:
 	}
 	if wait, err := s.AwaitsPurge(ctx, "quiet-erased"); err != nil || !wait {
 		t.Fatalf("AwaitsPurge while writes go on = %v, %v; want true", wait, err)
 	}
-	select {
-	case at := <-purged:
-		if at.Before(lastPut.Add(f.opts.PurgeDelay)) {
-			t.Fatalf("background purge done at %s, before %s of quiet after the last write began at %s",
-				at.Format(time.StampMilli), f.opts.PurgeDelay, lastPut.Format(time.StampMilli))
+	// Now quiet: the store's clock moves on with no commit, a step at a
+	// time (the waiter may see the last commit only after the first step).
+	deadline := time.Now().Add(30 * time.Second)
+	for done := false; !done; {
+		select {
+		case at := <-purged:
+			if at.Before(lastPut.Add(f.opts.PurgeDelay)) {
+				t.Fatalf("background purge done at %s, before %s of quiet after the last write began at %s",
+					at.Format(time.StampMilli), f.opts.PurgeDelay, lastPut.Format(time.StampMilli))
+			}
+			done = true
+		case <-time.After(5 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no background purge within 30 s of quiet")
+			}
+			clock.Advance(10 * time.Millisecond)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no background purge within 30 s of quiet")
 	}
 	if wait, err := s.AwaitsPurge(ctx, "quiet-erased"); err != nil || wait {
 		t.Fatalf("AwaitsPurge after the purge = %v, %v; want false", wait, err)
@@ -63,6 +76,28 @@ func TestBackgroundPurgeWaitsForQuiet(t *testing.T) {
 	if wait, err := s.AwaitsPurge(ctx, "quiet-writer-0"); err != nil || wait {
 		t.Fatalf("AwaitsPurge of a subject never erased = %v, %v; want false", wait, err)
 	}
+}
+
+// manualClock is a clock that moves only when told.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // TestBackgroundPurgeMaxDelay: under writes that never pause, the purge
