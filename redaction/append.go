@@ -46,8 +46,8 @@ type prepared struct {
 // too, by the sweeper). A stream name or event type the log would refuse
 // (or a "$" system stream) is refused before anything is written. Needs action append on the
 // stream.
-func (s *Service) Append(ctx context.Context, a Access, stream string, expected eventlog.ExpectedVersion, events []EventInput) (eventlog.AppendResult, error) {
-	var zero eventlog.AppendResult
+func (s *Service) Append(ctx context.Context, a Access, stream string, expected ExpectedVersion, events []EventInput) (AppendResult, error) {
+	var zero AppendResult
 	// The log's own rules for the name, before anything is written: a name
 	// it would refuse must not leave the $instance record (pending.go), a
 	// denial's audit record or vault values behind.
@@ -173,9 +173,9 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 	var res eventlog.AppendResult
 	var err error
 	if barrier != nil {
-		res, err = s.log.AppendAfter(context.WithoutCancel(ctx), stream, expected, out, barrier)
+		res, err = s.log.AppendAfter(context.WithoutCancel(ctx), stream, expected.log(), out, barrier)
 	} else {
-		res, err = s.log.Append(context.WithoutCancel(ctx), stream, expected, out)
+		res, err = s.log.Append(context.WithoutCancel(ctx), stream, expected.log(), out)
 	}
 	if err != nil {
 		s.deleteOrphans(tokens)
@@ -185,12 +185,12 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		// An exact retry of an earlier append: the log kept the first one,
 		// so this attempt's values belong to no event.
 		s.deleteOrphans(tokens)
-		return res, nil
+		return appendResult(res), nil
 	}
 	if len(tokens) > 0 {
 		s.pend.retireLater(tokens[len(tokens)-1])
 	}
-	return res, nil
+	return appendResult(res), nil
 }
 
 // unsyncedPutter is a vault whose Put can return before the values are

@@ -42,7 +42,7 @@ func TestAllOrNothingEmbedded(t *testing.T) {
 		ev("CustomerRegistered", `{"customerId":"c2","email":"b@example.com","name":"B"}`),
 	}
 	env.flaky.setFailAppend(true)
-	_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
+	_, err := svc.Append(ctx, pService, "s1", Any, batch)
 	env.flaky.setFailAppend(false)
 	if !errors.Is(err, errInjected) {
 		t.Fatalf("Append = %v, want the injected error", err)
@@ -53,14 +53,14 @@ func TestAllOrNothingEmbedded(t *testing.T) {
 	if _, err := env.log.StreamInfo(ctx, "s1"); !errors.Is(err, eventlog.ErrStreamNotFound) {
 		t.Errorf("stream exists after a failed append: %v", err)
 	}
-	if _, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch); err != nil {
+	if _, err := svc.Append(ctx, pService, "s1", Any, batch); err != nil {
 		t.Fatal(err)
 	}
 	if n := heldValues(t, env.store, "c1", "c2"); n != 4 {
 		t.Errorf("vault holds %d values after a good append, want 4", n)
 	}
 	// Conflict: the log refuses, the values go.
-	if _, err := svc.Append(ctx, pService, "s1", eventlog.NoStream, batch); !errors.Is(err, eventlog.ErrConflict) {
+	if _, err := svc.Append(ctx, pService, "s1", NoStream, batch); !errors.Is(err, eventlog.ErrConflict) {
 		t.Fatalf("Append = %v, want ErrConflict", err)
 	}
 	if n := heldValues(t, env.store, "c1", "c2"); n != 4 {
@@ -70,7 +70,7 @@ func TestAllOrNothingEmbedded(t *testing.T) {
 	if err := env.emb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := svc.ReadStream(ctx, pSupport, "s1", 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(ctx, pSupport, "s1", 1, 10, Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestAllOrNothing(t *testing.T) {
 	t.Run("log failure deletes the new values", func(t *testing.T) {
 		env.flaky.setFailAppend(true)
 		defer env.flaky.setFailAppend(false)
-		_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
+		_, err := svc.Append(ctx, pService, "s1", Any, batch)
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("Append = %v, want the injected error", err)
 		}
@@ -113,7 +113,7 @@ func TestAllOrNothing(t *testing.T) {
 	t.Run("failed clean-up is swept", func(t *testing.T) {
 		env.flaky.setFailAppend(true)
 		env.mem.failDel = true
-		_, err := svc.Append(ctx, pService, "s1", eventlog.Any, batch)
+		_, err := svc.Append(ctx, pService, "s1", Any, batch)
 		env.flaky.setFailAppend(false)
 		if err == nil {
 			t.Fatal("Append succeeded")
@@ -137,7 +137,7 @@ func TestAllOrNothing(t *testing.T) {
 	})
 	t.Run("vault failure appends nothing", func(t *testing.T) {
 		env.mem.setDown(true)
-		_, err := svc.Append(ctx, pService, "s2", eventlog.Any, batch)
+		_, err := svc.Append(ctx, pService, "s2", Any, batch)
 		env.mem.setDown(false)
 		if !errors.Is(err, ErrVaultUnavailable) {
 			t.Fatalf("Append = %v, want ErrVaultUnavailable", err)
@@ -147,11 +147,11 @@ func TestAllOrNothing(t *testing.T) {
 		}
 	})
 	t.Run("conflict deletes the new values", func(t *testing.T) {
-		if _, err := svc.Append(ctx, pService, "s3", eventlog.NoStream, batch[:1]); err != nil {
+		if _, err := svc.Append(ctx, pService, "s3", NoStream, batch[:1]); err != nil {
 			t.Fatal(err)
 		}
 		before := env.mem.count()
-		_, err := svc.Append(ctx, pService, "s3", eventlog.NoStream, batch[1:])
+		_, err := svc.Append(ctx, pService, "s3", NoStream, batch[1:])
 		if !errors.Is(err, eventlog.ErrConflict) {
 			t.Fatalf("Append = %v, want ErrConflict", err)
 		}
@@ -163,19 +163,19 @@ func TestAllOrNothing(t *testing.T) {
 		id := uuid.New()
 		e := batch[0]
 		e.ID = id
-		r1, err := svc.Append(ctx, pService, "s4", eventlog.Any, []EventInput{e})
+		r1, err := svc.Append(ctx, pService, "s4", Any, []EventInput{e})
 		if err != nil {
 			t.Fatal(err)
 		}
 		before := env.mem.count()
-		r2, err := svc.Append(ctx, pService, "s4", eventlog.Any, []EventInput{e})
+		r2, err := svc.Append(ctx, pService, "s4", Any, []EventInput{e})
 		if err != nil || r2 != r1 {
 			t.Fatalf("retry = %+v, %v; want %+v", r2, err, r1)
 		}
 		if n := env.mem.count(); n != before {
 			t.Errorf("vault holds %d values after a retry, want %d", n, before)
 		}
-		evs, err := svc.ReadStream(ctx, pRoot, "s4", 1, 10, eventlog.Forward)
+		evs, err := svc.ReadStream(ctx, pRoot, "s4", 1, 10, Forward)
 		if err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Data), "a@example.com") {
 			t.Fatalf("read after retry = %v, %v", evs, err)
 		}
@@ -212,7 +212,7 @@ func TestValidationAndLeakGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := svc.Append(ctx, pService, "v-"+strings.ReplaceAll(tt.name, " ", "-"), eventlog.Any, []EventInput{tt.in})
+			_, err := svc.Append(ctx, pService, "v-"+strings.ReplaceAll(tt.name, " ", "-"), Any, []EventInput{tt.in})
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Append = %v", err)
@@ -240,7 +240,7 @@ func TestValidationAndLeakGuard(t *testing.T) {
 		})
 	}
 	t.Run("tokenize detected", func(t *testing.T) {
-		_, err := svc.Append(ctx, pService, "tok", eventlog.Any, []EventInput{{Type: "Catching",
+		_, err := svc.Append(ctx, pService, "tok", Any, []EventInput{{Type: "Catching",
 			Data: json.RawMessage(`{"customerId":"c9","memo":"call +44 20 7946 0958"}`), Metadata: json.RawMessage(`{"ip":"203.0.113.9","k":1}`)}})
 		if err != nil {
 			t.Fatal(err)
@@ -249,7 +249,7 @@ func TestValidationAndLeakGuard(t *testing.T) {
 		if strings.Contains(raw, "7946") || strings.Contains(raw, "203.0.113.9") {
 			t.Fatalf("detected values reached the log: %s", raw)
 		}
-		evs, err := svc.ReadStream(ctx, pRoot, "tok", 1, 1, eventlog.Forward)
+		evs, err := svc.ReadStream(ctx, pRoot, "tok", 1, 1, Forward)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,20 +267,20 @@ func TestAuditFailureFailsRead(t *testing.T) {
 	env := newEnv(t, envConfig{})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	if _, err := svc.Append(ctx, pService, "a1", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com"}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "a1", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	env.flaky.setFailSystem(func(s string) bool { return s == StreamAudit })
-	evs, err := svc.ReadStream(ctx, pSupport, "a1", 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(ctx, pSupport, "a1", 1, 10, Forward)
 	if !errors.Is(err, ErrAudit) || evs != nil {
 		t.Fatalf("ReadStream with a broken audit = %v, %v; want ErrAudit and no events", evs, err)
 	}
 	// Tokens only: nothing to audit, the read succeeds.
-	if _, err := svc.ReadStream(ctx, pService, "a1", 1, 10, eventlog.Forward); err != nil {
+	if _, err := svc.ReadStream(ctx, pService, "a1", 1, 10, Forward); err != nil {
 		t.Fatalf("tokenized read = %v", err)
 	}
 	env.flaky.setFailSystem(nil)
-	if _, err := svc.ReadStream(ctx, pSupport, "a1", 1, 10, eventlog.Forward); err != nil {
+	if _, err := svc.ReadStream(ctx, pSupport, "a1", 1, 10, Forward); err != nil {
 		t.Fatal(err)
 	}
 	page, err := svc.Audit(ctx, pDPO, AuditQuery{Subject: "c1"})
@@ -301,12 +301,12 @@ func TestVaultOutageReadsUnavailable(t *testing.T) {
 	env := newEnv(t, envConfig{})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	if _, err := svc.Append(ctx, pService, "o1", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com","phone":"+1 415 555 0100"}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "o1", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com","phone":"+1 415 555 0100"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	env.mem.setDown(true)
 	defer env.mem.setDown(false)
-	evs, err := svc.ReadStream(ctx, pSupport, "o1", 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(ctx, pSupport, "o1", 1, 10, Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,20 +330,20 @@ func TestOneResolvePerPage(t *testing.T) {
 		batch = append(batch, ev("CustomerRegistered", `{"customerId":"c`+string(rune('a'+i%26))+`","email":"x@example.com","name":"N M","phone":"+1 415 555 0100"}`))
 	}
 	env.mem.puts = 0
-	if _, err := svc.Append(ctx, pService, "p1", eventlog.Any, batch); err != nil {
+	if _, err := svc.Append(ctx, pService, "p1", Any, batch); err != nil {
 		t.Fatal(err)
 	}
 	if env.mem.puts != 1 {
 		t.Errorf("Append of 50 events made %d vault Puts, want 1", env.mem.puts)
 	}
 	env.mem.resolves = 0
-	if _, err := svc.ReadStream(ctx, pSupport, "p1", 1, 50, eventlog.Forward); err != nil {
+	if _, err := svc.ReadStream(ctx, pSupport, "p1", 1, 50, Forward); err != nil {
 		t.Fatal(err)
 	}
 	if env.mem.resolves != 1 {
 		t.Errorf("reading 50 events made %d vault Resolves, want 1", env.mem.resolves)
 	}
-	evs, err := svc.ReadAll(ctx, pRoot, 0, 1000, eventlog.Filter{})
+	evs, err := svc.ReadAll(ctx, pRoot, 0, 1000, Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestSchemasPersistAndVersion(t *testing.T) {
 	if s1.Version != 1 || same.Version != 1 {
 		t.Fatalf("versions = %d, %d; want 1, 1", s1.Version, same.Version)
 	}
-	if _, err := svc.Append(ctx, pService, "t1", eventlog.Any, []EventInput{ev("T", `{"id":"c1","email":"a@example.com","name":"Old"}`)}); err == nil {
+	if _, err := svc.Append(ctx, pService, "t1", Any, []EventInput{ev("T", `{"id":"c1","email":"a@example.com","name":"Old"}`)}); err == nil {
 		// "Old" is not PII-looking; the event is fine under v1
 	} else {
 		t.Fatal(err)
@@ -375,10 +375,10 @@ func TestSchemasPersistAndVersion(t *testing.T) {
 	if s2.Version != 2 {
 		t.Fatalf("second version = %d", s2.Version)
 	}
-	if _, err := svc.Append(ctx, pService, "t1", eventlog.Any, []EventInput{ev("T", `{"id":"c1","email":"a@example.com","name":"New"}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "t1", Any, []EventInput{ev("T", `{"id":"c1","email":"a@example.com","name":"New"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := svc.ReadStream(ctx, pRoot, "t1", 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(ctx, pRoot, "t1", 1, 10, Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,10 +408,10 @@ func TestExportEraseReapply(t *testing.T) {
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
 	mustPutSchema(t, svc, "OrderPlaced", `{"subject":"/buyer","fields":[{"path":"/ship/*/street","class":"address"},{"path":"/gift/email","class":"email","subject":"/gift/for"}]}`)
-	if _, err := svc.Append(ctx, pService, "c-1", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"one@example.com"}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "c-1", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"one@example.com"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Append(ctx, pService, "o-1", eventlog.Any, []EventInput{ev("OrderPlaced", `{"buyer":"c1","ship":[{"street":"Elm 1"}],"gift":{"for":"c2","email":"two@example.com"}}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "o-1", Any, []EventInput{ev("OrderPlaced", `{"buyer":"c1","ship":[{"street":"Elm 1"}],"gift":{"for":"c2","email":"two@example.com"}}`)}); err != nil {
 		t.Fatal(err)
 	}
 	x, err := svc.Export(ctx, pDPO, "c1")
@@ -450,7 +450,7 @@ func TestExportEraseReapply(t *testing.T) {
 		t.Fatalf("Export after erasure = %+v, %v", x, err)
 	}
 	// c2's gift email survives c1's erasure.
-	evs, err := svc.ReadStream(ctx, pRoot, "o-1", 1, 1, eventlog.Forward)
+	evs, err := svc.ReadStream(ctx, pRoot, "o-1", 1, 1, Forward)
 	if err != nil || !strings.Contains(string(evs[0].Data), "two@example.com") || !strings.Contains(string(evs[0].Data), DefaultPlaceholder) {
 		t.Fatalf("read = %s, %v", evs[0].Data, err)
 	}
@@ -468,7 +468,7 @@ func TestExportEraseReapply(t *testing.T) {
 		t.Error("subject not erased after ReapplyErasures")
 	}
 	// Subscribers see the erasure events.
-	all, err := svc.ReadAll(ctx, pService, 0, 1000, eventlog.Filter{Types: []string{EventSubjectErased}})
+	all, err := svc.ReadAll(ctx, pService, 0, 1000, Filter{Types: []string{EventSubjectErased}})
 	if err != nil || len(all) != 2 {
 		t.Fatalf("ReadAll(SubjectErased) = %d events, %v", len(all), err)
 	}
@@ -480,7 +480,7 @@ func TestSnapshotsAndSubscribe(t *testing.T) {
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerState", `{"subject":"/id","fields":[{"path":"/email","class":"email"}]}`)
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	if _, err := svc.Append(ctx, pService, "c-1", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"one@example.com"}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "c-1", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"one@example.com"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.SaveSnapshot(ctx, pService, "c-1", 1, "CustomerState", json.RawMessage(`{"id":"c1","email":"snap@example.com","n":1}`)); err != nil {
@@ -520,7 +520,7 @@ func TestSnapshotsAndSubscribe(t *testing.T) {
 	// Live: an append after the subscriber caught up arrives.
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		_, _ = svc.Append(ctx, pService, "c-2", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c2","email":"live@example.com"}`)})
+		_, _ = svc.Append(ctx, pService, "c-2", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c2","email":"live@example.com"}`)})
 	}()
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -586,7 +586,7 @@ func TestEventTokens(t *testing.T) {
 	env := newEnv(t, envConfig{})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	if _, err := svc.Append(ctx, pService, "et", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com","addresses":[{"street":"a"},{"street":"b"}]}`)}); err != nil {
+	if _, err := svc.Append(ctx, pService, "et", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"c1","email":"x@example.com","addresses":[{"street":"a"},{"street":"b"}]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := env.log.ReadStream(ctx, "et", 1, 1, eventlog.Forward)
@@ -611,7 +611,7 @@ func TestDenialsAreAudited(t *testing.T) {
 	ctx := context.Background()
 	env := newEnv(t, envConfig{})
 	svc := env.svc
-	if _, err := svc.ReadStream(ctx, pNobody, "customer-1", 1, 10, eventlog.Forward); !errors.Is(err, ErrDenied) {
+	if _, err := svc.ReadStream(ctx, pNobody, "customer-1", 1, 10, Forward); !errors.Is(err, ErrDenied) {
 		t.Fatalf("ReadStream by intern = %v", err)
 	}
 	if _, err := svc.Export(ctx, pSupport, "cust-9"); !errors.Is(err, ErrDenied) {

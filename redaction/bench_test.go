@@ -53,7 +53,7 @@ func BenchmarkAppendConcurrent64(b *testing.B) {
 		w := seq.Add(1)
 		for pb.Next() {
 			i := int(seq.Add(1))
-			if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("order-%d", w), eventlog.Any,
+			if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("order-%d", w), Any,
 				[]EventInput{{Type: "OrderPlaced", Data: benchEvent(i)}}); err != nil {
 				b.Error(err)
 				return
@@ -107,7 +107,7 @@ func benchBatchesSubjects(b *testing.B, par int, oneSubject bool) {
 					}
 					evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent(n)}
 				}
-				if _, err := env.svc.Append(ctx, pService, st, eventlog.Any, evs); err != nil {
+				if _, err := env.svc.Append(ctx, pService, st, Any, evs); err != nil {
 					b.Error(err)
 					return
 				}
@@ -149,7 +149,7 @@ func benchRead(b *testing.B, a Access, page int) {
 	read := 0
 	from := uint64(1)
 	for read < b.N {
-		evs, err := env.svc.ReadAll(ctx, a, from, min(page, b.N-read), eventlog.Filter{Types: []string{"OrderPlaced"}})
+		evs, err := env.svc.ReadAll(ctx, a, from, min(page, b.N-read), Filter{Types: []string{"OrderPlaced"}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -254,7 +254,7 @@ func benchReadParallel(b *testing.B, readers, page int) {
 			defer func() { done <- struct{}{} }()
 			from := uint64(1 + r*benchReadEvents/readers)
 			for read.Load() < int64(b.N) {
-				evs, err := env.svc.ReadAll(ctx, pRoot, from, page, eventlog.Filter{Types: []string{"OrderPlaced"}})
+				evs, err := env.svc.ReadAll(ctx, pRoot, from, page, Filter{Types: []string{"OrderPlaced"}})
 				if err != nil {
 					b.Error(err)
 					return
@@ -282,7 +282,7 @@ func fillReadEvents(b *testing.B, env *testEnv) {
 		for j := range evs {
 			evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent((i + j) % 2000)}
 		}
-		if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("r-%d", i/500), eventlog.Any, evs); err != nil {
+		if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("r-%d", i/500), Any, evs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/piivault/piivault/eventlog"
 )
 
 // A caller that gives up (an HTTP client that disconnects) while its events
@@ -24,7 +22,7 @@ func TestAppendCancelledWhileQueuedKeepsValues(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := env.svc.Append(cctx, pService, "customer-7", eventlog.NoStream, []EventInput{{
+		_, err := env.svc.Append(cctx, pService, "customer-7", NoStream, []EventInput{{
 			Type: "CustomerRegistered",
 			Data: json.RawMessage(`{"customerId":"cust-7","email":"late.canary@example.com"}`),
 		}})
@@ -46,7 +44,7 @@ func TestAppendCancelledWhileQueuedKeepsValues(t *testing.T) {
 	env.flaky.bg.Wait()
 	env.flaky.setGate(nil, nil)
 
-	evs, rerr := env.svc.ReadStream(ctx, pRoot, "customer-7", 1, 10, eventlog.Forward)
+	evs, rerr := env.svc.ReadStream(ctx, pRoot, "customer-7", 1, 10, Forward)
 	if rerr != nil {
 		t.Fatalf("ReadStream = %v", rerr)
 	}

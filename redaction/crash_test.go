@@ -63,7 +63,7 @@ func TestAppendCrashChild(t *testing.T) {
 			stream := fmt.Sprintf("crash-%d-%d", os.Getpid(), w)
 			for i := 0; ; i++ {
 				data := fmt.Sprintf(`{"customerId":"%s-%d","email":"c%d@example.com","name":"N %d"}`, stream, i, i, i)
-				res, err := svc.Append(ctx, pService, stream, eventlog.Any, []EventInput{ev("CustomerRegistered", data)})
+				res, err := svc.Append(ctx, pService, stream, Any, []EventInput{ev("CustomerRegistered", data)})
 				if err != nil {
 					emit("error " + err.Error())
 					return

@@ -318,13 +318,14 @@ func (s *Service) Export(ctx context.Context, a Access, subject string) (*Subjec
 }
 
 // Verify walks the log's hash chain. Needs action audit or admin.
-func (s *Service) Verify(ctx context.Context, a Access) (eventlog.VerifyResult, error) {
+func (s *Service) Verify(ctx context.Context, a Access) (VerifyResult, error) {
 	if d, err := s.pol.Authorize(ctx, policy.Input{Principal: a.Principal, Action: policy.ActionAdmin}); err != nil || !d.Allow {
 		if err := s.authorize(ctx, a, policy.ActionAudit, policy.Resource{}); err != nil {
-			return eventlog.VerifyResult{}, err
+			return VerifyResult{}, err
 		}
 	}
-	return s.log.Verify(ctx)
+	v, err := s.log.Verify(ctx)
+	return VerifyResult(v), err
 }
 
 // GetErasure returns the status of an erasure by its ID, from $erasures:

@@ -26,7 +26,7 @@ func TestIndexWithEvents(t *testing.T) {
 		{ID: uuid.New(), Type: "CustomerRegistered", Data: json.RawMessage(`{"customerId":"m2","email":"b@example.com","name":"B","contact":{"id":"m1","email":"c@example.com"}}`)},
 		ev("CustomerRegistered", `{"customerId":"m1","email":"d@example.com"}`),
 	}
-	res, err := svc.Append(ctx, pService, "idx", eventlog.Any, batch)
+	res, err := svc.Append(ctx, pService, "idx", Any, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestIndexWithEvents(t *testing.T) {
 		t.Errorf("head after the append = %d, want %d (no index events)", h, res.LastPosition)
 	}
 	env.flaky.setFailAppend(true)
-	if _, err := svc.Append(ctx, pService, "idx", eventlog.Any, batch[:1]); err == nil {
+	if _, err := svc.Append(ctx, pService, "idx", Any, batch[:1]); err == nil {
 		t.Fatal("Append succeeded with a failing log")
 	}
 	env.flaky.setFailAppend(false)
@@ -42,7 +42,7 @@ func TestIndexWithEvents(t *testing.T) {
 	retry := []EventInput{batch[1]}
 	retry[0].ID = uuid.New()
 	for range 2 {
-		if _, err := svc.Append(ctx, pService, "idx2", eventlog.Any, retry); err != nil {
+		if _, err := svc.Append(ctx, pService, "idx2", Any, retry); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestLegacyIndex(t *testing.T) {
 	env := newEnv(t, envConfig{})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	res, err := svc.Append(ctx, pService, "new", eventlog.Any, []EventInput{ev("CustomerRegistered", `{"customerId":"l1","email":"a@example.com"}`)})
+	res, err := svc.Append(ctx, pService, "new", Any, []EventInput{ev("CustomerRegistered", `{"customerId":"l1","email":"a@example.com"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestMatrix(t *testing.T) {
 		subj string
 		c    canaries
 	}{{"cust-live", live}, {"cust-gone", gone}} {
-		if _, err := svc.Append(ctx, pService, "customer-"+s.subj, eventlog.NoStream,
+		if _, err := svc.Append(ctx, pService, "customer-"+s.subj, NoStream,
 			[]EventInput{{Type: "CustomerRegistered", Data: json.RawMessage(matrixEvent(s.subj, s.c))}}); err != nil {
 			t.Fatalf("Append = %v", err)
 		}
@@ -139,7 +139,7 @@ func TestMatrix(t *testing.T) {
 					if erased {
 						subj, c = "cust-gone", gone
 					}
-					evs, err := svc.ReadStream(ctx, a, "customer-"+subj, 1, 10, eventlog.Forward)
+					evs, err := svc.ReadStream(ctx, a, "customer-"+subj, 1, 10, Forward)
 					allowed, _ := expectedEffect(role, purpose, "")
 					if role == "support" || role == "billing" || role == "analytics" {
 						allowed, _ = expectedEffect(role, purpose, ClassEmail)

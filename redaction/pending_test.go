@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -99,7 +98,7 @@ func TestDurableOrphanSweep(t *testing.T) {
 			mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
 
 			// Committed and settled.
-			if _, err := svc.Append(ctx, pService, "s1", eventlog.Any, []EventInput{
+			if _, err := svc.Append(ctx, pService, "s1", Any, []EventInput{
 				ev("CustomerRegistered", `{"customerId":"c1","email":"a@example.com","name":"A"}`),
 			}); err != nil {
 				t.Fatal(err)
@@ -110,7 +109,7 @@ func TestDurableOrphanSweep(t *testing.T) {
 			// append's values are left to the in-memory sweeper.
 			st.failDel.Store(true)
 			// Committed, but its marker is never retired.
-			if _, err := svc.Append(ctx, pService, "s2", eventlog.Any, []EventInput{
+			if _, err := svc.Append(ctx, pService, "s2", Any, []EventInput{
 				ev("CustomerRegistered", `{"customerId":"c3","email":"c@example.com","name":"C"}`),
 				ev("CustomerRegistered", `{"customerId":"c2","email":"b0@example.com"}`),
 			}); err != nil {
@@ -120,7 +119,7 @@ func TestDurableOrphanSweep(t *testing.T) {
 			committed = append(committed, subjectTokens(t, st, "c2")...)
 			// The log append fails and the clean-up too.
 			env.flaky.setFailAppend(true)
-			_, err := svc.Append(ctx, pService, "s3", eventlog.Any, []EventInput{
+			_, err := svc.Append(ctx, pService, "s3", Any, []EventInput{
 				ev("CustomerRegistered", `{"customerId":"c2","email":"b@example.com","name":"B"}`),
 				ev("CustomerRegistered", `{"customerId":"c4","email":"d@example.com","name":"D"}`),
 			})
@@ -196,7 +195,7 @@ func TestDurableOrphanSweep(t *testing.T) {
 
 			// The committed events read back whole; new appends work; the
 			// erased subject refuses new values without leaving a marker.
-			evs, err := svc2.ReadStream(ctx, pSupport, "s2", 1, 10, eventlog.Forward)
+			evs, err := svc2.ReadStream(ctx, pSupport, "s2", 1, 10, Forward)
 			if err != nil || len(evs) != 2 {
 				t.Fatalf("ReadStream = %d events, %v", len(evs), err)
 			}
@@ -207,12 +206,12 @@ func TestDurableOrphanSweep(t *testing.T) {
 					}
 				}
 			}
-			if _, err := svc2.Append(ctx, pService, "s4", eventlog.Any, []EventInput{
+			if _, err := svc2.Append(ctx, pService, "s4", Any, []EventInput{
 				ev("CustomerRegistered", `{"customerId":"c5","email":"e@example.com"}`),
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc2.Append(ctx, pService, "s4", eventlog.Any, []EventInput{
+			if _, err := svc2.Append(ctx, pService, "s4", Any, []EventInput{
 				ev("CustomerRegistered", `{"customerId":"c4","email":"d@example.com"}`),
 			}); !errors.Is(err, vault.ErrErased) {
 				t.Fatalf("Append for an erased subject = %v, want ErrErased", err)
@@ -229,7 +228,7 @@ func TestReservedMarkerSubject(t *testing.T) {
 	env := newEnv(t, envConfig{opts: Options{SweepInterval: -1}})
 	svc := env.svc
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
-	_, err := svc.Append(ctx, pService, "s1", eventlog.Any, []EventInput{
+	_, err := svc.Append(ctx, pService, "s1", Any, []EventInput{
 		ev("CustomerRegistered", `{"customerId":"$piivault-pending-x-0","email":"a@example.com"}`),
 	})
 	var ee *EventError

@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
-
-	"github.com/piivault/piivault/eventlog"
 )
 
 // TestPropertyRedaction checks, over random schemas, events and erased
@@ -85,7 +83,7 @@ func TestPropertyRedaction(t *testing.T) {
 			originals = append(originals, back)
 		}
 		stream := fmt.Sprintf("prop-%d", n)
-		if _, err := svc.Append(ctx, pService, stream, eventlog.NoStream, inputs); err != nil {
+		if _, err := svc.Append(ctx, pService, stream, NoStream, inputs); err != nil {
 			rt.Fatalf("Append = %v", err)
 		}
 		erased := map[string]bool{}
@@ -98,7 +96,7 @@ func TestPropertyRedaction(t *testing.T) {
 			}
 		}
 		read := func() []Event {
-			evs, err := svc.ReadStream(ctx, pRoot, stream, 1, 100, eventlog.Forward)
+			evs, err := svc.ReadStream(ctx, pRoot, stream, 1, 100, Forward)
 			if err != nil {
 				rt.Fatalf("ReadStream = %v", err)
 			}
@@ -141,10 +139,10 @@ func TestPropertyRedaction(t *testing.T) {
 			// Redacting the revealed read again changes nothing.
 			if !anyErased {
 				s2 := stream + "-again"
-				if _, err := svc.Append(ctx, pService, s2, eventlog.Any, []EventInput{{Type: typ, Data: e.Data}}); err != nil {
+				if _, err := svc.Append(ctx, pService, s2, Any, []EventInput{{Type: typ, Data: e.Data}}); err != nil {
 					rt.Fatalf("re-append = %v", err)
 				}
-				evs2, err := svc.ReadStream(ctx, pRoot, s2, 0, 1, eventlog.Backward)
+				evs2, err := svc.ReadStream(ctx, pRoot, s2, 0, 1, Backward)
 				if err != nil || !bytes.Equal(evs2[0].Data, e.Data) {
 					rt.Fatalf("redacting twice changed the event: %s vs %s (%v)", evs2[0].Data, e.Data, err)
 				}

@@ -378,7 +378,7 @@ func (s *Service) checkLimit(limit int) int {
 
 // ReadStream reads one stream (from inclusive; Backward from 0 reads from the
 // end) and resolves its PII under the policy. Needs action read.
-func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from uint64, limit int, dir eventlog.Direction) ([]Event, error) {
+func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from uint64, limit int, dir Direction) ([]Event, error) {
 	if stream == StreamAudit {
 		if err := s.authorize(ctx, a, policy.ActionAudit, policy.Resource{Stream: stream}); err != nil {
 			return nil, err
@@ -386,7 +386,7 @@ func (s *Service) ReadStream(ctx context.Context, a Access, stream string, from 
 	} else if err := s.authorize(ctx, a, policy.ActionRead, policy.Resource{Stream: stream}); err != nil {
 		return nil, err
 	}
-	evs, err := s.log.ReadStream(ctx, stream, from, s.checkLimit(limit), dir)
+	evs, err := s.log.ReadStream(ctx, stream, from, s.checkLimit(limit), dir.log())
 	if err != nil {
 		return nil, fmt.Errorf("read stream: %w", err)
 	}
@@ -419,14 +419,14 @@ func anyHidden(evs []eventlog.Event) bool {
 // (inclusive), skipping the audit trail and the subject index, and resolves
 // PII under the policy. It returns up to limit events; fewer (even none)
 // only at the end of the log. Needs action read.
-func (s *Service) ReadAll(ctx context.Context, a Access, from uint64, limit int, filter eventlog.Filter) ([]Event, error) {
+func (s *Service) ReadAll(ctx context.Context, a Access, from uint64, limit int, filter Filter) ([]Event, error) {
 	if err := s.authorize(ctx, a, policy.ActionRead, policy.Resource{}); err != nil {
 		return nil, err
 	}
 	limit = s.checkLimit(limit)
 	var keep []eventlog.Event
 	for len(keep) < limit {
-		evs, err := s.log.ReadAll(ctx, from, limit-len(keep), filter)
+		evs, err := s.log.ReadAll(ctx, from, limit-len(keep), eventlog.Filter{Types: filter.Types})
 		if err != nil {
 			return nil, fmt.Errorf("read all: %w", err)
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/piivault/piivault/eventlog"
 )
 
 // BenchmarkReadStream100 reads pages of 100 events of one stream of one
@@ -27,7 +25,7 @@ func BenchmarkReadStream100(b *testing.B) {
 				for j := range evs {
 					evs[j] = EventInput{Type: "OrderPlaced", Data: benchEvent(s)} // one customer per stream
 				}
-				if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("cust-%d", s), eventlog.Any, evs); err != nil {
+				if _, err := env.svc.Append(ctx, pService, fmt.Sprintf("cust-%d", s), Any, evs); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -35,7 +33,7 @@ func BenchmarkReadStream100(b *testing.B) {
 			m := startMeter()
 			read := 0
 			for i := 0; read < b.N; i++ {
-				evs, err := env.svc.ReadStream(ctx, bc.a, fmt.Sprintf("cust-%d", i%streams), 1, 100, eventlog.Forward)
+				evs, err := env.svc.ReadStream(ctx, bc.a, fmt.Sprintf("cust-%d", i%streams), 1, 100, Forward)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -59,7 +59,7 @@ func TestRefusedStreamWritesNothing(t *testing.T) {
 					name string
 					a    Access
 				}{{"service", pService}, {"denied", pSupport}} {
-					_, err := env.svc.Append(ctx, who.a, tt.stream, eventlog.Any, batch)
+					_, err := env.svc.Append(ctx, who.a, tt.stream, Any, batch)
 					if !errors.Is(err, tt.want) {
 						t.Errorf("%s: Append(%q) as %s = %v, want %v", tt.name, tt.stream, who.name, err, tt.want)
 					}
@@ -68,7 +68,7 @@ func TestRefusedStreamWritesNothing(t *testing.T) {
 			// An event type the log refuses, next to an event with PII.
 			for _, typ := range []string{"", "a\nb", "a\xffb", strings.Repeat("t", eventlog.MaxNameLen+1)} {
 				bad := append([]EventInput{ev(typ, `{"customerId":"c1","note":"x"}`)}, batch...)
-				if _, err := env.svc.Append(ctx, pService, "s1", eventlog.Any, bad); !errors.Is(err, eventlog.ErrInvalid) {
+				if _, err := env.svc.Append(ctx, pService, "s1", Any, bad); !errors.Is(err, eventlog.ErrInvalid) {
 					t.Errorf("Append with event type %q = %v, want eventlog.ErrInvalid", typ, err)
 				}
 			}
@@ -85,7 +85,7 @@ func TestRefusedStreamWritesNothing(t *testing.T) {
 				t.Errorf("vault holds %d values of c1 after refused appends, want 0", n)
 			}
 			// The same append to a good name works (and writes $instance).
-			if _, err := env.svc.Append(ctx, pService, "s1", eventlog.Any, batch); err != nil {
+			if _, err := env.svc.Append(ctx, pService, "s1", Any, batch); err != nil {
 				t.Fatalf("Append(s1) = %v", err)
 			}
 			if n := heldValues(t, env.store, "c1"); n != 2 {

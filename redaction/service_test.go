@@ -155,7 +155,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 	mustPutSchema(t, svc, "CustomerRegistered", customerSchema)
 	data := `{"customerId":"cust-42","email":"jane.doe@example.com","phone":"+1 415-555-0199","name":"Jane Doe",
 		"addresses":[{"street":"1 Canary Row","city":"Springfield"},{"street":"2 Canary Lane"}],"dob":"1990-05-17","plan":"gold","n":3}`
-	res, err := svc.Append(ctx, pService, "customer-42", eventlog.NoStream, []EventInput{{Type: "CustomerRegistered", Data: json.RawMessage(data), Metadata: json.RawMessage(`{"source":"web"}`)}})
+	res, err := svc.Append(ctx, pService, "customer-42", NoStream, []EventInput{{Type: "CustomerRegistered", Data: json.RawMessage(data), Metadata: json.RawMessage(`{"source":"web"}`)}})
 	if err != nil {
 		t.Fatalf("Append = %v", err)
 	}
@@ -177,7 +177,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 	}
 
 	// Root sees everything exactly as appended.
-	evs, err := svc.ReadStream(ctx, pRoot, "customer-42", 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(ctx, pRoot, "customer-42", 1, 10, Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 	}
 
 	// Support: name and email revealed, phone masked, the rest denied.
-	evs, err = svc.ReadStream(ctx, pSupport, "customer-42", 1, 10, eventlog.Forward)
+	evs, err = svc.ReadStream(ctx, pSupport, "customer-42", 1, 10, Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 	if err != nil || er.Status != ErasureErased {
 		t.Fatalf("Erase = %+v, %v", er, err)
 	}
-	evs, err = svc.ReadStream(ctx, pRoot, "customer-42", 1, 10, eventlog.Forward)
+	evs, err = svc.ReadStream(ctx, pRoot, "customer-42", 1, 10, Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 		}
 	}
 	// A new append for the erased subject is refused.
-	if _, err := svc.Append(ctx, pService, "customer-42", eventlog.Any, []EventInput{{Type: "CustomerRegistered", Data: json.RawMessage(data)}}); !errors.Is(err, vault.ErrErased) {
+	if _, err := svc.Append(ctx, pService, "customer-42", Any, []EventInput{{Type: "CustomerRegistered", Data: json.RawMessage(data)}}); !errors.Is(err, vault.ErrErased) {
 		t.Errorf("Append for an erased subject = %v, want vault.ErrErased", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/redaction/compliance"
 	"github.com/piivault/piivault/sdk"
@@ -18,7 +17,7 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 	}
 	var (
 		hold     *compliance.LegalHoldError
-		conflict *eventlog.ConflictError
+		conflict *redaction.ConflictError
 		leak     *redaction.LeakError
 		schema   *redaction.SchemaError
 		event    *redaction.EventError
@@ -41,21 +40,21 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 		actual := conflict.Actual
 		pr.ActualVersion = &actual
 		return pr, true
-	case errors.Is(err, eventlog.ErrIdempotencyOverlap):
+	case errors.Is(err, redaction.ErrIdempotencyOverlap):
 		return p(http.StatusConflict, sdk.CodeIdempotencyConflict, "some, not all, of the event IDs were appended before")
-	case errors.Is(err, eventlog.ErrEventTooLarge), errors.Is(err, eventlog.ErrBatchTooLarge):
+	case errors.Is(err, redaction.ErrEventTooLarge), errors.Is(err, redaction.ErrBatchTooLarge):
 		return p(http.StatusRequestEntityTooLarge, sdk.CodeTooLarge, err.Error())
-	case errors.Is(err, eventlog.ErrStreamNotFound), errors.Is(err, eventlog.ErrNoSnapshot),
+	case errors.Is(err, redaction.ErrStreamNotFound), errors.Is(err, redaction.ErrNoSnapshot),
 		errors.Is(err, redaction.ErrSchemaNotFound), errors.Is(err, redaction.ErrErasureNotFound):
 		return p(http.StatusNotFound, sdk.CodeNotFound, err.Error())
-	case errors.Is(err, eventlog.ErrInvalidJSON):
+	case errors.Is(err, redaction.ErrInvalidJSON):
 		return p(http.StatusBadRequest, sdk.CodeInvalidJSON, err.Error())
-	case errors.Is(err, eventlog.ErrInvalidStream), errors.Is(err, eventlog.ErrReservedStream),
-		errors.Is(err, eventlog.ErrInvalid):
+	case errors.Is(err, redaction.ErrInvalidStream), errors.Is(err, redaction.ErrReservedStream),
+		errors.Is(err, redaction.ErrLogInvalid):
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
-	case errors.Is(err, eventlog.ErrClosed), errors.Is(err, redaction.ErrClosed):
+	case errors.Is(err, redaction.ErrLogClosed), errors.Is(err, redaction.ErrClosed):
 		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the service is shutting down")
-	case errors.Is(err, eventlog.ErrCorrupt):
+	case errors.Is(err, redaction.ErrLogCorrupt):
 		return p(http.StatusInternalServerError, sdk.CodeInternal, "internal error")
 
 	case errors.As(err, &leak):

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/sdk"
@@ -67,12 +66,12 @@ func (r *redactionCore) ListSchemas(ctx context.Context, _ Caller) ([]sdk.Schema
 }
 
 func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, req sdk.AppendRequest) (sdk.AppendResult, error) {
-	expected := eventlog.Any
+	expected := redaction.Any
 	if req.ExpectedVersion != nil {
 		if *req.ExpectedVersion > math.MaxInt64 {
 			return sdk.AppendResult{}, badRequest(sdk.CodeBadRequest, "expectedVersion: too large")
 		}
-		expected = eventlog.ExpectedVersion(*req.ExpectedVersion)
+		expected = redaction.ExpectedVersion(*req.ExpectedVersion)
 	}
 	evs := make([]redaction.EventInput, len(req.Events))
 	for i, in := range req.Events {
@@ -94,9 +93,9 @@ func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, r
 }
 
 func (r *redactionCore) ReadStream(ctx context.Context, who Caller, stream string, req ReadRequest) ([]sdk.Event, error) {
-	dir := eventlog.Forward
+	dir := redaction.Forward
 	if req.Backward {
-		dir = eventlog.Backward
+		dir = redaction.Backward
 	}
 	evs, err := r.svc.ReadStream(ctx, access(who), stream, req.From, req.Limit, dir)
 	if err != nil {
@@ -106,7 +105,7 @@ func (r *redactionCore) ReadStream(ctx context.Context, who Caller, stream strin
 }
 
 func (r *redactionCore) ReadAll(ctx context.Context, who Caller, req ReadRequest) ([]sdk.Event, error) {
-	evs, err := r.svc.ReadAll(ctx, access(who), req.From, req.Limit, eventlog.Filter{Types: req.Types})
+	evs, err := r.svc.ReadAll(ctx, access(who), req.From, req.Limit, redaction.Filter{Types: req.Types})
 	if err != nil {
 		return nil, err
 	}
@@ -116,9 +115,9 @@ func (r *redactionCore) ReadAll(ctx context.Context, who Caller, req ReadRequest
 var _ pageAppender = (*redactionCore)(nil)
 
 func (r *redactionCore) appendStreamPage(ctx context.Context, who Caller, stream string, req ReadRequest, b []byte, n *stateCounts) ([]byte, int, error) {
-	dir := eventlog.Forward
+	dir := redaction.Forward
 	if req.Backward {
-		dir = eventlog.Backward
+		dir = redaction.Backward
 	}
 	evs, err := r.svc.ReadStream(ctx, access(who), stream, req.From, req.Limit, dir)
 	if err != nil {
@@ -129,7 +128,7 @@ func (r *redactionCore) appendStreamPage(ctx context.Context, who Caller, stream
 }
 
 func (r *redactionCore) appendAllPage(ctx context.Context, who Caller, req ReadRequest, b []byte, n *stateCounts) ([]byte, int, error) {
-	evs, err := r.svc.ReadAll(ctx, access(who), req.From, req.Limit, eventlog.Filter{Types: req.Types})
+	evs, err := r.svc.ReadAll(ctx, access(who), req.From, req.Limit, redaction.Filter{Types: req.Types})
 	if err != nil {
 		return b, 0, err
 	}

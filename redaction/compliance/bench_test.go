@@ -104,7 +104,7 @@ func BenchmarkExport1000(b *testing.B) {
 				"phone": "+1 415 555 0100", "name": "Big Subject"})
 			batch = append(batch, redaction.EventInput{Type: "CustomerRegistered", Data: data})
 		}
-		if _, err := e.svc.Append(ctx, pService, "customer-big", eventlog.Any, batch); err != nil {
+		if _, err := e.svc.Append(ctx, pService, "customer-big", redaction.Any, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -138,7 +138,7 @@ func BenchmarkRequest(b *testing.B) {
 			data, _ := json.Marshal(map[string]string{"customerId": fmt.Sprintf("s-%d", j), "email": fmt.Sprintf("u%d@example.com", j), "name": "N"})
 			batch = append(batch, redaction.EventInput{Type: "CustomerRegistered", Data: data})
 		}
-		if _, err := e.svc.Append(ctx, pService, fmt.Sprintf("customer-%d", i), eventlog.Any, batch); err != nil {
+		if _, err := e.svc.Append(ctx, pService, fmt.Sprintf("customer-%d", i), redaction.Any, batch); err != nil {
 			b.Fatal(err)
 		}
 	}

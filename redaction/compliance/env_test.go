@@ -186,7 +186,7 @@ func (e *env) putSchema(typ, doc string) {
 func (e *env) appendCustomer(stream, subject, email, phone, name string) {
 	e.t.Helper()
 	data, _ := json.Marshal(map[string]string{"customerId": subject, "email": email, "phone": phone, "name": name, "plan": "gold"})
-	if _, err := e.svc.Append(context.Background(), pService, stream, eventlog.Any,
+	if _, err := e.svc.Append(context.Background(), pService, stream, redaction.Any,
 		[]redaction.EventInput{{Type: "CustomerRegistered", Data: data}}); err != nil {
 		e.t.Fatalf("Append = %v", err)
 	}
@@ -243,7 +243,7 @@ func streamText(t testing.TB, l *eventlog.Log, stream string) string {
 // held).
 func readField(t testing.TB, svc *redaction.Service, stream, path string) (redaction.State, string) {
 	t.Helper()
-	evs, err := svc.ReadStream(context.Background(), pRoot, stream, 1, 10, eventlog.Forward)
+	evs, err := svc.ReadStream(context.Background(), pRoot, stream, 1, 10, redaction.Forward)
 	if err != nil {
 		t.Fatalf("ReadStream(%s) = %v", stream, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/vault"
 )
@@ -17,7 +16,7 @@ type plainStore struct{ vault.Store }
 func (e *env) appendWithIP(stream, subject, email, ip, name string) {
 	e.t.Helper()
 	data, _ := json.Marshal(map[string]string{"customerId": subject, "email": email, "ip": ip, "name": name})
-	if _, err := e.svc.Append(context.Background(), pService, stream, eventlog.Any,
+	if _, err := e.svc.Append(context.Background(), pService, stream, redaction.Any,
 		[]redaction.EventInput{{Type: "CustomerRegistered", Data: data}}); err != nil {
 		e.t.Fatalf("Append = %v", err)
 	}
