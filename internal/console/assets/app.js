@@ -124,10 +124,9 @@
       $("erasure-rejection").textContent = e.rejection ? "Rejected: " + e.rejection : "";
       var rb = $("receipt-download");
       rb.hidden = !e.receipt;
-      rb.onclick = function () {
-        var a = el("a", { href: URL.createObjectURL(new Blob([JSON.stringify(e.receipt, null, 2)], { type: "application/json" })), download: "receipt-" + e.erasureId + ".json" });
-        document.body.appendChild(a); a.click(); a.remove(); say("Receipt downloaded.");
-      };
+      // The answer as the server sent it, byte for byte: verify-receipt
+      // reads the receipt out of a whole status answer.
+      rb.onclick = function () { download("/v1/erasures/" + encodeURIComponent(e.erasureId), "receipt-" + e.erasureId + ".json"); };
       $("erasure-detail-h").focus();
     }).catch(function (err) { fail("Erasure request: " + err.message); });
   }
@@ -212,7 +211,10 @@
       { reason: $("erase-reason").value, ticket: $("erase-ticket").value }).then(function (e) {
       say("Erasure requested: " + e.erasureId + " (" + e.status + ").");
       show("erasures"); openErasure(e.erasureId);
-    }).catch(function (e) { fail("Erasure refused: " + e.message); });
+    }).catch(function (e) {
+      if (e.status === 409) { show("erasures"); fail("Erasure rejected: " + e.message); return; }
+      fail("Erasure refused: " + e.message);
+    });
   });
   $("hold-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
