@@ -2,8 +2,9 @@ package console_test
 
 // The console in a real browser: headless Chromium (Debian's chromium)
 // driven by chromedp against the real piivault binary, serve --dev on a
-// loopback port with a temporary data folder. In CI (env CI set) a browser
-// that cannot start fails the test; elsewhere it skips with a message.
+// loopback port with a temporary data folder. It is a slow suite (see
+// internal/testenv: CI, or PIIVAULT_SLOW_TESTS=1). In CI a browser that
+// cannot start fails the test; elsewhere it skips with a message.
 // PIIVAULT_UPDATE_SCREENSHOTS=1 also writes docs/console/*.png at 1280x800.
 
 import (
@@ -28,6 +29,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 //go:embed testdata/axe/axe.min.js
@@ -153,7 +156,7 @@ func newBrowser(t *testing.T, downloads string) context.Context {
 	t.Helper()
 	exe, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if testenv.InCI() {
 			t.Fatalf("chromium not found (CI must install it: .ci/run): %v", err)
 		}
 		t.Skipf("skipping browser test: chromium not found (apt-get install chromium): %v", err)
@@ -177,7 +180,7 @@ func newBrowser(t *testing.T, downloads string) context.Context {
 			return chromedp.Void{}, err
 		},
 	); err != nil {
-		if os.Getenv("CI") != "" {
+		if testenv.InCI() {
 			t.Fatalf("chromium did not start: %v", err)
 		}
 		t.Skipf("skipping browser test: chromium did not start: %v", err)
@@ -317,9 +320,7 @@ func waitErasure(t *testing.T, ctx context.Context, sc *sidecar, id, want string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: not in -short")
-	}
+	testenv.SkipUnlessSlow(t)
 	downloads := t.TempDir()
 	ctx := newBrowser(t, downloads)
 	sc := startSidecar(t)
