@@ -15,6 +15,9 @@ var (
 	// ErrInvalid is returned for bad input: empty subject, empty class,
 	// malformed token.
 	ErrInvalid = errors.New("vault: invalid input")
+	// ErrNotSupported is returned by a method of a capability the backend
+	// does not have (see Capabilities); nothing was done.
+	ErrNotSupported = errors.New("vault: not supported by this backend")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("vault: closed")
 )

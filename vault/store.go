@@ -83,7 +83,10 @@ type PurgeReport struct {
 }
 
 // Store is the vault contract that every backend implements and that
-// vault/vaulttest checks. All methods are safe for concurrent use.
+// vault/vaulttest checks. All methods are safe for concurrent use. The
+// methods after Purge belong to optional capabilities: a backend without
+// one answers ErrNotSupported (wrapped) from its methods; Capabilities
+// says which it has, so a caller can choose its path once.
 type Store interface {
 	// Put stores the entries, all or nothing, and returns one token per entry
 	// in order. It fails with ErrErased (wrapped) if any subject was erased.
@@ -106,4 +109,30 @@ type Store interface {
 	Purge(ctx context.Context) (PurgeReport, error)
 	// Close releases the backend.
 	Close() error
+
+	// Capabilities returns the optional capabilities the backend has. It is
+	// fixed once the store is open.
+	Capabilities() Capabilities
+	// PutUnsynced is Put, except that the values may not be durable until
+	// the next Sync returns (CapUnsyncedPut).
+	PutUnsynced(ctx context.Context, entries []Entry) ([]Token, error)
+	// Sync makes every value put before it durable (CapUnsyncedPut). It
+	// has the signature of eventlog.Barrier, so the log can sync the vault
+	// just before it commits the events that hold the values' tokens.
+	Sync() error
+	// Expire destroys the tokens' values and leaves an expiry tombstone, so
+	// Resolve answers Expired for them; it returns how many it destroyed
+	// (CapExpire). Tokens already gone are skipped.
+	Expire(ctx context.Context, tokens []Token) (int, error)
+	// PutBlindIndex records that subject has a value of class whose keyed
+	// digest is digest (CapBlindIndex). It fails with ErrErased if the
+	// subject was erased. The digests are pseudonymous personal data: they
+	// go with the subject on Erase.
+	PutBlindIndex(ctx context.Context, subject, class string, digest []byte) error
+	// LookupBlindIndex returns the subjects with a value of class whose
+	// digest is digest, never an erased one (CapBlindIndex).
+	LookupBlindIndex(ctx context.Context, class string, digest []byte) ([]string, error)
+	// AwaitsPurge reports whether the subject was erased and its purge has
+	// not run yet (CapPurgeQueue).
+	AwaitsPurge(ctx context.Context, subject string) (bool, error)
 }

@@ -205,6 +205,16 @@ func (s *Store) kickPurge() {
 // stalls every write and read while it runs.
 func (s *Store) BackgroundPurge() bool { return s.opts.PurgeDelay >= 0 }
 
+// Capabilities returns every capability; vault.CapBackgroundPurge only
+// when BackgroundPurge is true.
+func (s *Store) Capabilities() vault.Capabilities {
+	c := vault.CapUnsyncedPut | vault.CapExpire | vault.CapBlindIndex | vault.CapPurgeQueue
+	if s.BackgroundPurge() {
+		c |= vault.CapBackgroundPurge
+	}
+	return c
+}
+
 // AwaitsPurge reports whether the subject was erased and its purge has not
 // run yet.
 func (s *Store) AwaitsPurge(ctx context.Context, subject string) (bool, error) {

@@ -81,6 +81,23 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestCapabilitiesWithoutBackgroundPurge runs the capability tests on a
+// store that purges only when asked (PurgeDelay < 0): it has a purge queue
+// but no background purge, and the queue empties only at Purge.
+func TestCapabilitiesWithoutBackgroundPurge(t *testing.T) {
+	opts := testOptions()
+	opts.PurgeDelay = -1
+	vaulttest.RunCapabilities(t, vaulttest.Harness{
+		Open: func(t *testing.T) vault.Store {
+			s := newFixture(t, opts).open(t)
+			if c := s.Capabilities(); c.Has(vault.CapBackgroundPurge) || !c.Has(vault.CapPurgeQueue) {
+				t.Fatalf("Capabilities with PurgeDelay -1 = %v, want a purge queue without background purge", c)
+			}
+			return s
+		},
+	})
+}
+
 // swapCiphertexts exchanges the sealed bytes of two values in Badger.
 func swapCiphertexts(t *testing.T, s *Store, a, b vault.Token) {
 	t.Helper()

@@ -68,7 +68,7 @@ func RunWith(t *testing.T, h Harness) {
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
 	}
-	for _, tc := range tests {
+	for _, tc := range append(tests, capabilityTests...) {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
 }
