@@ -122,9 +122,12 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		}
 		entries = append(entries, s.markerEntry(entries))
 		var err error
-		if us, ok := s.store.(unsyncedPutter); ok {
-			tokens, err = us.PutUnsynced(ctx, entries)
-			barrier = us
+		if s.store.Capabilities().Has(vault.CapUnsyncedPut) {
+			// One vault sync per log group: the log syncs the vault just
+			// before it commits the group holding the events, so no event
+			// is durable before its values.
+			tokens, err = s.store.PutUnsynced(ctx, entries)
+			barrier = s.store
 		} else {
 			tokens, err = s.store.Put(ctx, entries)
 		}
@@ -191,17 +194,6 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		s.pend.retireLater(tokens[len(tokens)-1])
 	}
 	return appendResult(res), nil
-}
-
-// unsyncedPutter is a vault whose Put can return before the values are
-// durable, with Sync as the barrier that makes them so (the embedded
-// vault). Append then has the log sync the vault just before it commits
-// the group holding the events: one vault sync per log group instead of
-// one the appender waits for before it even queues its events, and still
-// no event durable before its values.
-type unsyncedPutter interface {
-	PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error)
-	Sync() error
 }
 
 // appendedOurs reports whether the event at res.FirstPosition is the one

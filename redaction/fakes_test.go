@@ -13,13 +13,14 @@ import (
 // memStore is an in-memory vault.Store for unit tests, with switches for
 // outages.
 type memStore struct {
-	mu       sync.Mutex
-	vals     map[vault.Token]memVal
-	erased   map[string]string
-	down     bool // every call fails with ErrUnavailable
-	failDel  bool // Delete fails
-	puts     int
-	resolves int
+	vault.Unsupported // no optional capability
+	mu                sync.Mutex
+	vals              map[vault.Token]memVal
+	erased            map[string]string
+	down              bool // every call fails with ErrUnavailable
+	failDel           bool // Delete fails
+	puts              int
+	resolves          int
 }
 
 type memVal struct {

@@ -116,4 +116,4 @@ func (c *countingEmbedded) Delete(ctx context.Context, tokens []vault.Token) err
 	return c.Store.Delete(ctx, tokens)
 }
 
-var _ unsyncedPutter = (*countingEmbedded)(nil)
+var _ vault.Store = (*countingEmbedded)(nil)

@@ -12,6 +12,23 @@
 // (HashiCorp Vault KV v2) are the two backends, and vault/vaulttest is the
 // conformance suite both run.
 //
+// # Capabilities
+//
+// Some features exist in one backend only: an unsynced Put with a Sync
+// barrier (so the event log syncs the vault once per commit group), value
+// expiry, the blind index, a purge queue and a purge that runs by itself.
+// They are methods of Store like the others, and Capabilities says which
+// of them a backend has; the others answer ErrNotSupported and change
+// nothing. Required methods were chosen over optional interfaces found by
+// type assertion because a wrapper (vault/metered) then forwards every one
+// of them without knowing the backend, so no caller is handed the bare
+// store to reach a feature and a hidden feature cannot silently switch a
+// caller to a slower path; the conformance suite calls every method on
+// every backend. Capabilities exists so that a caller picks its path
+// without a trial call: the append path asks it before choosing between
+// PutUnsynced and Put. A new backend embeds Unsupported and overrides what
+// it has.
+//
 // # Token format
 //
 // A token is the ASCII string
@@ -57,7 +74,8 @@
 // drops cached keys. It is idempotent. A later Put for the subject fails
 // with ErrErased: a subject ID is never reused by accident. Backends whose
 // storage keeps deleted bytes around (Badger keeps them until compaction)
-// also implement Purge, which makes the deletion physical.
+// make the deletion physical at Purge; with CapPurgeQueue, AwaitsPurge
+// tells whether a subject still waits for it.
 //
 // # Caveats
 //

@@ -26,6 +26,7 @@ import (
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/redaction/compliance"
 	"github.com/piivault/piivault/vault"
+	"github.com/piivault/piivault/vault/metered"
 )
 
 // Layout of the data folder.
@@ -148,13 +149,10 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	}
 	cl.add(store.Close)
 	// One registry for the HTTP, vault and policy metrics, served on /metrics.
-	// The compliance workflow gets the bare store: it uses optional vault
-	// capabilities (expiry, the blind index, EraseMany, the background
-	// purge) that the metrics wrapper hides; forwarding them would take a
-	// wrapper type per combination.
+	// Every user of the vault (redaction, compliance) gets the same metered
+	// store, so all their vault calls show.
 	reg := prometheus.NewRegistry()
-	bare := store
-	store = httpapi.InstrumentVault(store, reg)
+	store = metered.New(store, reg)
 
 	popts := policy.DefaultOptions()
 	popts.PolicyDir = cfg.PolicyDir
@@ -176,7 +174,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return fmt.Errorf("start redaction service: %w", err)
 	}
 	cl.add(svc.Close)
-	comp, err := openCompliance(cfg, lg, svc, elog, bare, pol)
+	comp, err := openCompliance(cfg, lg, svc, elog, store, pol)
 	if err != nil {
 		return err
 	}

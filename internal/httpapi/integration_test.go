@@ -29,6 +29,7 @@ import (
 	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/embedded"
 	"github.com/piivault/piivault/vault/keys"
+	"github.com/piivault/piivault/vault/metered"
 )
 
 // Tokens of the real-stack tests, one per role of the shipped policy.
@@ -74,24 +75,16 @@ func (c *countingStore) added(entries []vault.Entry) {
 	c.mu.Unlock()
 }
 
-// countingUnsyncedStore is countingStore over a vault with PutUnsynced and
-// Sync (the embedded one), and keeps them, so that appends through the API
-// take the path they take in the sidecar: values committed unsynced, the
-// vault synced by the log's writer before the events.
-type countingUnsyncedStore struct {
-	*countingStore
-	us unsyncedPutter
-}
-
-func (c *countingUnsyncedStore) PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
-	toks, err := c.us.PutUnsynced(ctx, entries)
+// PutUnsynced is counted as Put is: appends through the API take the path
+// they take in the sidecar (values committed unsynced, the vault synced by
+// the log's writer before the events).
+func (c *countingStore) PutUnsynced(ctx context.Context, entries []vault.Entry) ([]vault.Token, error) {
+	toks, err := c.Store.PutUnsynced(ctx, entries)
 	if err == nil {
 		c.added(entries)
 	}
 	return toks, err
 }
-
-func (c *countingUnsyncedStore) Sync() error { return c.us.Sync() }
 
 func (c *countingStore) Delete(ctx context.Context, toks []vault.Token) error {
 	err := c.Store.Delete(ctx, toks)
@@ -147,29 +140,25 @@ func newRealEnv(t testing.TB, opts Options) *realEnv {
 
 // newComplianceEnv is newRealEnv with the erasure workflow of
 // redaction/compliance (holds, signed receipts), its background worker off.
-// The workflow gets the instrumented store, which hides the embedded
-// vault's background purge, so its Advance purges at once.
+// The embedded vault purges only when asked, so Advance purges at once.
 func newComplianceEnv(t testing.TB, opts Options) *realEnv {
 	t.Helper()
-	return buildRealEnv(t, opts, realSetup{compliance: true})
+	return buildRealEnv(t, opts, realSetup{compliance: true, purgeDelay: -1})
 }
 
-// newBackgroundPurgeEnv is newComplianceEnv wired as cmd/piivault wires
-// it: the workflow gets the bare embedded vault, which purges in the
-// background only after purgeDelay of quiet, so erasures wait for it.
+// newBackgroundPurgeEnv is newComplianceEnv over an embedded vault that
+// purges in the background only after purgeDelay of quiet, so erasures
+// wait for it.
 func newBackgroundPurgeEnv(t testing.TB, opts Options, purgeDelay time.Duration) *realEnv {
 	t.Helper()
-	return buildRealEnv(t, opts, realSetup{compliance: true, bareVault: true, purgeDelay: purgeDelay})
+	return buildRealEnv(t, opts, realSetup{compliance: true, purgeDelay: purgeDelay})
 }
 
 // realSetup says how buildRealEnv wires the stack.
 type realSetup struct {
 	compliance bool
-	// bareVault hands the workflow the embedded store itself, with its
-	// optional capabilities (background purge), as cmd/piivault does.
-	bareVault  bool
-	purgeDelay time.Duration // embedded.Options.PurgeDelay; 0: the default
-	blindIndex bool          // give the workflow a blind-index key (needs bareVault)
+	purgeDelay time.Duration // embedded.Options.PurgeDelay; 0: the default, -1: no background purge (Advance purges)
+	blindIndex bool          // give the workflow a blind-index key
 }
 
 func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
@@ -209,10 +198,7 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 	ro := redaction.DefaultOptions()
 	ro.Logger = lg
 	ro.SweepInterval = -1
-	vstore := InstrumentVault(&countingUnsyncedStore{countingStore: store, us: emb}, reg)
-	if _, ok := vstore.(unsyncedPutter); !ok {
-		t.Fatal("the instrumented counting vault lost PutUnsynced: appends would take the durable-Put path")
-	}
+	vstore := metered.New(store, reg)
 	svc, err := redaction.New(l, vstore, pol, ro)
 	if err != nil {
 		t.Fatal(err)
@@ -231,11 +217,7 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 		if setup.blindIndex {
 			co.BlindIndexKey = bytes.Repeat([]byte{7}, 32)
 		}
-		var fstore vault.Store = vstore
-		if setup.bareVault {
-			fstore = emb
-		}
-		if flow, err = compliance.New(svc, l, fstore, pol, co); err != nil {
+		if flow, err = compliance.New(svc, l, vstore, pol, co); err != nil {
 			t.Fatal(err)
 		}
 		opts.Compliance = flow

@@ -17,7 +17,7 @@ import (
 // never values, and the value reaches no log line.
 func TestSearchSubjectsByEmail(t *testing.T) {
 	ctx := context.Background()
-	e := buildRealEnv(t, Options{}, realSetup{compliance: true, bareVault: true, blindIndex: true})
+	e := buildRealEnv(t, Options{}, realSetup{compliance: true, blindIndex: true})
 	if r := e.doJSON(t, http.MethodPut, "/v1/schemas/CustomerRegistered", roleTokens["admin"], customerSchema, nil); r.status != 200 {
 		t.Fatalf("PUT schema = %d %s", r.status, r.body)
 	}

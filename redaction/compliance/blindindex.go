@@ -27,14 +27,6 @@ const (
 // blindContext separates blind-index digests from any other use of the key.
 const blindContext = "piivault blind index v1\x00"
 
-// BlindIndexStore is the vault capability behind the blind index (requested
-// of the vault owners). Entries must go with the subject on Erase and be
-// physically gone after Purge: the digests are pseudonymous personal data.
-type BlindIndexStore interface {
-	PutBlindIndex(ctx context.Context, subject, class string, digest []byte) error
-	LookupBlindIndex(ctx context.Context, class string, digest []byte) ([]string, error)
-}
-
 // NormaliseEmail returns the form of an email address that is indexed:
 // surrounding space trimmed, everything lower-cased (case of the local part
 // is ignored by virtually every provider; dots and +tags are kept, since
@@ -113,15 +105,16 @@ func BlindDigest(key []byte, class, normalised string) []byte {
 	return m.Sum(nil)
 }
 
-func (s *Service) blind() (BlindIndexStore, error) {
+// blind returns the vault when it has the blind index (vault.CapBlindIndex)
+// and a key is configured.
+func (s *Service) blind() (vault.Store, error) {
 	if s.opts.BlindIndexKey == nil {
 		return nil, fmt.Errorf("blind index: %w: no blind index key configured", ErrNotSupported)
 	}
-	bi, ok := s.store.(BlindIndexStore)
-	if !ok {
+	if !s.store.Capabilities().Has(vault.CapBlindIndex) {
 		return nil, fmt.Errorf("blind index: %w", ErrNotSupported)
 	}
-	return bi, nil
+	return s.store, nil
 }
 
 // FindSubjects returns the IDs of the subjects that have a value of class

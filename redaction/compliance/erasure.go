@@ -501,28 +501,21 @@ func (s *Service) PurgeNow(ctx context.Context) (AdvanceReport, error) {
 	return s.Advance(ctx)
 }
 
-// backgroundPurger is a vault that purges erased subjects by itself, at a
-// moment of its choosing, and tells which still wait: the embedded vault,
-// whose purge stalls its writers and readers, and which therefore waits
-// for a quiet moment (embedded.Options.PurgeDelay, PurgeMaxDelay).
-type backgroundPurger interface {
-	BackgroundPurge() bool
-	AwaitsPurge(ctx context.Context, subject string) (bool, error)
-}
-
 // purge returns the erased erasures whose subjects are purged: with a
 // vault that purges in the background, the ones it has purged (and how
-// many still wait); with any other, all of them, after one Purge.
+// many still wait); with any other, all of them, after one Purge. A vault
+// that purges in the background (vault.CapBackgroundPurge: the embedded
+// vault, whose purge stalls its writers and readers and therefore waits
+// for a quiet moment) is never asked to Purge here.
 func (s *Service) purge(ctx context.Context, erased []Erasure) (done []Erasure, waiting int, err error) {
-	bp, ok := s.store.(backgroundPurger)
-	if !ok || !bp.BackgroundPurge() {
+	if !s.store.Capabilities().Has(vault.CapBackgroundPurge) {
 		if _, err := s.store.Purge(ctx); err != nil {
 			return nil, 0, fmt.Errorf("purge: %w", err)
 		}
 		return erased, 0, nil
 	}
 	for _, rec := range erased {
-		wait, err := bp.AwaitsPurge(ctx, rec.Subject)
+		wait, err := s.store.AwaitsPurge(ctx, rec.Subject)
 		if err != nil {
 			return nil, 0, fmt.Errorf("purge: %w", err)
 		}

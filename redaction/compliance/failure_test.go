@@ -118,59 +118,27 @@ func TestErasureThroughRedaction(t *testing.T) {
 	}
 }
 
-// batchStore gives the vault an EraseMany (by looping), to run Reapply's
-// batched path.
-type batchStore struct {
-	vault.Store
-	calls *atomic.Int64
-}
-
-func (b batchStore) EraseMany(ctx context.Context, subjects, ids []string) ([]vault.EraseResult, error) {
-	b.calls.Add(1)
-	out := make([]vault.EraseResult, len(subjects))
-	for i := range subjects {
-		r, err := b.Store.Erase(ctx, subjects[i], ids[i])
-		if err != nil {
-			return nil, err
-		}
-		out[i] = r
-	}
-	return out, nil
-}
-
 func TestReapplyPaths(t *testing.T) {
 	ctx := context.Background()
 	const n = 2500
-	for _, batched := range []bool{false, true} {
-		t.Run(map[bool]string{false: "single", true: "batched"}[batched], func(t *testing.T) {
-			calls := &atomic.Int64{}
-			e := newEnv(t, Options{})
-			if batched {
-				e.wrap = func(s vault.Store) vault.Store { return batchStore{s, calls} }
-			}
-			recordErasures(t, e.log, n)
-			e.reopen()
-			got, err := e.comp.Reapply(ctx)
-			if err != nil || got != n {
-				t.Fatalf("Reapply = %d, %v; want %d", got, err, n)
-			}
-			if batched && calls.Load() != (n+999)/1000 {
-				t.Errorf("EraseMany called %d times, want %d", calls.Load(), (n+999)/1000)
-			}
-			for _, i := range []int{0, n / 2, n - 1} {
-				info, err := e.store.Describe(ctx, fmt.Sprintf("subject-%d", i))
-				if err != nil || !info.Erased || info.ErasureID != fmt.Sprintf("e-%d", i) {
-					t.Errorf("subject-%d: %+v, %v", i, info, err)
-				}
-			}
-			// Again: everything is erased already; nothing is written.
-			calls.Store(0)
-			if got, err := e.comp.Reapply(ctx); err != nil || got != n || calls.Load() != 0 {
-				t.Errorf("second Reapply = %d, %v, %d EraseMany calls", got, err, calls.Load())
-			}
-			if !strings.Contains(e.out.String(), `"count":2500,"written":0`) {
-				t.Errorf("second Reapply's log line does not say 0 written")
-			}
-		})
+	e := newEnv(t, Options{})
+	recordErasures(t, e.log, n)
+	e.reopen()
+	got, err := e.comp.Reapply(ctx)
+	if err != nil || got != n {
+		t.Fatalf("Reapply = %d, %v; want %d", got, err, n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		info, err := e.store.Describe(ctx, fmt.Sprintf("subject-%d", i))
+		if err != nil || !info.Erased || info.ErasureID != fmt.Sprintf("e-%d", i) {
+			t.Errorf("subject-%d: %+v, %v", i, info, err)
+		}
+	}
+	// Again: everything is erased already; nothing is written.
+	if got, err := e.comp.Reapply(ctx); err != nil || got != n {
+		t.Errorf("second Reapply = %d, %v", got, err)
+	}
+	if !strings.Contains(e.out.String(), `"count":2500,"written":0`) {
+		t.Errorf("second Reapply's log line does not say 0 written")
 	}
 }

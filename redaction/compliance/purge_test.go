@@ -20,7 +20,9 @@ type backgroundStore struct {
 	purges *atomic.Int64
 }
 
-func (b backgroundStore) BackgroundPurge() bool { return true }
+func (b backgroundStore) Capabilities() vault.Capabilities {
+	return b.Store.Capabilities() | vault.CapBackgroundPurge
+}
 
 func (b backgroundStore) AwaitsPurge(ctx context.Context, subject string) (bool, error) {
 	return b.emb.AwaitsPurge(ctx, subject)
@@ -31,8 +33,7 @@ func (b backgroundStore) Purge(ctx context.Context) (vault.PurgeReport, error) {
 	return b.Store.Purge(ctx)
 }
 
-var _ backgroundPurger = backgroundStore{}
-var _ backgroundPurger = (*embedded.Store)(nil)
+var _ vault.Store = backgroundStore{}
 
 // newBackgroundEnv returns an env over a backgroundStore, the count of the
 // Purge calls the store gets, and the requested erasure of customer c1

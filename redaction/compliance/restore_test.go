@@ -10,12 +10,6 @@ import (
 
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/vault"
-	"github.com/piivault/piivault/vault/embedded"
-)
-
-var (
-	_ BlindIndexStore = (*embedded.Store)(nil)
-	_ expirer         = (*embedded.Store)(nil)
 )
 
 func copyDir(t testing.TB, from, to string) {

@@ -22,12 +22,6 @@ type RetentionRule struct {
 	Period    time.Duration `json:"period" yaml:"period"`
 }
 
-// expirer is the vault capability that destroys single values and leaves
-// an expiry tombstone, so reads say expired (requested of the vault owners).
-type expirer interface {
-	Expire(ctx context.Context, tokens []vault.Token) (int, error)
-}
-
 // ValuesExpired is the body of the ValuesExpired event: one event's values of one
 // subject that a retention rule destroyed. No value, no token.
 type ValuesExpired struct {
@@ -104,7 +98,7 @@ func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 	if len(s.opts.Retention) == 0 {
 		return rep, nil
 	}
-	exp, hasExpire := s.store.(expirer)
+	hasExpire := s.store.Capabilities().Has(vault.CapExpire)
 	rep.Mode = "deleted"
 	if hasExpire {
 		rep.Mode = "expired"
@@ -160,7 +154,7 @@ func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 				}
 			}
 		}
-		if err := s.expire(ctx, cands, exp, now, &rep); err != nil {
+		if err := s.expire(ctx, cands, hasExpire, now, &rep); err != nil {
 			return rep, err
 		}
 	}
@@ -181,7 +175,7 @@ func (s *Service) RunRetention(ctx context.Context) (RetentionReport, error) {
 }
 
 // expire destroys the candidates still held and records them.
-func (s *Service) expire(ctx context.Context, cands []expiryCandidate, exp expirer, now time.Time, rep *RetentionReport) error {
+func (s *Service) expire(ctx context.Context, cands []expiryCandidate, hasExpire bool, now time.Time, rep *RetentionReport) error {
 	if len(cands) == 0 {
 		return nil
 	}
@@ -220,8 +214,8 @@ func (s *Service) expire(ctx context.Context, cands []expiryCandidate, exp expir
 	if len(held) == 0 {
 		return nil
 	}
-	if exp != nil {
-		n, err := exp.Expire(ctx, held)
+	if hasExpire {
+		n, err := s.store.Expire(ctx, held)
 		if err != nil {
 			return fmt.Errorf("retention: expire: %w", err)
 		}

@@ -10,8 +10,23 @@ import (
 	"github.com/piivault/piivault/vault"
 )
 
-// plainStore hides the vault's optional capabilities (Expire, blind index).
+// plainStore is a vault without its optional capabilities (Expire, blind
+// index): it lists none, and answers vault.ErrNotSupported for them.
 type plainStore struct{ vault.Store }
+
+func (plainStore) Capabilities() vault.Capabilities { return 0 }
+
+func (plainStore) Expire(ctx context.Context, toks []vault.Token) (int, error) {
+	return vault.Unsupported{}.Expire(ctx, toks)
+}
+
+func (plainStore) PutBlindIndex(ctx context.Context, subject, class string, digest []byte) error {
+	return vault.Unsupported{}.PutBlindIndex(ctx, subject, class, digest)
+}
+
+func (plainStore) LookupBlindIndex(ctx context.Context, class string, digest []byte) ([]string, error) {
+	return vault.Unsupported{}.LookupBlindIndex(ctx, class, digest)
+}
 
 func (e *env) appendWithIP(stream, subject, email, ip, name string) {
 	e.t.Helper()

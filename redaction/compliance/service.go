@@ -26,12 +26,6 @@ type eventLog interface {
 	Verify(ctx context.Context) (eventlog.VerifyResult, error)
 }
 
-// manyEraser is a batched vault erasure (requested of the vault owners),
-// used by Reapply when the backend has it.
-type manyEraser interface {
-	EraseMany(ctx context.Context, subjects, erasureIDs []string) ([]vault.EraseResult, error)
-}
-
 // headHasher is an O(1) head hash, used when the log has one.
 type headHasher interface {
 	HeadHash(ctx context.Context) (uint64, [32]byte, error)
@@ -131,7 +125,7 @@ func newService(ctx context.Context, red redactor, log eventLog, store vault.Sto
 		go s.every(bctx, opts.RetentionInterval, "retention", func(ctx context.Context) error { _, err := s.RunRetention(ctx); return err })
 	}
 	if opts.BlindIndexKey != nil && opts.AdvanceInterval > 0 {
-		if _, ok := store.(BlindIndexStore); ok {
+		if store.Capabilities().Has(vault.CapBlindIndex) {
 			s.wg.Add(1)
 			go s.every(bctx, opts.AdvanceInterval, "blind index", func(ctx context.Context) error { _, err := s.IndexBlind(ctx); return err })
 		}
@@ -328,12 +322,7 @@ func (s *Service) Reapply(ctx context.Context) (int, error) {
 		wg      sync.WaitGroup
 	)
 	fail := func(err error) { errOnce.Do(func() { first = fmt.Errorf("reapply erasures: %w", err); cancel() }) }
-	many, batched := s.store.(manyEraser)
-	const chunk = 1000
 	workers, step := s.opts.ReapplyWorkers, 1
-	if batched {
-		workers, step = max(1, s.opts.ReapplyWorkers/64), chunk
-	}
 	for w := 0; w < min(workers, (len(jobs)+step-1)/step); w++ {
 		wg.Add(1)
 		go func() {
@@ -356,19 +345,6 @@ func (s *Service) Reapply(ctx context.Context) (int, error) {
 					subs, ids = append(subs, j.subject), append(ids, j.id)
 				}
 				if len(subs) == 0 {
-					continue
-				}
-				if batched {
-					res, err := many.EraseMany(ctx, subs, ids)
-					if err != nil {
-						fail(fmt.Errorf("erase %d subjects: %w", len(subs), err))
-						return
-					}
-					for _, r := range res {
-						if !r.AlreadyErased {
-							written.Add(1)
-						}
-					}
 					continue
 				}
 				res, err := s.store.Erase(ctx, subs[0], ids[0])
