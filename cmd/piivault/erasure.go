@@ -122,6 +122,11 @@ func runErasureList(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(fs, args, "erasure list"); err != nil {
 		return helpOK(err)
 	}
+	switch *status {
+	case "", "open", sdk.ErasureRequested, sdk.ErasureErased, sdk.ErasurePurged, sdk.ErasureCompleted, sdk.ErasureRejected:
+	default:
+		return usagef("erasure list: --status %q: want requested, erased, purged, completed, rejected or open", *status)
+	}
 	c, err := cf.client(e)
 	if err != nil {
 		return err

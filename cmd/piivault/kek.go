@@ -23,6 +23,7 @@ func runKEKRotate(ctx context.Context, e *env, args []string) error {
 			"             sharing the Vault keep serving meanwhile.")
 	var sf serverFlags
 	addServerFlags(fs, &sf, true)
+	helpShowsOnly(fs, "config", "data", "kek-file", "vault-backend", "log-level")
 	if err := noArgs(fs, args, "kek rotate"); err != nil {
 		return helpOK(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +40,11 @@ func addServerFlags(fs *flag.FlagSet, sf *serverFlags, all bool) {
 		if !all && s.Flag != "data" && s.Flag != "tokens-file" && s.Flag != "log-level" {
 			continue
 		}
-		fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, key %s)", s.Help, s.Env, s.Key))
+		src := fmt.Sprintf("env %s, key %s", s.Env, s.Key)
+		if d := s.Default(); d != "" {
+			src = "default " + d + "; " + src
+		}
+		fs.String(s.Flag, "", fmt.Sprintf("%s (%s)", s.Help, src))
 	}
 }
 
@@ -212,6 +217,9 @@ func parseSchemas(r io.Reader) ([]sdk.Schema, error) {
 			continue
 		}
 		root := n.Content[0]
+		if err := checkSchemaKeys(root); err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
 		switch {
 		case root.Kind == yaml.SequenceNode:
 			err = root.Decode(&list)
@@ -242,6 +250,76 @@ func parseSchemas(r io.Reader) ([]sdk.Schema, error) {
 		return nil, errors.New("no schema in the file")
 	}
 	return out, nil
+}
+
+// Keys a schema file may use; any other key is a mistake (a misspelt
+// "feilds:" would otherwise apply a schema with no personal-data fields).
+var (
+	schemaFileKeys  = []string{"schemas"}
+	schemaKeys      = []string{"eventType", "subject", "fields", "leakGuard"}
+	schemaFieldKeys = []string{"path", "class", "subject"}
+)
+
+// checkSchemaKeys refuses unknown keys anywhere in a schema document, naming
+// the key and its line.
+func checkSchemaKeys(root *yaml.Node) error {
+	schema := func(n *yaml.Node) error {
+		if err := knownKeys(n, schemaKeys, "schema"); err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "fields" && n.Content[i+1].Kind == yaml.SequenceNode {
+				for _, f := range n.Content[i+1].Content {
+					if err := knownKeys(f, schemaFieldKeys, "field"); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	list := func(n *yaml.Node) error {
+		if n.Kind != yaml.SequenceNode {
+			return nil
+		}
+		for _, s := range n.Content {
+			if err := schema(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch {
+	case root.Kind == yaml.SequenceNode:
+		return list(root)
+	case root.Kind == yaml.MappingNode && hasKey(root, "schemas"):
+		if err := knownKeys(root, schemaFileKeys, "schema file"); err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if err := list(root.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case root.Kind == yaml.MappingNode:
+		return schema(root)
+	}
+	return nil
+}
+
+// knownKeys refuses a key of mapping n that is not in allowed.
+func knownKeys(n *yaml.Node, allowed []string, what string) error {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if !slices.Contains(allowed, k.Value) {
+			return fmt.Errorf("line %d: unknown %s key %q (want one of %s)", k.Line, what, k.Value, strings.Join(allowed, ", "))
+		}
+	}
+	return nil
 }
 
 func hasKey(m *yaml.Node, key string) bool {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,8 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	// One line: the first line of the message, which names the reason.
 	msg, _, _ := strings.Cut(err.Error(), "\n")
+	// The SDK's errors start with "piivault: " too; say it once.
+	msg = strings.ReplaceAll(msg, "piivault: ", "")
 	fmt.Fprintf(stderr, "piivault: %s\n", msg)
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -120,6 +123,8 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `piivault <command> --help` for a command's flags.")
+	fmt.Fprintln(w, "Exit codes: 0 done, 1 failed, 2 a mistake on the command line,")
+	fmt.Fprintln(w, "3 serve forced to stop by a second signal before its graceful stop ended.")
 	fmt.Fprintln(w, "Start here: piivault serve --dev")
 }
 
@@ -130,21 +135,43 @@ func newFlags(e *env, name, synopsis, about string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stdout, "usage: piivault %s %s\n\n%s\n\nflags:\n", name, synopsis, about)
-		fs.SetOutput(e.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Usage != "" {
+				shown.Var(f.Value, f.Name, f.Usage)
+			}
+		})
+		shown.SetOutput(e.stdout)
+		shown.PrintDefaults()
 	}
 	return fs
 }
 
-// parse parses args; --help prints usage and returns errHelp.
+// helpShowsOnly keeps the flags named in --help and hides the others (they
+// are still accepted): a command that loads the server's configuration
+// should not list every server flag as its own.
+func helpShowsOnly(fs *flag.FlagSet, names ...string) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if !slices.Contains(names, f.Name) {
+			f.Usage = ""
+		}
+	})
+}
+
+// parse parses args; --help prints usage and returns errHelp. A mistake
+// prints one line (the caller's exitCode), not the whole usage: the flag
+// package would call Usage on every parse error.
 func parse(fs *flag.FlagSet, args []string) error {
+	printUsage := fs.Usage
+	fs.Usage = func() {}
 	err := fs.Parse(args)
+	fs.Usage = printUsage
 	if errors.Is(err, flag.ErrHelp) {
-		return errHelp // the flag set has printed its usage
+		printUsage()
+		return errHelp
 	}
 	if err != nil {
-		return usagef("%s: %v", fs.Name(), err)
+		return usagef("%s: %v", strings.TrimPrefix(fs.Name(), "piivault "), err)
 	}
 	return nil
 }

@@ -127,6 +127,11 @@ func TestParseSchemas(t *testing.T) {
 		{"no type", "subject: /id\n", nil, "eventType is required"},
 		{"empty", "", nil, "no schema"},
 		{"scalar", "hello\n", nil, "want a schema"},
+		{"misspelt fields", "eventType: A\nsubject: /id\nfeilds:\n  - {path: /email, class: email}\n", nil, `line 3: unknown schema key "feilds"`},
+		{"misspelt field key", "eventType: A\nsubject: /id\nfields:\n  - {path: /email, clas: email}\n", nil, `unknown field key "clas"`},
+		{"misspelt in list", "- eventType: A\n  subjet: /id\n", nil, `unknown schema key "subjet"`},
+		{"misspelt top key", "schemas:\n  - eventType: A\nextra: 1\n", nil, `unknown schema file key "extra"`},
+		{"misspelt in schemas", "schemas:\n  - eventType: A\n    leakguard: off\n", nil, `unknown schema key "leakguard"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

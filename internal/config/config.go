@@ -165,6 +165,25 @@ type Setting struct {
 	field  func(*Config) *string
 }
 
+// Default returns the setting's value when nothing sets it, as text; empty
+// when it has none (or it is derived from another setting, as tokensFile).
+func (s Setting) Default() string {
+	d := Default()
+	switch s.Key {
+	case "shutdownTimeout":
+		return d.ShutdownTimeout.String()
+	case "erasure.deadline":
+		if d.ErasureDeadline%(24*time.Hour) == 0 {
+			return fmt.Sprintf("%dd", d.ErasureDeadline/(24*time.Hour))
+		}
+		return d.ErasureDeadline.String()
+	}
+	if s.field == nil || s.Secret {
+		return ""
+	}
+	return *s.field(&d)
+}
+
 // Settings lists every setting, in the order the reference documents them.
 var Settings = []Setting{
 	{Key: "listen", Env: EnvListen, Flag: "listen", Help: "address to listen on, host:port", field: func(c *Config) *string { return &c.Listen }},
