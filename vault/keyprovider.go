@@ -25,24 +25,86 @@ type KeyProvider interface {
 	Rotate(ctx context.Context) error
 }
 
-// Rewrapper is implemented by key providers that can move a wrapped DEK to
-// the current KEK version without handing the DEK out (Transit's rewrap).
-type Rewrapper interface {
-	Rewrap(ctx context.Context, wrapped []byte) ([]byte, error)
+// BatchKeyProvider is the one optional capability of a key provider: it
+// wraps, unwraps and rewraps many DEKs in one round trip, and rewraps
+// without handing the DEK out (keys.Transit, where each call is a request
+// to HashiCorp Vault). Callers do not look for it themselves: WrapAll,
+// UnwrapAll, RewrapAll and Rewrap use it when kp has it and one call per
+// DEK otherwise. The batch methods return one result per input, in order.
+type BatchKeyProvider interface {
+	KeyProvider
+	WrapBatch(ctx context.Context, deks [][]byte) ([][]byte, error)
+	UnwrapBatch(ctx context.Context, wrapped [][]byte) ([][]byte, error)
+	RewrapBatch(ctx context.Context, wrapped [][]byte) ([][]byte, error)
 }
 
-// Rewrap returns wrapped re-encrypted under kp's current KEK version, using
-// kp's own Rewrap when it has one and Unwrap then Wrap otherwise.
-func Rewrap(ctx context.Context, kp KeyProvider, wrapped []byte) ([]byte, error) {
-	if rw, ok := kp.(Rewrapper); ok {
-		return rw.Rewrap(ctx, wrapped)
+// WrapAll wraps every DEK with kp, in one batch when kp is a
+// BatchKeyProvider. Errors are kp's, unmapped.
+func WrapAll(ctx context.Context, kp KeyProvider, deks [][]byte) ([][]byte, error) {
+	if b, ok := kp.(BatchKeyProvider); ok {
+		return b.WrapBatch(ctx, deks)
 	}
-	dek, err := kp.Unwrap(ctx, wrapped)
+	out := make([][]byte, len(deks))
+	for i, d := range deks {
+		w, err := kp.Wrap(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = w
+	}
+	return out, nil
+}
+
+// UnwrapAll unwraps every wrapped DEK with kp, in one batch when kp is a
+// BatchKeyProvider. The caller clears the returned keys. Errors are kp's,
+// unmapped; on error no key is returned.
+func UnwrapAll(ctx context.Context, kp KeyProvider, wrapped [][]byte) ([][]byte, error) {
+	if b, ok := kp.(BatchKeyProvider); ok {
+		return b.UnwrapBatch(ctx, wrapped)
+	}
+	out := make([][]byte, len(wrapped))
+	for i, w := range wrapped {
+		raw, err := kp.Unwrap(ctx, w)
+		if err != nil {
+			for _, r := range out[:i] {
+				clear(r)
+			}
+			return nil, err
+		}
+		out[i] = raw
+	}
+	return out, nil
+}
+
+// RewrapAll re-encrypts every wrapped DEK under kp's current KEK version:
+// in one batch, without the DEKs leaving the provider, when kp is a
+// BatchKeyProvider; with Unwrap then Wrap per DEK otherwise.
+func RewrapAll(ctx context.Context, kp KeyProvider, wrapped [][]byte) ([][]byte, error) {
+	if b, ok := kp.(BatchKeyProvider); ok {
+		return b.RewrapBatch(ctx, wrapped)
+	}
+	out := make([][]byte, len(wrapped))
+	for i, w := range wrapped {
+		dek, err := kp.Unwrap(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		out[i], err = kp.Wrap(ctx, dek)
+		clear(dek)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Rewrap is RewrapAll for one wrapped DEK.
+func Rewrap(ctx context.Context, kp KeyProvider, wrapped []byte) ([]byte, error) {
+	out, err := RewrapAll(ctx, kp, [][]byte{wrapped})
 	if err != nil {
 		return nil, err
 	}
-	defer clear(dek)
-	return kp.Wrap(ctx, dek)
+	return out[0], nil
 }
 
 // WrapDEK wraps k with kp, mapping provider failures to ErrUnavailable.

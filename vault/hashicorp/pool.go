@@ -108,19 +108,7 @@ func (s *Store) wrapNew(ctx context.Context, n int) ([]pooledDEK, error) {
 	}
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
-	var ws [][]byte
-	var err error
-	if b, ok := s.kp.(BatchKeyProvider); ok {
-		ws, err = b.WrapBatch(rctx, raws)
-	} else {
-		for _, r := range raws {
-			var w []byte
-			if w, err = s.kp.Wrap(rctx, r); err != nil {
-				break
-			}
-			ws = append(ws, w)
-		}
-	}
+	ws, err := vault.WrapAll(rctx, s.kp, raws)
 	if err != nil {
 		return nil, fmt.Errorf("wrap dek: %w", keyErr(err))
 	}

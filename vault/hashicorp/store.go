@@ -33,14 +33,6 @@ type Store struct {
 
 var _ vault.Store = (*Store)(nil)
 
-// BatchKeyProvider is implemented by key providers that wrap and unwrap
-// many DEKs in one round trip (keys.Transit). The store uses it when the
-// key provider has it, and one call per DEK otherwise.
-type BatchKeyProvider interface {
-	WrapBatch(ctx context.Context, deks [][]byte) ([][]byte, error)
-	UnwrapBatch(ctx context.Context, wrapped [][]byte) ([][]byte, error)
-}
-
 // New returns a store on the Vault the client points at. It logs in with
 // opts.Auth (token auth uses the client's token) and keeps the token
 // renewed until Close. The client is used as is: its address, TLS, retries
@@ -174,20 +166,9 @@ func (s *Store) unwrapDEKs(ctx context.Context, states []*subjectState) error {
 	}
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
-	var raws [][]byte
-	if b, ok := s.kp.(BatchKeyProvider); ok {
-		var err error
-		if raws, err = b.UnwrapBatch(rctx, wrapped); err != nil {
-			return fmt.Errorf("unwrap dek: %w", keyErr(err))
-		}
-	} else {
-		for _, w := range wrapped {
-			raw, err := s.kp.Unwrap(rctx, w)
-			if err != nil {
-				return fmt.Errorf("unwrap dek: %w", keyErr(err))
-			}
-			raws = append(raws, raw)
-		}
+	raws, err := vault.UnwrapAll(rctx, s.kp, wrapped)
+	if err != nil {
+		return fmt.Errorf("unwrap dek: %w", keyErr(err))
 	}
 	for i, st := range need {
 		k, err := vault.ParseDEK(raws[i])
@@ -783,22 +764,9 @@ func (s *Store) Rewrap(ctx context.Context) (RewrapReport, error) {
 func (s *Store) rewrapBatch(ctx context.Context, wrapped [][]byte) ([][]byte, error) {
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
-	if t, ok := s.kp.(interface {
-		RewrapBatch(context.Context, [][]byte) ([][]byte, error)
-	}); ok {
-		out, err := t.RewrapBatch(rctx, wrapped)
-		if err != nil {
-			return nil, keyErr(err)
-		}
-		return out, nil
-	}
-	out := make([][]byte, len(wrapped))
-	for i, w := range wrapped {
-		r, err := vault.Rewrap(rctx, s.kp, w)
-		if err != nil {
-			return nil, keyErr(err)
-		}
-		out[i] = r
+	out, err := vault.RewrapAll(rctx, s.kp, wrapped)
+	if err != nil {
+		return nil, keyErr(err)
 	}
 	return out, nil
 }

@@ -40,8 +40,8 @@ type Transit struct {
 }
 
 var (
-	_ vault.KeyProvider = (*Transit)(nil)
-	_ vault.Rewrapper   = (*Transit)(nil)
+	_ vault.KeyProvider      = (*Transit)(nil)
+	_ vault.BatchKeyProvider = (*Transit)(nil)
 )
 
 // NewTransit returns a provider that uses the Transit key named key on the
