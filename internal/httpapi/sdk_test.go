@@ -151,6 +151,11 @@ func TestSDKPurgeErasures(t *testing.T) {
 	if got, err := dpo.GetErasure(ctx, er.ErasureID); err != nil || got.Status != sdk.ErasureErased {
 		t.Fatalf("GetErasure while the purge waits = %q, %v; want erased", got.Status, err)
 	}
+	// The workflow's own vault calls show in the metrics: it has the same
+	// metered store as the redaction service.
+	if m := e.do(t, http.MethodGet, "/metrics", "", nil); !strings.Contains(string(m.body), `piivault_vault_operations_total{op="awaits_purge",outcome="ok"}`) {
+		t.Errorf("/metrics has no awaits_purge of the compliance workflow")
+	}
 
 	if _, err := dpo.PurgeErasures(ctx); !errors.Is(err, sdk.ErrDenied) {
 		t.Errorf("PurgeErasures as dpo = %v, want ErrDenied (admin only)", err)
