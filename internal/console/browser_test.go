@@ -438,7 +438,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	axeCheck(t, ctx, "health")
 	screenshot(t, ctx, "health")
 	showView(t, ctx, "policy")
-	time.Sleep(500 * time.Millisecond)
+	// Evaluated by the policy engine: support reads e-mail revealed and
+	// phone masked for purpose support.
+	pm := waitText(t, ctx, "#policy-matrix", "Export (access")
+	if !strings.Contains(pm, "reveal") || !strings.Contains(pm, "mask") || !strings.Contains(pm, "tokenize") {
+		t.Errorf("policy matrix = %q, want reveal, mask and tokenize cells", pm)
+	}
 	axeCheck(t, ctx, "policy")
 	screenshot(t, ctx, "policy")
 

@@ -260,16 +260,19 @@
   function loadPolicy() {
     var box = $("policy-matrix"); clear(box);
     api("GET", "/v1/policy/matrix").then(function (m) {
-      (m.purposes || []).forEach(function (purpose) {
+      var tables = (m.purposes || []).map(function (p) { return { purpose: p, action: "read", title: "Reading, purpose: " + (p || "(none)") }; });
+      tables.push({ purpose: "", action: "export", title: "Export (access and portability requests)" });
+      tables.forEach(function (tb) {
+        var purpose = tb.purpose;
         var head = el("tr", {}, [el("th", { scope: "col", text: "Role \\ class" })].concat((m.classes || []).map(function (c) { return el("th", { scope: "col", text: c }); })));
         var rows = (m.roles || []).map(function (role) {
           return el("tr", {}, [el("th", { scope: "row", text: role })].concat((m.classes || []).map(function (c) {
-            var cell = (m.cells || []).filter(function (x) { return x.role === role && x.class === c && x.purpose === purpose; })[0];
+            var cell = (m.cells || []).filter(function (x) { return x.role === role && x.class === c && x.purpose === purpose && x.action === tb.action; })[0];
             var eff = cell ? cell.effect : "deny";
             return el("td", { "class": eff === "deny" ? "deny" : "allow", text: eff });
           })));
         });
-        box.appendChild(el("table", {}, [el("caption", { text: "Purpose: " + (purpose || "(none)") }), el("thead", {}, [head]), el("tbody", {}, rows)]));
+        box.appendChild(el("table", {}, [el("caption", { text: tb.title }), el("thead", {}, [head]), el("tbody", {}, rows)]));
       });
     }).catch(function (e) { box.appendChild(el("p", { text: "Policy matrix: " + e.message })); });
   }
