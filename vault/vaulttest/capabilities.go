@@ -1,7 +1,7 @@
 package vaulttest
 
 import (
-	"bytes"
+	"crypto/rand"
 	"errors"
 	"slices"
 	"testing"
@@ -33,8 +33,17 @@ func RunCapabilities(t *testing.T, h Harness) {
 	}
 }
 
-// digest returns a 32-byte blind-index digest (every backend takes 32).
-func digest(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+// digests returns n random 32-byte blind-index digests (every backend takes
+// 32): random, like the subjects, so that a backend that cannot start empty
+// finds no entries of an earlier run.
+func digests(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = make([]byte, 32)
+		_, _ = rand.Read(out[i])
+	}
+	return out
+}
 
 // notSupported fails t unless err wraps vault.ErrNotSupported.
 func notSupported(t *testing.T, method string, err error) {
@@ -117,41 +126,42 @@ func testBlindIndex(t *testing.T, h Harness) {
 	ctx := ctxT(t)
 	a, b := Subject("blind-a"), Subject("blind-b")
 	mustPut(t, s, []vault.Entry{{Subject: a, Class: "email", Value: Value("a")}, {Subject: b, Class: "email", Value: Value("b")}})
+	d := digests(3)
 	if !s.Capabilities().Has(vault.CapBlindIndex) {
-		notSupported(t, "PutBlindIndex", s.PutBlindIndex(ctx, a, "email", digest(1)))
-		_, err := s.LookupBlindIndex(ctx, "email", digest(1))
+		notSupported(t, "PutBlindIndex", s.PutBlindIndex(ctx, a, "email", d[0]))
+		_, err := s.LookupBlindIndex(ctx, "email", d[0])
 		notSupported(t, "LookupBlindIndex", err)
 		return
 	}
 	for _, sub := range []string{a, b} {
 		for range 2 { // idempotent
-			if err := s.PutBlindIndex(ctx, sub, "email", digest(1)); err != nil {
+			if err := s.PutBlindIndex(ctx, sub, "email", d[0]); err != nil {
 				t.Fatalf("PutBlindIndex: %v", err)
 			}
 		}
 	}
-	if err := s.PutBlindIndex(ctx, a, "phone", digest(2)); err != nil {
+	if err := s.PutBlindIndex(ctx, a, "phone", d[1]); err != nil {
 		t.Fatalf("PutBlindIndex: %v", err)
 	}
 	want := []string{a, b}
 	slices.Sort(want)
-	if got, err := s.LookupBlindIndex(ctx, "email", digest(1)); err != nil || !slices.Equal(got, want) {
+	if got, err := s.LookupBlindIndex(ctx, "email", d[0]); err != nil || !slices.Equal(got, want) {
 		t.Fatalf("LookupBlindIndex = %v, %v; want %v", got, err, want)
 	}
-	if got, err := s.LookupBlindIndex(ctx, "email", digest(2)); err != nil || len(got) != 0 {
+	if got, err := s.LookupBlindIndex(ctx, "email", d[1]); err != nil || len(got) != 0 {
 		t.Fatalf("LookupBlindIndex of another class's digest = %v, %v; want none", got, err)
 	}
 	mustErase(t, s, a, "e-blind")
-	if got, err := s.LookupBlindIndex(ctx, "email", digest(1)); err != nil || !slices.Equal(got, []string{b}) {
+	if got, err := s.LookupBlindIndex(ctx, "email", d[0]); err != nil || !slices.Equal(got, []string{b}) {
 		t.Fatalf("LookupBlindIndex after erasing %s = %v, %v; want [%s]", a, got, err, b)
 	}
-	if got, err := s.LookupBlindIndex(ctx, "phone", digest(2)); err != nil || len(got) != 0 {
+	if got, err := s.LookupBlindIndex(ctx, "phone", d[1]); err != nil || len(got) != 0 {
 		t.Fatalf("LookupBlindIndex of the erased subject's only digest = %v, %v; want none", got, err)
 	}
-	if err := s.PutBlindIndex(ctx, a, "email", digest(3)); !errors.Is(err, vault.ErrErased) {
+	if err := s.PutBlindIndex(ctx, a, "email", d[2]); !errors.Is(err, vault.ErrErased) {
 		t.Fatalf("PutBlindIndex for an erased subject = %v, want ErrErased", err)
 	}
-	if err := s.PutBlindIndex(ctx, b, "", digest(3)); !errors.Is(err, vault.ErrInvalid) {
+	if err := s.PutBlindIndex(ctx, b, "", d[2]); !errors.Is(err, vault.ErrInvalid) {
 		t.Fatalf("PutBlindIndex with an empty class = %v, want ErrInvalid", err)
 	}
 }
