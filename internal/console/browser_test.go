@@ -83,7 +83,7 @@ func freeAddr(t *testing.T) string {
 
 // startSidecar builds cmd/piivault, creates tokens for dpo, support and
 // analytics, and serves --dev with a blind-index key (search by e-mail).
-func startSidecar(t *testing.T) *sidecar {
+func startSidecar(t *testing.T, extra ...string) *sidecar {
 	t.Helper()
 	dir := t.TempDir()
 	sc := &sidecar{bin: filepath.Join(dir, "piivault"), data: filepath.Join(dir, "data"), log: &syncBuffer{}, tokens: map[string]string{}}
@@ -105,7 +105,7 @@ func startSidecar(t *testing.T) *sidecar {
 	}
 	addr := freeAddr(t)
 	sc.url = "http://" + addr
-	cmd := exec.Command(sc.bin, "serve", "--dev", "--data", sc.data, "--listen", addr, "--blind-index-key-file", keyFile)
+	cmd := exec.Command(sc.bin, append([]string{"serve", "--dev", "--data", sc.data, "--listen", addr, "--blind-index-key-file", keyFile}, extra...)...)
 	cmd.Env = append(os.Environ(), "PIIVAULT_DEV_ROOT_TOKEN="+rootToken)
 	cmd.Stdout, cmd.Stderr = sc.log, sc.log
 	if err := cmd.Start(); err != nil {
@@ -426,6 +426,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText(t, ctx, "#hold-state", "Legal hold active: "+holdReason)
 	run(t, ctx, chromedp.Click(chromedp.CSS("#erase-form button[type=submit]")))
 	waitText(t, ctx, "#alert", "Erasure rejected")
+	waitText(t, ctx, "#alert", holdReason)
+	waitText(t, ctx, "#erasure-table", "rejected")
 
 	t.Log("audit, policy and health pages")
 	showView(t, ctx, "audit")
@@ -483,6 +485,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	for _, c := range []string{canaryEmail, canaryPhone, canaryName, otherEmail, "canary-5e1f9a"} {
 		if strings.Contains(logText, c) {
 			t.Errorf("server log holds %q", c)
+		}
+	}
+}
+
+// TestConsoleOff: --ui=false serves no page at /ui/, and the API is unchanged.
+func TestConsoleOff(t *testing.T) {
+	testenv.SkipUnlessSlow(t)
+	sc := startSidecar(t, "--ui=false")
+	for path, want := range map[string]int{"/ui/": http.StatusNotFound, "/ui/app.js": http.StatusNotFound, "/readyz": http.StatusOK} {
+		r, err := http.Get(sc.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, r.StatusCode, want)
 		}
 	}
 }
