@@ -420,7 +420,7 @@ func anyHidden(evs []eventlog.Event) bool {
 // PII under the policy. It returns up to limit events; fewer (even none)
 // only at the end of the log. Needs action read.
 func (s *Service) ReadAll(ctx context.Context, a Access, from uint64, limit int, filter Filter) ([]Event, error) {
-	if err := s.authorize(ctx, a, policy.ActionRead, policy.Resource{}); err != nil {
+	if err := s.authorize(ctx, a, policy.ActionRead, policy.Resource{Stream: StreamAll}); err != nil {
 		return nil, err
 	}
 	limit = s.checkLimit(limit)
@@ -465,7 +465,7 @@ type Subscription struct {
 // start). Pages are resolved with one vault call and one audit record each.
 // Needs action subscribe.
 func (s *Service) Subscribe(ctx context.Context, a Access, from uint64) (*Subscription, error) {
-	if err := s.authorize(ctx, a, policy.ActionSubscribe, policy.Resource{}); err != nil {
+	if err := s.authorize(ctx, a, policy.ActionSubscribe, policy.Resource{Stream: StreamAll}); err != nil {
 		return nil, err
 	}
 	return &Subscription{s: s, a: a, next: max(from, 1), page: 256}, nil

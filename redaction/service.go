@@ -21,6 +21,9 @@ const (
 	// StreamAudit holds one PIIAccessed event per read request (and one per
 	// export, erasure and denied attempt).
 	StreamAudit = "$audit"
+	// StreamAll is the stream name the policy is asked about for a read
+	// of every stream (ReadAll) and for a subscription.
+	StreamAll = "$all"
 	// StreamErasures holds ErasureRequested and SubjectErased events.
 	StreamErasures = "$erasures"
 	// subjectStreamPrefix starts the legacy per-subject index streams
@@ -150,6 +153,40 @@ type Access struct {
 	Purpose string
 	// RequestID is copied into audit records.
 	RequestID string
+	// Decision is the request-level decision Authorize made for this
+	// request, if the caller asked first (the HTTP layer does, before it
+	// reads a body). A method whose own question is the same one does not
+	// ask the policy again; any other question is asked and audited.
+	Decision *Decision
+}
+
+// Decision is a request-level policy decision that Authorize made (and
+// allowed) for one principal and purpose. Only Authorize makes one that
+// matches anything.
+type Decision struct {
+	principal, purpose string
+	action             policy.Action
+	res                policy.Resource
+}
+
+// Decided reports whether a.Decision answers the question of action on res
+// for a's principal and purpose, so that it need not be asked again.
+func (a Access) Decided(action policy.Action, res policy.Resource) bool {
+	d := a.Decision
+	return d != nil && d.action != "" && d.action == action && d.res == res &&
+		d.principal == a.Principal.ID && d.purpose == a.Purpose
+}
+
+// Authorize asks the policy whether a may do action on res; a denial is
+// audited and returned as ErrDenied. It is the request-level decision of
+// the HTTP layer: the Access it returns carries the decision, and the
+// Service methods that would ask the same question do not ask again.
+func (s *Service) Authorize(ctx context.Context, a Access, action policy.Action, res policy.Resource) (Access, error) {
+	if err := s.authorize(ctx, a, action, res); err != nil {
+		return a, err
+	}
+	a.Decision = &Decision{principal: a.Principal.ID, purpose: a.Purpose, action: action, res: res}
+	return a, nil
 }
 
 // Service is the redaction-aware event store. It is safe for concurrent use.
@@ -239,6 +276,9 @@ func (s *Service) Close() error {
 // authorize asks the policy whether a request may happen; a denial is
 // audited and returned as ErrDenied.
 func (s *Service) authorize(ctx context.Context, a Access, action policy.Action, res policy.Resource) error {
+	if a.Decided(action, res) {
+		return nil
+	}
 	d, err := s.pol.Authorize(ctx, policy.Input{Principal: a.Principal, Action: action, Purpose: a.Purpose, Resource: res})
 	if err == nil && d.Allow {
 		return nil

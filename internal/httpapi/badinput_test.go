@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -120,6 +121,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	params := strings.NewReplacer(":eventType", "CustomerRegistered", ":stream", "c-1", ":subject", "cust-1", ":id", "er-1")
 
+	denials := 0
 	for _, rt := range e.srv.routes {
 		key := rt.method + " " + rt.path
 		path := params.Replace(rt.path)
@@ -138,10 +140,19 @@ func TestBadInputChangesNothing(t *testing.T) {
 					t.Errorf("%s: %d %s, want 401 unauthenticated", name, r.status, r.body)
 				}
 			}
+			before, err := e.log.Head(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := e.do(t, rt.method, path, roleTokens["intern"], strings.NewReader(`{}`))
 			if r.status != 403 || r.problem(t).Code != sdk.CodeDenied || r.problem(t).Detail == "" {
 				t.Errorf("intern: %d %s, want 403 denied with the policy's reason", r.status, r.body)
 			}
+			// The one decision of the request is audited, denial included.
+			if w := e.writtenSince(t, before, false); len(w) != 1 || !strings.HasSuffix(w[0], " $audit PIIAccessed") {
+				t.Errorf("intern's denial wrote %v, want one audit record", w)
+			}
+			denials++
 			r = e.do(t, rt.method, path, rootToken, nil, sdk.HeaderPurpose, "not a purpose!")
 			if r.status != 400 {
 				t.Errorf("bad X-Purpose: %d %s, want 400", r.status, r.body)
@@ -176,8 +187,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 		})
 	}
 
-	if w := e.writtenSince(t, head, false); len(w) > 0 {
-		t.Errorf("bad input wrote to the log after head %d: %v", head, w)
+	var other []string
+	audits := 0
+	for _, w := range e.writtenSince(t, head, false) {
+		if strings.HasSuffix(w, " $audit PIIAccessed") {
+			audits++
+		} else {
+			other = append(other, w)
+		}
+	}
+	if len(other) > 0 || audits != denials {
+		t.Errorf("bad input wrote to the log after head %d: %v and %d audit records, want only the %d of the denials", head, other, audits, denials)
 	}
 	if v, er := e.store.counts(); v != values || er != erasures {
 		t.Errorf("vault counts moved: values %d -> %d, erasures %d -> %d", values, v, erasures, er)

@@ -167,7 +167,9 @@ func BenchmarkInProcess(b *testing.B) {
 	})
 	b.Run("httpapi", func(b *testing.B) {
 		auth := testAuth(b)
-		srv := newServer(&nopCore{newFakeCore()}, rolePolicy{}, Options{Auth: auth, Logger: slog.New(slog.DiscardHandler)})
+		fc := newFakeCore()
+		fc.pol = rolePolicy{}
+		srv := newServer(&nopCore{fc}, Options{Auth: auth, Logger: slog.New(slog.DiscardHandler)})
 		run(b, srv, "/v1/streams/s/events", writerToken)
 	})
 }

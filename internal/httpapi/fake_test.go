@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/sdk"
 	"github.com/piivault/piivault/vault"
 )
@@ -18,6 +19,7 @@ import (
 // problems, limits, SSE) that do not need the real stores. The real stack
 // is exercised in integration_test.go.
 type fakeCore struct {
+	pol     authorizer
 	mu      sync.Mutex
 	schemas map[string]sdk.Schema
 	events  []sdk.Event
@@ -211,4 +213,25 @@ func (f *fakeCore) counts() (head uint64, values int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return uint64(len(f.events)), f.values
+}
+
+// authorizer is what the fake core asks for its request-level decision.
+type authorizer interface {
+	Authorize(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+// Authorize asks the fake's policy, as redaction.Service.Authorize asks the
+// engine (without the audit record).
+func (f *fakeCore) Authorize(ctx context.Context, who Caller, action policy.Action, res policy.Resource) (Caller, error) {
+	if f.pol == nil {
+		return who, nil
+	}
+	d, err := f.pol.Authorize(ctx, policy.Input{Principal: who.Principal, Action: action, Purpose: who.Purpose, Resource: res})
+	if err != nil {
+		return who, err
+	}
+	if !d.Allow {
+		return who, fmt.Errorf("%w: %s: %s", errDenied, action, d.Reason)
+	}
+	return who, nil
 }

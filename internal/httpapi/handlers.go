@@ -16,7 +16,7 @@ import (
 
 func callerOf(c *gin.Context) Caller {
 	ri := infoOf(c)
-	return Caller{Principal: ri.principal, Purpose: ri.purpose, RequestID: ri.id}
+	return Caller{Principal: ri.principal, Purpose: ri.purpose, RequestID: ri.id, decision: ri.decision}
 }
 
 func (s *Server) decode(c *gin.Context, dst any) bool {

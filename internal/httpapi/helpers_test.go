@@ -93,7 +93,10 @@ func newEnv(t testing.TB, core service, pol authorizer, opts Options) *testEnv {
 	if opts.Auth == nil {
 		opts.Auth = testAuth(t)
 	}
-	srv := newServer(core, pol, opts)
+	if f, ok := core.(*fakeCore); ok && f.pol == nil {
+		f.pol = pol
+	}
+	srv := newServer(core, opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testEnv{srv: srv, ts: ts, logs: logs}

@@ -128,6 +128,29 @@ type realEnv struct {
 	svc   *redaction.Service
 	flow  *compliance.Service // nil unless newComplianceEnv
 	emb   *embedded.Store     // the vault under store
+	// decisions records the policy's decisions (policy.Options.DecisionLog).
+	decisions *decisionRecorder
+}
+
+// decisionRecorder keeps the kind and action of every policy decision.
+type decisionRecorder struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (d *decisionRecorder) record(r policy.DecisionRecord) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recs = append(d.recs, string(r.Kind)+" "+string(r.Action))
+}
+
+// take returns the decisions recorded since the last take.
+func (d *decisionRecorder) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.recs
+	d.recs = nil
+	return out
 }
 
 // newRealEnv runs the API over the real redaction service on a real Badger
@@ -189,7 +212,12 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 	po := policy.DefaultOptions()
 	po.Watch = false
 	po.Logger = lg
-	po.DecisionLog = PolicyDecisionMetrics(reg, nil)
+	metricsLog := PolicyDecisionMetrics(reg, nil)
+	decisions := &decisionRecorder{}
+	po.DecisionLog = func(r policy.DecisionRecord) {
+		metricsLog(r)
+		decisions.record(r)
+	}
 	pol, err := policy.New(ctx, po)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +274,7 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 	srv := New(svc, pol, opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc, flow: flow, emb: emb}
+	return &realEnv{testEnv: &testEnv{srv: srv, ts: ts, logs: logs}, log: l, store: store, svc: svc, flow: flow, emb: emb, decisions: decisions}
 }
 
 // housekeeping reports whether an event is the service's own bookkeeping,

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -42,8 +43,10 @@ type reqInfo struct {
 	route     *routeSeries // nil when no route matched
 	principal policy.Principal
 	authed    bool
-	purpose   string
-	public    bool
+	// decision is the request's policy decision (middleware.go).
+	decision *redaction.Decision
+	purpose  string
+	public   bool
 }
 
 // infoOf returns the request's reqInfo; a context that observe did not see

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/gin-gonic/gin"
@@ -9,13 +9,6 @@ import (
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/sdk"
 )
-
-// authorizer is what the middleware needs of the policy engine.
-type authorizer interface {
-	Authorize(ctx context.Context, in policy.Input) (policy.Decision, error)
-}
-
-var _ authorizer = (*policy.Engine)(nil)
 
 func principalOf(c *gin.Context) (policy.Principal, bool) {
 	ri := infoOf(c)
@@ -40,9 +33,11 @@ func (s *Server) authenticate(c *gin.Context) {
 // decisionSeries are the request-decision counters of one action.
 type decisionSeries struct{ allow, deny, fail *counterSeries }
 
-// authorize asks the policy whether the principal may do action on the
-// route's resource, for the purpose in X-Purpose, before the handler reads
-// the body.
+// authorize has the service decide whether the principal may do action on
+// the route's resource, for the purpose in X-Purpose, before the handler
+// reads the body. This is the request's one policy decision: the service
+// makes it (and audits a denial), and the Caller of the handler carries it
+// down, so the service does not ask the same question again.
 func (s *Server) authorize(action policy.Action, resource func(*gin.Context) policy.Resource) gin.HandlerFunc {
 	vec := s.metrics.policyDecisions
 	m := decisionSeries{newCounterSeries(vec, string(action), "allow"), newCounterSeries(vec, string(action), "deny"),
@@ -55,21 +50,21 @@ func (s *Server) authorize(action policy.Action, resource func(*gin.Context) pol
 		}
 		ri := infoOf(c)
 		ri.purpose = purpose
-		in := policy.Input{Principal: ri.principal, Action: action, Purpose: purpose, Resource: resource(c)}
-		d, err := s.pol.Authorize(c.Request.Context(), in)
+		who, err := s.core.Authorize(c.Request.Context(), callerOf(c), action, resource(c))
 		switch {
-		case err != nil:
-			m.fail.get().Inc()
-			s.fail(c, err)
-			return
-		case !d.Allow:
+		case errors.Is(err, errDenied):
 			m.deny.get().Inc()
 			s.log.InfoContext(c.Request.Context(), "request denied",
 				slog.String(keyRequestID, ri.id), slog.String(keyPrincipal, ri.principal.ID),
 				slog.String(keyAction, string(action)), slog.String(keyRoute, c.FullPath()))
-			s.fail(c, &DeniedError{Reason: d.Reason})
+			s.fail(c, err)
+			return
+		case err != nil:
+			m.fail.get().Inc()
+			s.fail(c, err)
 			return
 		}
+		ri.decision = who.decision
 		m.allow.get().Inc()
 	}
 }

@@ -14,11 +14,15 @@ import (
 	"github.com/piivault/piivault/sdk"
 )
 
-// New returns the HTTP API over the redaction service. The policy engine
-// answers the request-level question of every /v1 route before its handler
-// runs; the service asks it again, field by field, when it resolves PII.
+// New returns the HTTP API over the redaction service. The service makes
+// the request-level policy decision of every /v1 route before its handler
+// runs (and audits a denial), once; it asks the policy field by field when
+// it resolves PII. The policy engine itself serves only the policy matrix
+// (GET /v1/policy/matrix), which shows what the policy would decide.
 func New(svc *redaction.Service, pol *policy.Engine, opts Options) *Server {
-	return newServer(&redactionCore{svc: svc}, pol, opts)
+	s := newServer(&redactionCore{svc: svc}, opts)
+	s.pol = pol
+	return s
 }
 
 // redactionCore adapts *redaction.Service to the handlers' service: it is the
@@ -30,7 +34,19 @@ type redactionCore struct {
 var _ service = (*redactionCore)(nil)
 
 func access(who Caller) redaction.Access {
-	return redaction.Access{Principal: who.Principal, Purpose: who.Purpose, RequestID: who.RequestID}
+	return redaction.Access{Principal: who.Principal, Purpose: who.Purpose, RequestID: who.RequestID, Decision: who.decision}
+}
+
+// errDenied is what a denial wraps.
+var errDenied = redaction.ErrDenied
+
+func (r *redactionCore) Authorize(ctx context.Context, who Caller, action policy.Action, res policy.Resource) (Caller, error) {
+	a, err := r.svc.Authorize(ctx, access(who), action, res)
+	if err != nil {
+		return who, err
+	}
+	who.decision = a.Decision
+	return who, nil
 }
 
 func (r *redactionCore) PutSchema(ctx context.Context, who Caller, eventType string, s sdk.Schema) (sdk.Schema, error) {

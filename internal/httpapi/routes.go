@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
 )
 
 // route is one entry of the route table: the only way a handler is
@@ -30,7 +31,7 @@ type route struct {
 }
 
 // Stream name the $all reads and the subscription ask the policy about.
-const streamAll = "$all"
+const streamAll = redaction.StreamAll
 
 func byStream(c *gin.Context) policy.Resource  { return policy.Resource{Stream: c.Param("stream")} }
 func bySubject(c *gin.Context) policy.Resource { return policy.Resource{Subject: c.Param("subject")} }

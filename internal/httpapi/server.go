@@ -12,9 +12,11 @@ import (
 // Server is the HTTP API. It is an http.Handler; NewHTTPServer wraps it in
 // an http.Server with the configured timeouts.
 type Server struct {
-	core    service
+	core service
+	// pol is the policy engine for the policy matrix only (policymatrix.go);
+	// nil: that route answers 501. The request decisions are core's.
+	pol     any
 	flow    workflow // nil without Options.Compliance
-	pol     authorizer
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
@@ -31,10 +33,10 @@ var _ http.Handler = (*Server)(nil)
 // prints every route to stdout.
 var ginMode sync.Once
 
-func newServer(core service, pol authorizer, opts Options) *Server {
+func newServer(core service, opts Options) *Server {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	opts = opts.withDefaults()
-	s := &Server{core: core, pol: pol, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry),
+	s := &Server{core: core, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry),
 		subs: make(chan struct{}, opts.MaxSubscriptions), ids: newRequestIDs()}
 	s.auth.Store(opts.Auth)
 	if opts.Compliance != nil { // not a typed nil in the interface

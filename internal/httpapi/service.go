@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -13,6 +14,8 @@ type Caller struct {
 	Principal policy.Principal
 	Purpose   string
 	RequestID string
+	// decision is the request's policy decision, once Authorize made it.
+	decision *redaction.Decision
 }
 
 // ReadRequest is a page of one stream or of all streams.
@@ -36,6 +39,10 @@ type AuditQuery struct {
 // redaction service satisfies it through an adapter (redaction.go), which is
 // the one place that knows both sides.
 type service interface {
+	// Authorize is the request's one policy decision; a denial (audited)
+	// wraps errDenied. The Caller it returns carries the decision.
+	Authorize(ctx context.Context, who Caller, action policy.Action, res policy.Resource) (Caller, error)
+
 	PutSchema(ctx context.Context, who Caller, eventType string, s sdk.Schema) (sdk.Schema, error)
 	GetSchema(ctx context.Context, who Caller, eventType string) (sdk.Schema, error)
 	ListSchemas(ctx context.Context, who Caller) ([]sdk.Schema, error)

@@ -48,7 +48,9 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(newFakeCore(), rolePolicy{}, Options{Auth: auth, Logger: slog.New(slog.DiscardHandler)})
+	fc := newFakeCore()
+	fc.pol = rolePolicy{}
+	srv := newServer(fc, Options{Auth: auth, Logger: slog.New(slog.DiscardHandler)})
 	ts := httptest.NewUnstartedServer(srv)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
