@@ -477,6 +477,8 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 		l.commitNanos.Add(d)
 		if fatal != nil {
 			fatal = fmt.Errorf("append: commit: %w", fatal)
+		} else if err := l.folder.sync(); err != nil {
+			fatal = fmt.Errorf("append: %w", err)
 		}
 	}
 	if fatal != nil {

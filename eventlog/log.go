@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -153,7 +152,8 @@ type Log struct {
 	headHash [32]byte      // hash of the record at head; guarded by notifyMu
 
 	// Owned by the writer goroutine.
-	w writerState
+	w      writerState
+	folder folderSync
 
 	// Counters for tests and benchmarks.
 	groups, grouped atomic.Uint64 // group commits, events committed in them
@@ -180,7 +180,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := badgerrecover.CreateDir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open eventlog: %w", err)
 	}
 	// A kill -9 between Badger's creation and truncation of a memtable file
@@ -207,6 +207,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		reqs:        make(chan *appendReq, 1024),
 		writerDone:  make(chan struct{}),
 		notify:      make(chan struct{}),
+		folder:      folderSync{dir: dir},
 
 		residencyDone: make(chan struct{}),
 		stopResidency: make(chan struct{}),

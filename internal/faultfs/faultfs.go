@@ -117,6 +117,7 @@ func (f *FS) Mount(mnt string) error {
 			FsName:      "faultfs",
 			Name:        "faultfs",
 			MaxWrite:    1 << 20,
+			Debug:       os.Getenv("FAULTFS_DEBUG") != "",
 		},
 		NullPermissions: true,
 	}

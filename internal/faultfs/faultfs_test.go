@@ -76,7 +76,7 @@ func TestPowerCutLosesUnsyncedWrite(t *testing.T) {
 	}
 	fh.Close()
 	want(t, p, "LOST-and-longer", true) // readable before the cut
-	f.Cut(t, mnt)
+	f.Cut(t)
 	want(t, p, "synced", true)
 }
 
@@ -95,7 +95,7 @@ func TestPowerCutKeepsFsyncedWrite(t *testing.T) {
 	}
 	fh.WriteString("-three") // not synced
 	fh.Close()
-	f.Cut(t, mnt)
+	f.Cut(t)
 	want(t, p, "one-two", true)
 }
 
@@ -108,7 +108,7 @@ func TestPowerCutCreateNeedsFolderFsync(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(mnt, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f.Cut(t, mnt)
+	f.Cut(t)
 	want(t, filepath.Join(mnt, "dirsync"), "y", true)
 	want(t, filepath.Join(mnt, "after"), "", false)
 	if _, err := os.Stat(filepath.Join(mnt, "sub")); !errors.Is(err, os.ErrNotExist) {
@@ -126,7 +126,7 @@ func TestPowerCutNestedFolder(t *testing.T) {
 	write(t, filepath.Join(sub, "in"), "kept", true)
 	syncDir(t, sub)
 	write(t, filepath.Join(sub, "lost"), "lost", true)
-	f.Cut(t, mnt)
+	f.Cut(t)
 	want(t, filepath.Join(sub, "in"), "kept", true)
 	want(t, filepath.Join(sub, "lost"), "", false)
 }
@@ -152,7 +152,7 @@ func replaceSurvives(t *testing.T, skipDirSync bool) bool {
 	write(t, p, "old", true)
 	syncDir(t, mnt)
 	replace(t, p, "new", skipDirSync)
-	f.Cut(t, mnt)
+	f.Cut(t)
 	got, ok := content(t, p)
 	if !ok {
 		t.Fatal("the old file is gone after a rename that was never made durable")
@@ -191,7 +191,7 @@ func TestPowerCutUnlinkNeedsFolderFsync(t *testing.T) {
 	if err := os.Remove(filepath.Join(mnt, "c")); err != nil {
 		t.Fatal(err)
 	}
-	f.Cut(t, mnt)
+	f.Cut(t)
 	want(t, a, "", false)
 	want(t, filepath.Join(mnt, "c"), "c", true)
 }
@@ -214,7 +214,7 @@ func TestPowerCutTruncateNeedsFsync(t *testing.T) {
 	fh.Sync()
 	fh.Close()
 	want(t, a, "012", true)
-	f.Cut(t, mnt)
+	f.Cut(t)
 	want(t, a, "0123456789", true)
 	want(t, b, "0123\x00\x00", true)
 }
@@ -254,7 +254,7 @@ func TestPowerCutMmapNeedsMsync(t *testing.T) {
 	if !bytes.Contains([]byte(got), []byte("not-msynced")) {
 		t.Fatal("a write through a mapping is not seen by read before the cut")
 	}
-	f.Cut(t, mnt)
+	f.Cut(t)
 	got, _ = content(t, a)
 	if got[100:107] != "msynced" {
 		t.Fatalf("msynced mapping write lost: %q", got[100:110])
@@ -270,15 +270,8 @@ func TestDiskFaultInjected(t *testing.T) {
 	p := filepath.Join(mnt, "a")
 	write(t, p, "a", true)
 	syncDir(t, mnt)
-	f.SetFault(func(op faultfs.Op, rel string) syscall.Errno {
-		switch op {
-		case faultfs.OpWrite:
-			return syscall.ENOSPC
-		case faultfs.OpCreate:
-			return syscall.EIO
-		}
-		return 0
-	})
+	f.Fault(t, faultfs.OpWrite, syscall.ENOSPC, "")
+	f.Fault(t, faultfs.OpCreate, syscall.EIO, "")
 	fh, err := os.OpenFile(p, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -290,19 +283,16 @@ func TestDiskFaultInjected(t *testing.T) {
 	if _, err := os.Create(filepath.Join(mnt, "b")); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("create: %v, want EIO", err)
 	}
-	f.SetFault(func(op faultfs.Op, rel string) syscall.Errno {
-		if op == faultfs.OpFsync {
-			return syscall.EIO
-		}
-		return 0
-	})
+	f.Fault(t, faultfs.OpWrite, 0, "")
+	f.Fault(t, faultfs.OpCreate, 0, "")
+	f.Fault(t, faultfs.OpFsync, syscall.EIO, "a")
 	fh, _ = os.OpenFile(p, os.O_WRONLY, 0)
 	fh.WriteString("y")
 	if err := fh.Sync(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("fsync: %v, want EIO", err)
 	}
 	fh.Close()
-	f.SetFault(nil)
-	f.Cut(t, mnt)
+	f.Fault(t, faultfs.OpFsync, 0, "")
+	f.Cut(t)
 	want(t, p, "a", true)
 }

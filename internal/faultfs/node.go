@@ -149,6 +149,7 @@ type node struct {
 
 var (
 	_ fs.NodeOpener         = (*node)(nil)
+	_ fs.NodeLookuper       = (*node)(nil)
 	_ fs.NodeCreater        = (*node)(nil)
 	_ fs.NodeFsyncer        = (*node)(nil)
 	_ fs.NodeUnlinker       = (*node)(nil)
@@ -343,17 +344,34 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 	return 0
 }
 
-func (n *node) patchSize(out *fuse.AttrOut) {
-	if n.IsDir() {
-		return
+// Lookup (also run for each entry of READDIRPLUS) reports the size with
+// unsynced writes, as Getattr does: the kernel takes the size it is told,
+// and a smaller one would cut a mapping short (SIGBUS).
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ch, errno := n.LoopbackNode.Lookup(ctx, name, out)
+	if errno != 0 {
+		return nil, errno
 	}
+	if c, ok := ch.Operations().(*node); ok && !ch.IsDir() {
+		c.patchAttr(&out.Attr)
+	}
+	return ch, 0
+}
+
+func (n *node) patchSize(out *fuse.AttrOut) {
+	if !n.IsDir() {
+		n.patchAttr(&out.Attr)
+	}
+}
+
+func (n *node) patchAttr(a *fuse.Attr) {
 	s, _ := n.fsys.state(n.ino(), -1, false)
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	out.Size = uint64(s.size)
-	out.Blocks = (out.Size + 511) / 512
+	a.Size = uint64(s.size)
+	a.Blocks = (a.Size + 511) / 512
 	s.mu.Unlock()
 }
 
