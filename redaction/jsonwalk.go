@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// This file is the one place that knows JSON bytes. It walks a document once,
+// This file walks the bytes of an event's data or metadata document once,
 // without decoding it into maps, and reports the byte spans of the values
 // that pointers address and of the scalar leaves outside them. Splicing
 // replacements into those spans keeps every other byte of the document as

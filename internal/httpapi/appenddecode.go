@@ -124,7 +124,6 @@ func (d *appendScanner) space() {
 	}
 }
 
-// end reports whether only white space is left.
 // member reads the key of an object member and its colon, with the
 // spaces around them. The key is not copied: a switch on string(key)
 // does not allocate.
@@ -156,6 +155,7 @@ func (d *appendScanner) after(closing byte) (more, ok bool) {
 	}
 }
 
+// end reports whether only white space is left.
 func (d *appendScanner) end() bool {
 	d.space()
 	return d.i == len(d.b)

@@ -70,39 +70,19 @@
 //
 // # Cost per request
 //
-// The sidecar shares its cores with the service beside it, so the path
-// from the socket to the redaction service does little besides the work.
-// An append body in the form clients send is decoded by a strict scanner
-// (appenddecode.go) that checks each event's data once with
-// internal/jsonvalid; anything else goes to encoding/json, so odd input
-// decodes, and bad input fails, exactly as with encoding/json (a
-// differential fuzz test holds the two together). Read pages of the
-// redaction service are written from its events straight into a pooled
-// buffer and sent in one write with their length. The middleware keeps
-// what it learns in one value per request, metric series are looked up
-// once and kept (series.go), access-log attributes are built only when the
-// level is enabled, and request IDs come from a counter under a random
-// per-server prefix. BenchmarkInProcess measures the append route without
-// sockets beside a bare gin handler; cmd/piivault-bench measures the
-// sidecar over loopback, with the server's and its own CPU per event.
+// The sidecar shares its cores with the service beside it, so the path from
+// the socket to the redaction service does little besides the work. An
+// append body in the form clients send is decoded by a strict scanner
+// (appenddecode.go); anything else goes to encoding/json, and a
+// differential fuzz test holds the two to the same answers. Read pages are
+// written straight into a pooled buffer and sent in one write. Figures:
+// docs/performance.md.
 //
 // # Wiring
 //
-// cmd/piivault builds the parts and hands them over:
-//
-//	reg := prometheus.NewRegistry()
-//	store = httpapi.InstrumentVault(store, reg)          // vault ops and latency
-//	popts.DecisionLog = httpapi.PolicyDecisionMetrics(reg, nil)
-//	auth, _ := httpapi.NewAuthenticator(httpapi.AuthConfig{
-//		Tokens:          []httpapi.TokenEntry{{SHA256: hexDigest, Principal: "orders", Roles: []string{"service"}}},
-//		RootTokenSHA256: httpapi.HashToken(devRootToken),
-//		Certs:           []httpapi.CertEntry{{Match: "spiffe://example.org/ns/shop/sa/orders", Principal: "orders"}},
-//	})
-//	opts := httpapi.DefaultOptions()
-//	opts.Logger, opts.Auth, opts.Registry, opts.Ready = lg, auth, reg, readyCheck
-//	opts.Compliance = flow // compliance.New(...): erasure workflow, holds, receipts
-//	api := httpapi.New(svc, pol, opts)
-//	srv := api.HTTPServer(addr) // timeouts set; for mTLS set srv.TLSConfig ClientAuth and ClientCAs
+// cmd/piivault builds the parts (vault wrapped by InstrumentVault, an
+// Authenticator from AuthConfig, the compliance workflow) and hands them to
+// New with DefaultOptions; HTTPServer sets the timeouts.
 //
 // # Personal data
 //

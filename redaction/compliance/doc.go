@@ -16,13 +16,10 @@
 // package writes ErasurePurged and ErasureCompleted (together, after the
 // vault made the subject's erasure physical and the receipt was signed),
 // or ErasureRejected (legal hold). With a vault that purges in the
-// background (the embedded vault: when it is quiet, since a purge stalls
-// it), Advance waits for that purge, looking again every second while
-// erasures wait; with any other, Advance runs one vault Purge for every
-// erased subject. PurgeNow, for operators, purges the vault at once and
-// advances. ErasureCompleted carries the
-// subject ID and the receipt; read models subscribed to the log react to it
-// by forgetting the subject.
+// background (the embedded vault), Advance waits for that purge; with any
+// other, Advance runs one vault Purge per erased subject. PurgeNow purges at
+// once and advances. ErasureCompleted carries the subject ID and the
+// receipt; read models subscribed to the log forget the subject on it.
 //
 // Requests are idempotent per request ID: the same ID returns the same
 // erasure, as it stands (ErrRequestIDReused for another subject); an
@@ -31,10 +28,9 @@
 //
 // Restore safety: the log is the record of every erasure, so Reapply, run
 // on every start before the sidecar serves a read, erases again in the
-// vault every subject $erasures names (a pool of workers; subjects the
-// vault already shows erased cost a read only), purges, and logs how many
-// erasures it re-applied. A vault folder restored from an older backup is
-// thereby brought back in line.
+// vault every subject $erasures names, purges, and logs how many it
+// re-applied. A vault restored alone from an older backup is thereby
+// brought back in line; a log restored with it is not (see Caveats).
 //
 // # Deadline
 //
@@ -63,17 +59,13 @@
 // changing any value does not. VerifyReceipt checks a document offline
 // against a public key the verifier trusts (the embedded publicKey is only
 // a hint). The key is the sidecar's, kept by LoadOrCreateSigningKey in the
-// data folder (PEM PKCS #8, mode 0600, generated on first start);
-// MarshalPublicKey gives the PEM the sidecar serves.
+// data folder (PEM PKCS #8, mode 0600, generated on first start).
 //
 // # Legal hold
 //
 // PlaceHold and LiftHold record HoldPlaced and HoldLifted in their own
-// system stream, $holds (hidden from ReadAll and Subscribe by redaction),
-// and write an audit record each (action erase, effect hold_place or
-// hold_lift), which redaction's Audit lists. Holds are kept
-// apart from $erasures so that nothing that re-applies erasures on start
-// can ever read a hold as an erasure. An erasure of a held subject is
+// system stream, $holds (hidden from ReadAll and Subscribe), apart from
+// $erasures, and write an audit record each. An erasure of a held subject is
 // rejected with a *LegalHoldError (errors.Is ErrLegalHold) that carries
 // the hold's reason, recorded as ErasureRejected and audited. A hold does
 // not stop an erasure already running.
@@ -81,13 +73,10 @@
 // # Retention
 //
 // Options.Retention gives a period per event type and/or class. RunRetention
-// (the background job, Options.RetentionInterval) destroys values whose
-// period, counted from their event's recordedAt, has passed at the
-// clock's now, and records each group of them in $retention
-// (ValuesExpired: stream, version, position, type, subject, paths,
-// classes, times; no values). With a vault that can Expire single values
-// reads then say "expired" with the expiry placeholder; a vault without
-// that capability gets Delete, and reads say "unavailable".
+// (Options.RetentionInterval) destroys values whose period, counted from
+// their event's recordedAt, has passed, and records them in $retention (no
+// values). Reads then say "expired", or "unavailable" with a vault that can
+// only Delete.
 //
 // # Blind index
 //
@@ -101,9 +90,10 @@
 //
 // The workflow state is per event log: sidecars with their own logs sharing
 // one vault each see the erasures requested through them (the vault
-// erasure itself is shared). The receipt's log head is the log's head hash
-// (eventlog.HeadHash, O(1)); a later Verify must reproduce it at that
-// position. Expired values leave the embedded vault's disk at compaction,
+// erasure itself is shared). A later Verify must reproduce the receipt's
+// log head at its position. Restoring the log and the vault together from a backup taken
+// before an erasure brings the erased subject back: nothing then records
+// the erasure. Expired values leave the embedded vault's disk at compaction,
 // not at a purge (the vault's caveat), so the canary guarantee after a
 // purge covers erasure, not retention.
 package compliance

@@ -21,19 +21,14 @@
 // DEKs and seal values in parallel before queuing, so the committer only
 // checks tombstones and DEK races and writes; a subject it found without
 // a tombstone is not looked up again until an Erase commits a tombstone
-// (see Store.live). The fsync covers the current memtable's log and any older
-// memtable log Badger has not yet flushed to a (synced) table; it is an
-// fsync of those files, not Badger's Sync, whose value-log msync would
-// sync a file that stays empty (every record is below the value
-// threshold).
+// (see Store.live). The fsync covers the memtable logs Badger has not yet
+// flushed to a synced table (not Badger's Sync: the value log stays empty).
 //
 // Token IDs begin with their creation time (keys.go, newTokenIDs), so a
-// subject's new values are inserted at the end of its keys: Badger's
-// memtable skiplist then walks, for each insert, a path still in the CPU
-// cache; random IDs made the skiplist search about a sixth of the
-// sidecar's CPU under single-event appends. An fsync error is sticky: every later write fails with
-// vault.ErrUnavailable, since nothing since the last good fsync can be
-// trusted to be on disk.
+// subject's new values are inserted at the end of its keys, where Badger's
+// skiplist path is still in the CPU cache. An fsync error is sticky: every
+// later write fails with vault.ErrUnavailable, since nothing since the last
+// good fsync can be trusted to be on disk.
 //
 // # Reads
 //
@@ -48,11 +43,8 @@
 // tokens or more is split at a subject boundary between goroutines, each
 // with its own iterator on the shared transaction, while fewer Resolve
 // calls than processors are in flight (concurrent readers already use
-// the processors).
-// Measured (BenchmarkResolvePage, memtable-resident values): about 1.7 us
-// of CPU per event of 3 values when reading one customer's stream, about
-// 7 us when each event is of another customer (three seeks; the skiplist
-// search is most of it).
+// the processors). Reading one customer's stream is therefore much cheaper
+// per value than reading events of many customers (docs/performance.md).
 //
 // # Erasure and purge
 //
@@ -71,57 +63,37 @@
 // the memtables without those keys and rewrites every table that held
 // them, then runs value-log GC until it has nothing to rewrite. A live
 // marker key is left under each erased prefix, because DropPrefix skips
-// prefixes that hold only deleted keys. Queue entries that name
-// blind-index lookup prefixes are dropped the same way (they hold digests;
-// a logical delete left those bytes behind, as the canary scan showed).
-// The canary-scan test proves all this on the bytes of the data folder.
+// prefixes that hold only deleted keys. Blind-index prefixes are dropped
+// the same way. The canary-scan test proves this on the bytes of the data
+// folder.
 //
-// Purge runs on demand ("purge now": Reapply at start, tests, operators)
-// and purges the whole queue. The background purge runs after erasures
-// once the store has been quiet (no commit) for Options.PurgeDelay, or at
-// the latest Options.PurgeMaxDelay after the first erasure it waits for;
-// it drops purgeChunk subjects per DropPrefix call and, between calls,
-// goes back to waiting for quiet if a writer committed within
-// yieldWindow (one that the call held up); once PurgeMaxDelay has passed
-// it goes on regardless, forcedPause (1 s) after each call. Both report through Options.OnPurge and the log. The quiet wait
-// is there because a purge stalls the store (see Caveats): erasures and
-// appends that arrive back to back never wait for one, and a burst of
-// erasures shares one. Until its purge, an erased subject is already
-// unreadable (its DEK and values are deleted), only not yet gone from
-// disk; AwaitsPurge tells which, so that the compliance workflow
-// completes an erasure after the background purge instead of purging on
-// the request path itself.
+// Purge runs on demand (Reapply at start, tests, operators) and purges the
+// whole queue. The background purge runs once the store has been quiet for
+// Options.PurgeDelay, or at the latest Options.PurgeMaxDelay after the
+// first erasure it waits for, purgeChunk subjects per DropPrefix call,
+// yielding to writers between calls until PurgeMaxDelay has passed. Both
+// report through Options.OnPurge. Until its purge an erased subject is
+// already unreadable, only not yet gone from disk; AwaitsPurge tells which,
+// so the compliance workflow completes an erasure after the purge.
 //
 // # Beyond vault.Store
 //
 // Rotate rotates the KEK and rewraps every DEK and Badger's key online.
-// Expire destroys single values for retention (Resolve then says
-// vault.Expired). PutBlindIndex and LookupBlindIndex keep keyed digests
-// that find a subject without storing the value; Erase removes them and the
-// purge drops them from disk. Stats, PendingPurge and LastPurge report on
-// group commits and purges.
+// Expire destroys single values for retention. PutBlindIndex and
+// LookupBlindIndex keep keyed digests that Erase and the purge remove.
 //
 // # Caveats
 //
 // DropPrefix blocks writes while it runs, and reads too (it holds
 // Badger's memtable lock); Put, Erase and Delete wait and retry meanwhile,
-// so a purge shows up as latency, not errors. Its cost grows with the
-// size of the tables it rewrites (the memtable it flushes lands in level 0
-// and is compacted into the next level): measured 0.12 s with the vault of
-// a 10,000-event log, up to 4.8 s with that of a 1,000,000-event log. That
-// is why the background purge batches erasures and waits for a quiet
-// moment, in chunks. It cannot do without the stall: Badger has no way to
-// flush a memtable or compact a key range while writes go on, and deleted
-// bytes stay in the memtable's log and in tables until then. The quiet
-// wait only sees the store's commits: a request held up elsewhere for
-// longer than PurgeDelay (the event log, under a compaction backlog,
-// measured 3.7 s) lets a purge start, and the request's vault write then
-// waits for one chunk; reads arriving during a chunk wait too. Under
-// writes that never pause for PurgeDelay, the purge runs PurgeMaxDelay
-// after the erasure, a chunk per forcedPause, each chunk a stall (about
-// 0.65 s measured with the vault of a 1,000,000-event log on the shared
-// 2-core box). An expired value leaves the disk
-// at compaction, not at a purge. Bytes of deleted files may remain
-// in free blocks of the file system; encryption at rest (on by default)
-// leaves only ciphertext there.
+// so a purge shows up as latency, not errors. Its cost grows with the size
+// of the tables it rewrites (docs/performance.md), which is why the
+// background purge batches erasures and waits for quiet, in chunks; Badger
+// has no way to flush a memtable or compact a key range while writes go on.
+// The quiet wait sees only the store's commits: a request held up elsewhere
+// longer than PurgeDelay may meet a chunk, and under writes that never
+// pause the purge runs PurgeMaxDelay after the erasure, each chunk a stall.
+// An expired value leaves the disk at compaction, not at a purge. Bytes of
+// deleted files may remain in free blocks of the file system; encryption at
+// rest (on by default) leaves only ciphertext there.
 package embedded
