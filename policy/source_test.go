@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,6 +143,8 @@ func TestWatchKubernetesConfigMap(t *testing.T) {
 	}
 	opts := DefaultOptions()
 	opts.PolicyDir, opts.Debounce = dir, 20*time.Millisecond
+	logs := &syncBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	e := newEngine(t, opts)
 	if d, err := e.Field(ctx, billingName); err != nil || d.Effect != EffectDeny {
 		t.Fatalf("before: %+v, %v; want deny", d, err)
@@ -161,8 +164,10 @@ func TestWatchKubernetesConfigMap(t *testing.T) {
 		}
 	}
 	// An invalid ConfigMap version is refused, the old one kept.
+	// The refusal is logged once the watcher has read it: only then is
+	// "the old one kept" a result, not a reload that has not come yet.
 	version("..2026_11_26_00_02_00.3", "package piivault.authz\nfield := ")
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "policy reload refused") })
 	if d, _ := e.Field(ctx, billingName); d.Effect != EffectReveal {
 		t.Fatalf("after invalid version: %+v, want reveal kept", d)
 	}

@@ -14,7 +14,7 @@ import (
 func TestKnownNamesExistInInternalConfig(t *testing.T) {
 	src, err := os.ReadFile("../../internal/config/config.go")
 	if err != nil {
-		t.Skipf("internal/config not present yet: %v", err)
+		t.Fatalf("read the settings table: %v", err)
 	}
 	envs := map[string]bool{}
 	for _, m := range regexp.MustCompile(`"(PIIVAULT_[A-Z0-9_]+)"`).FindAllSubmatch(src, -1) {

@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,17 +31,17 @@ func TestPutAfterEraseThatWaitedForTheCommitter(t *testing.T) {
 		_, err := s.Put(ctx, []vault.Entry{{Subject: sub, Class: "c", Value: vault.NewPII([]byte(`"before"`))}})
 		putDone <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // the committer now waits for the lock, first
+	waitBlockedOnMutex(t, "(*Store).tryCommit") // the committer waits for the lock, first
 	epoch := s.eraseEpoch.Load()
 	eraseDone := make(chan error, 1)
 	go func() {
 		_, err := s.Erase(ctx, sub, "e1")
 		eraseDone <- err
 	}()
-	for s.eraseEpoch.Load() == epoch {
-		time.Sleep(time.Millisecond)
+	waitBlockedOnMutex(t, "(*Store).Erase") // Erase waits for the lock, second
+	if s.eraseEpoch.Load() == epoch {
+		t.Fatal("Erase waits for the committer's lock without having raised eraseEpoch")
 	}
-	time.Sleep(100 * time.Millisecond) // Erase now waits for the lock, second
 	s.creators.Unlock()
 
 	if err := <-putDone; err != nil && !errors.Is(err, vault.ErrErased) {
@@ -50,5 +52,26 @@ func TestPutAfterEraseThatWaitedForTheCommitter(t *testing.T) {
 	}
 	if _, err := s.Put(ctx, []vault.Entry{{Subject: sub, Class: "c", Value: vault.NewPII([]byte(`"after"`))}}); !errors.Is(err, vault.ErrErased) {
 		t.Fatalf("Put after Erase returned = %v, want ErrErased", err)
+	}
+}
+
+// waitBlockedOnMutex waits until a goroutine with fn on its stack is
+// blocked in sync.Mutex.Lock, as the goroutine dump says: a condition, not
+// a pause that a loaded machine can outlast.
+func waitBlockedOnMutex(t *testing.T, fn string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "[sync.Mutex.Lock") && strings.Contains(g, fn+"(") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine in %s blocked on a mutex within 30 s", fn)
+		}
+		runtime.Gosched()
 	}
 }
