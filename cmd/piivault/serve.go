@@ -197,7 +197,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	hopts.Registry = reg
 	hopts.Compliance = comp
 	if cfg.UI == "true" {
-		if hopts.UI, err = console.New(console.Options{Version: version}); err != nil {
+		if hopts.UI, err = console.New(console.Options{Version: version, VaultBackend: cfg.VaultBackend}); err != nil {
 			return fmt.Errorf("build console: %w", err)
 		}
 	}

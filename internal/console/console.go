@@ -25,6 +25,9 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 type Options struct {
 	// Version is shown in the page footer.
 	Version string
+	// VaultBackend names the vault backend (embedded, hashicorp, postgres)
+	// for the Health page. It is configuration, not a secret.
+	VaultBackend string
 }
 
 // Handler serves the console under Prefix.
@@ -42,7 +45,7 @@ func New(opts Options) (*Handler, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, struct{ Version string }{opts.Version}); err != nil {
+	if err := t.Execute(&b, opts); err != nil {
 		return nil, err
 	}
 	sub, err := fs.Sub(assets, "assets")

@@ -286,10 +286,7 @@
       item(dl, "Ready", r[0].ok ? "yes" : "no: " + r[0].e.message);
       item(dl, "Hash chain", r[1].ok ? (r[1].v.ok ? "verified up to position " + r[1].v.headPosition : "BROKEN at " + r[1].v.breakAt + ": " + r[1].v.reason) : "not checked: " + r[1].e.message);
       item(dl, "Erasures awaiting purge", r[2].ok ? String((r[2].v.erasures || []).length) : "unknown: " + r[2].e.message);
-      if (r[3].ok && r[3].v.vault) {
-        item(dl, "Vault backend", r[3].v.vault.backend || "—");
-        item(dl, "Key version", r[3].v.vault.keyVersion || "—");
-      }
+      item(dl, "Vault backend", $("server-info").getAttribute("data-vault-backend") || "not reported");
       item(dl, "Policy revision", r[3].ok ? (r[3].v.revision || "—") : "unknown: " + r[3].e.message);
     });
   }
