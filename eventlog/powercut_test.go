@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/piivault/piivault/internal/faultfs"
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 // powerCutRoundsEnv sets how many rounds the power-cut tests run (10 by
@@ -34,9 +35,7 @@ func powerCutRounds(t *testing.T) int {
 // was not fsynced) is gone. Every acknowledged event must still be there,
 // with no gap and an intact chain, and the log must open without repair.
 func TestPowerCutLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("power-cut test skipped in -short mode")
-	}
+	testenv.SkipUnlessSlow(t)
 	f, mnt := faultfs.ForTest(t)
 	dir := filepath.Join(mnt, "log")
 	rounds := powerCutRounds(t)
