@@ -206,23 +206,47 @@ func runVerifyReceipt(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("erasure verify-receipt: %w", err)
 	}
-	// A file may hold the receipt itself or a whole erasure status answer.
-	var wrapped struct {
-		Receipt json.RawMessage `json:"receipt"`
-	}
-	if json.Unmarshal(doc, &wrapped) == nil && len(wrapped.Receipt) > 0 {
-		doc = wrapped.Receipt
-	}
-	r, err := compliance.VerifyReceipt(doc, pub)
+	r, err := compliance.VerifyReceipt(signedReceipt(doc), pub)
 	if err != nil {
 		if errors.Is(err, compliance.ErrBadReceipt) {
 			return fmt.Errorf("erasure verify-receipt: NOT valid: %w", err)
 		}
 		return fmt.Errorf("erasure verify-receipt: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "ok: receipt %s for subject %s is signed by this key: %d values destroyed, data key destroyed %v, purge done %v, log head %v\n",
-		r.ErasureID, r.Subject, r.ValuesDestroyed, r.DEKDestroyed, r.PurgeDone, r.LogHead)
+	head := fmt.Sprintf("log head at position %d, hash %s", r.LogHead.Position, r.LogHead.Hash)
+	if r.LogHead.Verified {
+		head += ", hash chain verified up to it"
+	}
+	fmt.Fprintf(e.stdout, "ok: receipt %s for subject %s is signed by this key: %d values destroyed, data key destroyed %v, purge done %v, %s\n",
+		r.ErasureID, r.Subject, r.ValuesDestroyed, r.DEKDestroyed, r.PurgeDone, head)
 	return nil
+}
+
+// signedReceipt finds the signed receipt document in each form the docs
+// name: the document itself ({"receipt":{...},"signature":{...}}), the
+// answer of GET /v1/erasures/{id} (the document under "receipt"), and an
+// ErasureCompleted event as read from the log (the document under "data",
+// or the event's data alone). Anything else is returned as it is, for
+// VerifyReceipt to refuse with its reason.
+func signedReceipt(doc []byte) []byte {
+	for range 3 { // event -> status answer -> document
+		var m map[string]json.RawMessage
+		if json.Unmarshal(doc, &m) != nil {
+			return doc
+		}
+		if _, ok := m["signature"]; ok {
+			return doc
+		}
+		next, ok := m["receipt"]
+		if !ok {
+			next, ok = m["data"]
+		}
+		if !ok {
+			return doc
+		}
+		doc = next
+	}
+	return doc
 }
 
 func runHold(place bool) func(context.Context, *env, []string) error {
