@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/piivault/piivault/sdk"
 )
@@ -128,7 +129,7 @@ func BenchmarkReadPage100(b *testing.B) {
 // nopCore answers appends without storing, to isolate this package's cost.
 type nopCore struct{ *fakeCore }
 
-func (*nopCore) Append(context.Context, Caller, string, sdk.AppendRequest) (sdk.AppendResult, error) {
+func (*nopCore) Append(context.Context, Caller, string, sdk.AppendRequest, []uuid.UUID) (sdk.AppendResult, error) {
 	return sdk.AppendResult{FirstVersion: 1, LastVersion: 1, FirstPosition: 1, LastPosition: 1}, nil
 }
 

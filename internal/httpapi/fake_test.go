@@ -72,7 +72,7 @@ func (f *fakeCore) ListSchemas(context.Context, Caller) ([]sdk.Schema, error) {
 	return out, nil
 }
 
-func (f *fakeCore) Append(_ context.Context, _ Caller, stream string, req sdk.AppendRequest) (sdk.AppendResult, error) {
+func (f *fakeCore) Append(_ context.Context, _ Caller, stream string, req sdk.AppendRequest, _ []uuid.UUID) (sdk.AppendResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var res sdk.AppendResult

@@ -77,11 +77,12 @@ func (s *Server) appendEvents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := validateAppend(&req); err != nil {
+	ids, err := validateAppend(&req)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	res, err := s.core.Append(c.Request.Context(), callerOf(c), c.Param("stream"), req)
+	res, err := s.core.Append(c.Request.Context(), callerOf(c), c.Param("stream"), req, ids)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -106,28 +107,36 @@ func writeJSON(c *gin.Context, status int, b []byte) {
 }
 
 // validateAppend checks the shape the wire types cannot: at least one
-// event, a type and a data object on each, IDs that are UUIDs.
-func validateAppend(req *sdk.AppendRequest) error {
+// event, a type and a data object on each, IDs that are UUIDs. It returns
+// the parsed IDs (nil if no event has one), so that nothing below parses
+// them again.
+func validateAppend(req *sdk.AppendRequest) ([]uuid.UUID, error) {
 	if len(req.Events) == 0 {
-		return badRequest(sdk.CodeBadRequest, "events: want at least one event")
+		return nil, badRequest(sdk.CodeBadRequest, "events: want at least one event")
 	}
+	var ids []uuid.UUID
 	for i, ev := range req.Events {
 		if strings.TrimSpace(ev.Type) == "" {
-			return badRequest(sdk.CodeBadRequest, "events[%d].type: required", i)
+			return nil, badRequest(sdk.CodeBadRequest, "events[%d].type: required", i)
 		}
 		if !isJSONObject(ev.Data) {
-			return badRequest(sdk.CodeBadRequest, "events[%d].data: want a JSON object", i)
+			return nil, badRequest(sdk.CodeBadRequest, "events[%d].data: want a JSON object", i)
 		}
 		if len(ev.Metadata) > 0 && string(ev.Metadata) != "null" && !isJSONObject(ev.Metadata) {
-			return badRequest(sdk.CodeBadRequest, "events[%d].metadata: want a JSON object", i)
+			return nil, badRequest(sdk.CodeBadRequest, "events[%d].metadata: want a JSON object", i)
 		}
 		if ev.ID != "" {
-			if _, err := uuid.Parse(ev.ID); err != nil {
-				return badRequest(sdk.CodeBadRequest, "events[%d].id: want a UUID", i)
+			id, err := uuid.Parse(ev.ID)
+			if err != nil {
+				return nil, badRequest(sdk.CodeBadRequest, "events[%d].id: want a UUID", i)
 			}
+			if ids == nil {
+				ids = make([]uuid.UUID, len(req.Events))
+			}
+			ids[i] = id
 		}
 	}
-	return nil
+	return ids, nil
 }
 
 // isJSONObject reports whether raw (already valid JSON, decoded by

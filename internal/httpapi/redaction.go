@@ -81,7 +81,7 @@ func (r *redactionCore) ListSchemas(ctx context.Context, _ Caller) ([]sdk.Schema
 	return out, nil
 }
 
-func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, req sdk.AppendRequest) (sdk.AppendResult, error) {
+func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, req sdk.AppendRequest, ids []uuid.UUID) (sdk.AppendResult, error) {
 	expected := redaction.Any
 	if req.ExpectedVersion != nil {
 		if *req.ExpectedVersion > math.MaxInt64 {
@@ -92,12 +92,8 @@ func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, r
 	evs := make([]redaction.EventInput, len(req.Events))
 	for i, in := range req.Events {
 		evs[i] = redaction.EventInput{Type: in.Type, Data: in.Data, Metadata: in.Metadata}
-		if in.ID != "" {
-			id, err := uuid.Parse(in.ID)
-			if err != nil {
-				return sdk.AppendResult{}, badRequest(sdk.CodeBadRequest, "events[%d].id: want a UUID", i)
-			}
-			evs[i].ID = id
+		if ids != nil {
+			evs[i].ID = ids[i]
 		}
 	}
 	res, err := r.svc.Append(ctx, access(who), stream, expected, evs)

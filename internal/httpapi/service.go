@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/sdk"
@@ -47,7 +49,9 @@ type service interface {
 	GetSchema(ctx context.Context, who Caller, eventType string) (sdk.Schema, error)
 	ListSchemas(ctx context.Context, who Caller) ([]sdk.Schema, error)
 
-	Append(ctx context.Context, who Caller, stream string, req sdk.AppendRequest) (sdk.AppendResult, error)
+	// Append takes a request validateAppend passed; ids are its events'
+	// IDs as it parsed them (nil if no event has one).
+	Append(ctx context.Context, who Caller, stream string, req sdk.AppendRequest, ids []uuid.UUID) (sdk.AppendResult, error)
 	ReadStream(ctx context.Context, who Caller, stream string, req ReadRequest) ([]sdk.Event, error)
 	ReadAll(ctx context.Context, who Caller, req ReadRequest) ([]sdk.Event, error)
 	// Subscribe starts at position from (inclusive).
