@@ -25,6 +25,10 @@ type EventInput struct {
 	Type     string
 	Data     json.RawMessage
 	Metadata json.RawMessage
+	// JSONChecked says Data and Metadata are known to be valid JSON (the
+	// caller checked them while it decoded its request), so Append does
+	// not check them again. The log still refuses invalid JSON.
+	JSONChecked bool
 }
 
 // prepared is one event on its way to the log.
@@ -77,10 +81,10 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		if err := eventlog.ValidateEventType(ev.Type); err != nil {
 			return zero, fmt.Errorf("append: event %d: %w", i, err)
 		}
-		if !jsonvalid.Valid(ev.Data) {
+		if !ev.JSONChecked && !jsonvalid.Valid(ev.Data) {
 			return zero, &EventError{Index: i, Type: ev.Type, Reason: "data is not valid JSON"}
 		}
-		if len(ev.Metadata) > 0 && !jsonvalid.Valid(ev.Metadata) {
+		if !ev.JSONChecked && len(ev.Metadata) > 0 && !jsonvalid.Valid(ev.Metadata) {
 			return zero, &EventError{Index: i, Type: ev.Type, Metadata: true, Reason: "metadata is not valid JSON"}
 		}
 		p.schema = s.currentSchema(ev.Type)

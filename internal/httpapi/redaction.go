@@ -91,7 +91,8 @@ func (r *redactionCore) Append(ctx context.Context, who Caller, stream string, r
 	}
 	evs := make([]redaction.EventInput, len(req.Events))
 	for i, in := range req.Events {
-		evs[i] = redaction.EventInput{Type: in.Type, Data: in.Data, Metadata: in.Metadata}
+		// decodeAppend validated the JSON (jsonvalid or encoding/json).
+		evs[i] = redaction.EventInput{Type: in.Type, Data: in.Data, Metadata: in.Metadata, JSONChecked: true}
 		if ids != nil {
 			evs[i].ID = ids[i]
 		}
