@@ -2,7 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +90,23 @@ func TestHelpShowsDefaultsAndOwnFlags(t *testing.T) {
 	out, _, _ = runArgs(t, nil, "--help")
 	if !strings.Contains(out, "3 serve forced to stop") {
 		t.Errorf("piivault --help does not document exit code 3:\n%s", out)
+	}
+}
+
+// serve on a busy port fails before it creates the data folder or a key.
+func TestServeOnBusyPortCreatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := filepath.Join(t.TempDir(), "new-data")
+	_, errOut, code := runArgs(t, map[string]string{"PIIVAULT_DEV_ROOT_TOKEN": "dev-root"},
+		"serve", "--dev", "--listen", ln.Addr().String(), "--data", data)
+	if code != exitFailure || !strings.Contains(errOut, "listen on") {
+		t.Errorf("serve on a busy port: exit %d, %q; want 1 and the listen error", code, errOut)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve on a busy port created %s (stat: %v)", data, err)
 	}
 }

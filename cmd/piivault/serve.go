@@ -115,6 +115,15 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	if !cfg.Dev && cfg.DevRootToken != "" {
 		lg.Warn("ignoring " + config.EnvDevRootToken + ": a root token exists only with --dev")
 	}
+	// The address first: a busy port must fail before anything is created
+	// (a new data folder, a generated key). Serve closes ln at shutdown; a
+	// second Close on the error paths is harmless.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+
 	fresh := !exists(filepath.Join(cfg.Data, logDir))
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder %s: %w", cfg.Data, err)
@@ -216,10 +225,6 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	tlsCfg, err := tlsConfig(cfg.TLS)
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	addr := ln.Addr().String()
 	scheme := "http"
