@@ -12,6 +12,12 @@
 // goes after its header, so removing it loses nothing. Both of piivault's
 // Badger stores (the event log and the embedded vault) call
 // RemoveEmptyMemtables before badger.Open.
+//
+// A value-log file (`NNNNNN.vlog`) is made the same way, and a power cut
+// leaves it empty when its folder was synced but its truncation was not
+// (the embedded vault keeps every value in the LSM tree and never syncs its
+// value log); Badger refuses it the same way, and it holds nothing either,
+// so RemoveEmptyMemtables removes it too.
 package badgerrecover
 
 import (
@@ -36,7 +42,7 @@ func RemoveEmptyMemtables(dir string) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".mem") {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".mem") || strings.HasSuffix(e.Name(), ".vlog")) {
 			continue
 		}
 		info, err := e.Info()

@@ -81,9 +81,18 @@ func (g *groupSync) wait() error {
 // write-protects clean pages to catch the first store), and fsync writes
 // back every dirty page of the file.
 func (s *Store) syncWAL() error {
-	names, err := s.memLogs.list(s.dbPath)
+	names, fresh, err := s.memLogs.list(s.dbPath)
 	if err != nil {
 		return err
+	}
+	if fresh {
+		// The folder changed: fsync it, so that the names of files Badger
+		// created without an fsync of the folder (tables flushed from a
+		// memtable, the value log) are durable before the memtable log
+		// that gave way to them can go.
+		if err := syncFolder(s.dbPath); err != nil {
+			return err
+		}
 	}
 	for _, name := range names {
 		f, err := os.Open(filepath.Join(s.dbPath, name))
@@ -121,24 +130,24 @@ const racyWindow = time.Second
 // list returns the names of the *.mem files in dir: the remembered ones if
 // dir's mtime is the one seen at the last listing and that listing came
 // well after it, else a fresh listing.
-func (m *memLogList) list(dir string) ([]string, error) {
+func (m *memLogList) list(dir string) ([]string, bool, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	mtime := st.ModTime()
 	if m.names != nil && mtime.Equal(m.mtime) && m.listedAt.Sub(mtime) > racyWindow {
-		return m.names, nil
+		return m.names, false, nil
 	}
 	listedAt := time.Now()
 	d, err := os.Open(dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	all, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	names := make([]string, 0, 2)
 	for _, name := range all {
@@ -147,7 +156,17 @@ func (m *memLogList) list(dir string) ([]string, error) {
 		}
 	}
 	m.names, m.mtime, m.listedAt = names, mtime, listedAt
-	return names, nil
+	return names, true, nil
+}
+
+func syncFolder(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	return err
 }
 
 // stats returns how many fsyncs ran and the time they took.

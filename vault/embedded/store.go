@@ -96,12 +96,14 @@ func Open(dir string, kp vault.KeyProvider, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open embedded vault: nil key provider: %w", vault.ErrInvalid)
 	}
 	opts = opts.withDefaults()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dbDir := filepath.Join(dir, "db")
+	// Badger makes its folder without an fsync of the parent: a power cut
+	// could take the whole store.
+	if err := badgerrecover.CreateDir(dbDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open embedded vault: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dbDir := filepath.Join(dir, "db")
 	bo := badger.DefaultOptions(dbDir).
 		WithLogger(badgerLogger{opts.Logger}).
 		WithSyncWrites(false).         // groupSync makes commits durable, see groupsync.go
