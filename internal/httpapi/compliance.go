@@ -15,7 +15,6 @@ import (
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/redaction/compliance"
 	"github.com/piivault/piivault/sdk"
-	"github.com/piivault/piivault/vault"
 )
 
 // workflow is what the erasure-workflow routes need of compliance.Service.
@@ -29,7 +28,7 @@ type workflow interface {
 	LiftHold(ctx context.Context, a redaction.Access, subject, reason string) (compliance.Hold, error)
 	GetHold(ctx context.Context, a redaction.Access, subject string) (compliance.Hold, error)
 	ListHolds(ctx context.Context, a redaction.Access, all bool) ([]compliance.Hold, error)
-	FindSubjects(ctx context.Context, a redaction.Access, class string, value vault.PII) ([]string, error)
+	FindSubjects(ctx context.Context, a redaction.Access, class string, value redaction.PII) ([]string, error)
 	PublicKey() ed25519.PublicKey
 	Advance(ctx context.Context) (compliance.AdvanceReport, error)
 	PurgeNow(ctx context.Context) (compliance.AdvanceReport, error)
@@ -134,7 +133,7 @@ func (s *Server) changeHold(place bool) gin.HandlerFunc {
 
 // findSubjects looks a subject up by e-mail or phone through the blind
 // index. The value arrives in the query string, as issue 6 specifies; it is
-// wrapped in vault.PII at once, and this package logs only route templates.
+// wrapped in redaction.PII (vault.PII) at once, and this package logs only route templates.
 func (s *Server) findSubjects(c *gin.Context) {
 	if !s.needFlow(c) {
 		return
@@ -174,7 +173,7 @@ func (s *Server) lookUpSubjects(c *gin.Context, email, phone, what string) {
 	case phone != "":
 		class, value = compliance.ClassPhone, phone
 	}
-	subjects, err := s.flow.FindSubjects(c.Request.Context(), access(callerOf(c)), class, vault.NewPII([]byte(value)))
+	subjects, err := s.flow.FindSubjects(c.Request.Context(), access(callerOf(c)), class, redaction.NewPII([]byte(value)))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -9,8 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/piivault/piivault/policy"
+	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/sdk"
-	"github.com/piivault/piivault/vault"
 )
 
 // problemFor is the one place that maps an error to an HTTP status and a
@@ -53,11 +53,11 @@ func problemFor(err error) sdk.Problem {
 	case errors.Is(err, context.Canceled):
 		return p(http.StatusServiceUnavailable, sdk.CodeCanceled, "the request was canceled")
 
-	case errors.Is(err, vault.ErrErased):
+	case errors.Is(err, redaction.ErrSubjectErased):
 		return p(http.StatusConflict, sdk.CodeErased, "the subject was erased")
-	case errors.Is(err, vault.ErrUnavailable), errors.Is(err, vault.ErrClosed):
+	case errors.Is(err, redaction.ErrVaultDown), errors.Is(err, redaction.ErrVaultClosed):
 		return p(http.StatusServiceUnavailable, sdk.CodeUnavailable, "the vault is unavailable")
-	case errors.Is(err, vault.ErrInvalid):
+	case errors.Is(err, redaction.ErrVaultInvalid):
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, err.Error())
 
 	case errors.Is(err, policy.ErrInvalidInput):
