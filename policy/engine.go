@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,9 @@ import (
 const (
 	authorizeQuery = "data.piivault.authz.authorize"
 	fieldQuery     = "data.piivault.authz.field"
+	// knownRolesQuery is optional: the set of role names the policy gives
+	// any right to. Tools use it to refuse a misspelt role.
+	knownRolesQuery = "data.piivault.authz.known_roles"
 )
 
 // slog attribute keys.
@@ -47,8 +51,10 @@ type state struct {
 	revision  string
 	authorize rego.PreparedEvalQuery
 	field     rego.PreparedEvalQuery
-	deps      inputDeps
-	cache     *cache
+	// knownRoles is prepared only when the policy defines it.
+	knownRoles *rego.PreparedEvalQuery
+	deps       inputDeps
+	cache      *cache
 }
 
 // New loads and compiles the policy (shipped default, folder, bundle) and,
@@ -276,3 +282,34 @@ func inputValue(in *Input) ast.Value {
 // errNoEntryPoint is wrapped in ErrInvalidPolicy when a policy lacks one of
 // the queried rules.
 var errNoEntryPoint = errors.New("missing entry point")
+
+// KnownRoles returns the role names the policy gives any right to, sorted,
+// from the policy's optional rule data.piivault.authz.known_roles (the
+// shipped policy defines it). ok is false when the policy does not define
+// it: then nothing can be said about a role name.
+func (e *Engine) KnownRoles(ctx context.Context) (roles []string, ok bool, err error) {
+	st := e.cur.Load()
+	if st.knownRoles == nil {
+		return nil, false, nil
+	}
+	rs, err := st.knownRoles.Eval(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("evaluate %s: %w", knownRolesQuery, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, false, nil
+	}
+	set, isSet := rs[0].Expressions[0].Value.([]any)
+	if !isSet {
+		return nil, false, fmt.Errorf("evaluate %s: %w: want a set of strings", knownRolesQuery, ErrBadDecision)
+	}
+	for _, v := range set {
+		r, isStr := v.(string)
+		if !isStr {
+			return nil, false, fmt.Errorf("evaluate %s: %w: want a set of strings", knownRolesQuery, ErrBadDecision)
+		}
+		roles = append(roles, r)
+	}
+	slices.Sort(roles)
+	return roles, true, nil
+}

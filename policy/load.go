@@ -181,6 +181,13 @@ func (e *Engine) compile(ctx context.Context) (*state, error) {
 		}
 		*p.dst = pq
 	}
+	if len(c.GetRules(ast.MustParseRef(knownRolesQuery))) > 0 {
+		pq, err := rego.New(rego.Query(knownRolesQuery), rego.Compiler(c), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: prepare %s: %v", ErrInvalidPolicy, knownRolesQuery, err)
+		}
+		st.knownRoles = &pq
+	}
 	if err := st.probe(ctx); err != nil {
 		return nil, err
 	}

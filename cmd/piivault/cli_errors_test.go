@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/piivault/piivault/sdk"
@@ -108,5 +111,59 @@ func TestServeOnBusyPortCreatesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("serve on a busy port created %s (stat: %v)", data, err)
+	}
+}
+
+// token create refuses no roles and roles the policy does not know, unless
+// --force; known roles pass.
+func TestTokenCreateChecksRoles(t *testing.T) {
+	data := t.TempDir()
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{"no roles", nil, exitUsage, "--roles is required"},
+		{"misspelt role", []string{"--roles", "supprt"}, exitFailure, `role "supprt" is not known to the policy`},
+		{"one unknown of two", []string{"--roles", "support,auditor"}, exitFailure, `role "auditor"`},
+		{"known roles", []string{"--roles", "support,billing"}, exitOK, "added to"},
+		{"forced", []string{"--roles", "supprt", "--force"}, exitOK, "added to"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"token", "create", "--data", data, "--principal", "p-" + strings.ReplaceAll(tt.name, " ", "-")}, tt.args...)
+			out, errOut, code := runArgs(t, nil, args...)
+			if code != tt.code || !strings.Contains(errOut, tt.inStderr) {
+				t.Errorf("token create %q: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, tt.code, tt.inStderr)
+			}
+			if (code == exitOK) != (strings.TrimSpace(out) != "") {
+				t.Errorf("token create %q printed %q with exit %d", tt.args, out, code)
+			}
+		})
+	}
+}
+
+// token create --wait returns once the sidecar accepts the token (any
+// answer but 401), and fails after its bound when it never does.
+func TestTokenCreateWait(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		if calls.Add(1) < 4 {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"status":401,"code":"unauthenticated"}`)
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"status":403,"code":"denied"}`)
+	}))
+	defer srv.Close()
+	out, errOut, code := runArgs(t, nil, "token", "create", "--data", t.TempDir(), "--principal", "p", "--roles", "support", "--wait", "--addr", srv.URL)
+	if code != exitOK || strings.TrimSpace(out) == "" {
+		t.Fatalf("token create --wait: exit %d, %q %q", code, out, errOut)
+	}
+	if n := calls.Load(); n < 4 {
+		t.Errorf("token create --wait returned after %d calls, want it to wait for the 4th", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/piivault/piivault/internal/config"
+	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -95,7 +96,7 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func runTokenCreate(_ context.Context, e *env, args []string) error {
+func runTokenCreate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "token create", "--principal ID [--roles a,b] [--attr k=v]",
 		"Creates a random bearer token for a principal, prints it once on stdout, and\n"+
 			"adds only its SHA-256 digest to the tokens file (default <data>/tokens.yaml).\n"+
@@ -107,11 +108,17 @@ func runTokenCreate(_ context.Context, e *env, args []string) error {
 	var roles, attrs listFlag
 	fs.Var(&roles, "roles", "roles, comma separated or repeated, e.g. support,billing")
 	fs.Var(&attrs, "attr", "attribute key=value for the policy, repeatable")
+	force := fs.Bool("force", false, "accept roles the running policy does not name (a policy that grants by attribute)")
+	wait := fs.Bool("wait", false, "wait (up to 10 s) until the sidecar at --addr / "+envAddr+" accepts the new token")
+	addr := fs.String("addr", "", "sidecar URL for --wait (env "+envAddr+", default "+defaultURL+")")
 	if err := noArgs(fs, args, "token create"); err != nil {
 		return helpOK(err)
 	}
 	if *principal == "" {
 		return usagef("token create: --principal is required")
+	}
+	if len(roles) == 0 && !*force {
+		return usagef("token create: --roles is required (a token without roles is refused every call); --force to create one anyway")
 	}
 	am := map[string]string{}
 	for _, a := range attrs {
@@ -128,6 +135,9 @@ func runTokenCreate(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRoles(ctx, e, cfg, roles, *force); err != nil {
+		return err
+	}
 	tok, err := config.AppendToken(cfg.TokensFile, *principal, roles, am)
 	if err != nil {
 		return fmt.Errorf("token create: %w", err)
@@ -135,7 +145,70 @@ func runTokenCreate(_ context.Context, e *env, args []string) error {
 	fmt.Fprintln(e.stdout, tok)
 	fmt.Fprintf(e.stderr, "piivault: token for %s (roles %s) added to %s as a SHA-256 digest; this is the only time it is shown\n",
 		*principal, strings.Join(roles, ","), cfg.TokensFile)
+	if *wait {
+		return waitForToken(ctx, e, *addr, tok)
+	}
 	return nil
+}
+
+// checkRoles refuses role names the policy (shipped default, policy.dir,
+// policy.bundle, as the sidecar loads them) does not name in its
+// known_roles rule: a misspelt role grants nothing, silently.
+func checkRoles(ctx context.Context, e *env, cfg config.Config, roles []string, force bool) error {
+	popts := policy.DefaultOptions()
+	popts.PolicyDir, popts.BundlePath, popts.ReplaceDefault = cfg.PolicyDir, cfg.PolicyBundle, cfg.PolicyReplaceDefault
+	pol, err := policy.New(ctx, popts)
+	if err != nil {
+		return fmt.Errorf("token create: load policy: %w", err)
+	}
+	defer pol.Close()
+	known, ok, err := pol.KnownRoles(ctx)
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	if !ok {
+		fmt.Fprintln(e.stderr, "piivault: warning: the policy does not list its roles (data.piivault.authz.known_roles); role names not checked")
+		return nil
+	}
+	for _, r := range roles {
+		if !slices.Contains(known, r) && !force {
+			return fmt.Errorf("token create: role %q is not known to the policy (it knows %s); --force to create it anyway", r, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// waitForToken polls the sidecar until it authenticates tok: the sidecar
+// reloads the tokens file within about a second of the change.
+func waitForToken(ctx context.Context, e *env, addr, tok string) error {
+	if addr == "" {
+		addr = e.getenv(envAddr)
+	}
+	if addr == "" {
+		addr = defaultURL
+	}
+	c, err := sdk.New(addr, sdk.WithToken(tok))
+	if err != nil {
+		return fmt.Errorf("token create: --wait: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		// Any answer but 401 means the token is known; the call's own
+		// right (403) does not matter here.
+		_, err := c.ListSchemas(ctx)
+		if err == nil || !errors.Is(err, sdk.ErrUnauthenticated) {
+			var apiErr *sdk.APIError
+			if err == nil || errors.As(err, &apiErr) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("token create: --wait: the sidecar at %s did not accept the token within 10 s (last: %v)", addr, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func runVerify(ctx context.Context, e *env, args []string) error {

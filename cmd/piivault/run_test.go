@@ -108,7 +108,7 @@ func TestTokenCreate(t *testing.T) {
 	if err != nil || len(toks) != 1 || !toks[0].Match(tok) || toks[0].Principal != "alice" || len(toks[0].Roles) != 2 || toks[0].Attributes["team"] != "care" {
 		t.Errorf("tokens file = %+v, %v", toks, err)
 	}
-	if _, e, code := runArgs(t, nil, "token", "create", "--data", data, "--principal", "bad name"); code != exitFailure || !strings.Contains(e, "principal") {
+	if _, e, code := runArgs(t, nil, "token", "create", "--data", data, "--principal", "bad name", "--roles", "support"); code != exitFailure || !strings.Contains(e, "principal") {
 		t.Errorf("token create with a bad principal: exit %d, %q", code, e)
 	}
 }

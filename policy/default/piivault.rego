@@ -85,6 +85,10 @@ role_actions := {
 	"admin": {"admin": {"*"}},
 }
 
+# Every role this policy gives a right to; `piivault token create` refuses
+# any other role name (a misspelt role would silently grant nothing).
+known_roles := {r | some r, _ in role_actions} | {r | some r, _ in field_effects}
+
 purpose_allowed(purposes) if "*" in purposes
 
 purpose_allowed(purposes) if input.purpose in purposes

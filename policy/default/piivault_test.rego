@@ -137,3 +137,7 @@ test_decisions_always_defined if {
 		is_string(effect(["nobody"], a, "", "email"))
 	}
 }
+
+test_known_roles if {
+	authz.known_roles == {"service", "support", "billing", "analytics", "dpo", "admin"}
+}
