@@ -29,6 +29,11 @@ func exportZip(x sdk.SubjectExport, now time.Time) ([]byte, error) {
 		if err := cw.Write(header); err != nil {
 			return err
 		}
+		for _, row := range rows {
+			for i, cell := range row {
+				row[i] = csvSafe(cell)
+			}
+		}
 		if err := cw.WriteAll(rows); err != nil {
 			return err
 		}
@@ -57,6 +62,18 @@ func exportZip(x sdk.SubjectExport, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// csvSafe neutralises a cell that a spreadsheet would run as a formula
+// (OWASP "CSV injection"): one that starts with =, +, -, @, a tab or a
+// carriage return gets a leading apostrophe, which spreadsheets show as
+// text. Every cell passes here: subjects, streams and event types are the
+// client's words as much as the values are.
+func csvSafe(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 func csvValue(raw json.RawMessage) string {
