@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/piivault/piivault/internal/faultfs"
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/keys"
 )
@@ -95,9 +96,7 @@ func TestPowerCutVault(t *testing.T) {
 	if os.Getenv(powerCutChildEnv) != "" {
 		return
 	}
-	if testing.Short() {
-		t.Skip("power-cut test skipped in -short mode")
-	}
+	testenv.SkipUnlessSlow(t)
 	rounds := 10
 	if s := os.Getenv(powerCutRoundsEnv); s != "" {
 		n, err := strconv.Atoi(s)
