@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/piivault/piivault/internal/config"
 )
 
 // readmeSection returns the lines of README.md from the heading "## name"
@@ -179,5 +182,53 @@ func TestREADMEQuickstart(t *testing.T) {
 				rest = rest[j+len(p):]
 			}
 		}
+	}
+}
+
+// TestDevBannerBesideREADME: the banner's "Try it" must not collide with the
+// README's quickstart (erasing its subject would make the quickstart answer
+// 409 subject_erased), and its token hint must work in another terminal,
+// where PIIVAULT_DEV_ROOT_TOKEN is not set: it prints the value itself.
+func TestDevBannerBesideREADME(t *testing.T) {
+	var quick strings.Builder
+	for _, l := range readmeSection(t, "Quickstart with curl") {
+		quick.WriteString(l + "\n")
+	}
+	for _, generated := range []bool{true, false} {
+		var b bytes.Buffer
+		devBanner(&b, config.Config{Data: "d", TokensFile: "d/tokens.yaml"}, "http://127.0.0.1:1", "embedded", true, "it's-root", generated)
+		banner := b.String()
+		for _, name := range regexp.MustCompile(`/v1/(?:streams|subjects)/([^/ ]+)/`).FindAllStringSubmatch(banner, -1) {
+			if strings.Contains(quick.String(), "/"+name[1]+"/") {
+				t.Errorf("banner (generated=%v) uses %q, as the README quickstart does", generated, name[1])
+			}
+		}
+		if !strings.Contains(banner, `export PIIVAULT_TOKEN='it'\''s-root'`) && !strings.Contains(banner, "export PIIVAULT_TOKEN=it's-root") {
+			t.Errorf("banner (generated=%v) does not print the root token's value to export:\n%s", generated, banner)
+		}
+	}
+}
+
+// TestVersionMatchesOpenAPI: `piivault version` and /openapi.json report the
+// same version.
+func TestVersionMatchesOpenAPI(t *testing.T) {
+	b, err := os.ReadFile("../../internal/httpapi/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Info struct {
+			Version string `json:"version"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(out.String()), "piivault "+doc.Info.Version; got != want {
+		t.Errorf("piivault version prints %q; openapi.json's info.version gives %q", got, want)
 	}
 }

@@ -75,8 +75,10 @@ func commands() []command {
 	}
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version is set at build time with -ldflags "-X main.version=...". Its
+// default is the API version of internal/httpapi/openapi.json (info.version);
+// TestVersionMatchesOpenAPI keeps the two equal.
+var version = "1.0.0"
 
 func runVersion(_ context.Context, e *env, args []string) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -423,23 +424,23 @@ func devBanner(w io.Writer, cfg config.Config, url, vaultDesc string, fresh bool
 		p("")
 		p("Set %s to choose it yourself next time.", config.EnvDevRootToken)
 	} else {
-		p("Root token: the value of %s (it passes every policy check).", config.EnvDevRootToken)
+		p("Root token: the value of %s (it passes every policy check). In another terminal:", config.EnvDevRootToken)
 		p("")
-		p("  export PIIVAULT_TOKEN=\"$%s\"", config.EnvDevRootToken)
+		p("  export PIIVAULT_TOKEN='%s'", strings.ReplaceAll(root, "'", `'\''`))
 	}
 	p("")
-	p("Try it:")
+	p("Try it (stream customer-7, subject cust-7; the README's quickstart uses others):")
 	p("")
 	p("  # 1. declare which fields of an event type are personal data")
 	p(`  curl -s -X PUT %s/v1/schemas/CustomerRegistered -H "Authorization: Bearer $PIIVAULT_TOKEN" -H 'Content-Type: application/json' \`, url)
 	p(`    -d '{"subject":"/customerId","fields":[{"path":"/email","class":"email"},{"path":"/name","class":"name"}]}'`)
 	p("  # 2. append an event: the email and name go to the vault, the log keeps tokens")
-	p(`  curl -s -X POST %s/v1/streams/customer-42/events -H "Authorization: Bearer $PIIVAULT_TOKEN" -H 'Content-Type: application/json' \`, url)
-	p(`    -d '{"expectedVersion":0,"events":[{"type":"CustomerRegistered","data":{"customerId":"cust-42","email":"ada@example.com","name":"Ada"}}]}'`)
+	p(`  curl -s -X POST %s/v1/streams/customer-7/events -H "Authorization: Bearer $PIIVAULT_TOKEN" -H 'Content-Type: application/json' \`, url)
+	p(`    -d '{"expectedVersion":0,"events":[{"type":"CustomerRegistered","data":{"customerId":"cust-7","email":"grace@example.com","name":"Grace"}}]}'`)
 	p("  # 3. read it back (add -H 'X-Purpose: support' with a support token)")
-	p(`  curl -s %s/v1/streams/customer-42/events -H "Authorization: Bearer $PIIVAULT_TOKEN"`, url)
+	p(`  curl -s %s/v1/streams/customer-7/events -H "Authorization: Bearer $PIIVAULT_TOKEN"`, url)
 	p("  # 4. forget the customer, then read again: \"[deleted under GDPR]\"")
-	p(`  curl -s -X POST %s/v1/subjects/cust-42/erasure -H "Authorization: Bearer $PIIVAULT_TOKEN" \`, url)
+	p(`  curl -s -X POST %s/v1/subjects/cust-7/erasure -H "Authorization: Bearer $PIIVAULT_TOKEN" \`, url)
 	p(`    -H 'Content-Type: application/json' -d '{"reason":"customer request"}'`)
 	p("")
 	p("Stop with Ctrl-C (a second Ctrl-C forces the exit).")
