@@ -145,8 +145,10 @@ var (
 )
 
 // Access is who asks and why. Every Service method that touches events or
-// personal data takes one; the Service asks the policy itself, so a caller
-// (the HTTP layer) does not need to.
+// personal data takes one; the Service asks the policy itself (and audits a
+// denial), unless Decision already answers its question: a caller that
+// must decide before it reads a request (the HTTP layer) asks Authorize
+// once and passes the Access it returns.
 type Access struct {
 	Principal policy.Principal
 	// Purpose is the purpose of a read (X-Purpose).

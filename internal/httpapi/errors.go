@@ -31,18 +31,6 @@ var (
 	ErrNotImplemented = errors.New("httpapi: not implemented")
 )
 
-// DeniedError is a request the policy refused. Reason is the policy's
-// reason, which names rules, roles and purposes, never a value.
-type DeniedError struct {
-	Reason string
-}
-
-func (e *DeniedError) Error() string {
-	if e.Reason == "" {
-		return "httpapi: denied by policy"
-	}
-	return "httpapi: denied by policy: " + e.Reason
-}
 
 // badRequest wraps ErrBadRequest with a detail written by this package. The
 // detail must never quote the request's values.

@@ -20,10 +20,7 @@ func problemFor(err error) sdk.Problem {
 	p := func(status int, code, detail string) sdk.Problem {
 		return sdk.Problem{Status: status, Title: http.StatusText(status), Code: code, Detail: detail}
 	}
-	var (
-		in     *inputError
-		denied *DeniedError
-	)
+	var in *inputError
 	switch {
 	case errors.As(err, &in):
 		return p(http.StatusBadRequest, in.code, in.detail)
@@ -31,8 +28,6 @@ func problemFor(err error) sdk.Problem {
 		return p(http.StatusBadRequest, sdk.CodeBadRequest, "bad request")
 	case errors.Is(err, ErrUnauthenticated):
 		return p(http.StatusUnauthorized, sdk.CodeUnauthenticated, "a valid bearer token or client certificate is required")
-	case errors.As(err, &denied):
-		return p(http.StatusForbidden, sdk.CodeDenied, denied.Reason)
 	case errors.Is(err, ErrRouteNotFound):
 		return p(http.StatusNotFound, sdk.CodeNotFound, "no such route")
 	case errors.Is(err, ErrMethodNotAllowed):

@@ -26,7 +26,6 @@ func TestProblemFor(t *testing.T) {
 	}{
 		{badRequest(sdk.CodeInvalidJSON, "x"), 400, sdk.CodeInvalidJSON},
 		{ErrUnauthenticated, 401, sdk.CodeUnauthenticated},
-		{&DeniedError{Reason: "r"}, 403, sdk.CodeDenied},
 		{ErrRouteNotFound, 404, sdk.CodeNotFound},
 		{ErrMethodNotAllowed, 405, sdk.CodeMethodNotAllowed},
 		{ErrBodyTooLarge, 413, sdk.CodeTooLarge},
