@@ -44,6 +44,11 @@
 // yielded, so the caller sees every event once, in order, until ctx is done or
 // the server refuses (for example 401 or 403), when it yields the error.
 //
+// Positions number the whole log, gap-free and in commit order, system
+// events included; ReadAll and Subscribe hide some system streams, so the
+// positions they yield only grow, with gaps. Checkpoint the last position
+// seen and resume from it plus one.
+//
 // # Erasure workflow
 //
 // Erase starts an erasure that moves from requested to completed (purged,

@@ -63,7 +63,8 @@
 // GET /v1/subscribe streams every event in global order from ?from=
 // (inclusive, default 1), or from the position after Last-Event-ID, which
 // wins: a client that reconnects with the last id it saw gets neither a gap
-// nor a duplicate. Each message is "id: <position>", "event: event" and one
+// nor a duplicate. Positions skip the hidden system events, so they grow
+// with gaps; a checkpoint is always a position. Each message is "id: <position>", "event: event" and one
 // "data:" line of sdk.Event JSON; heartbeats are ": ping" comments. If the
 // service fails mid-stream an "event: error" message carries a problem
 // before the stream ends.
