@@ -647,7 +647,7 @@ func (l *Log) idempotent(rtxn *badger.Txn, r *appendReq, groupIDs map[uuid.UUID]
 	}
 	for i, loc := range locs {
 		if loc.stream != r.stream || loc.version != locs[0].version+uint64(i) || loc.pos != locs[0].pos+uint64(i) {
-			return res, false, errRequest{fmt.Errorf("append to %q: event IDs were appended before in another stream or order: %w", r.stream, ErrIdempotencyOverlap)}
+			return res, false, errRequest{fmt.Errorf("append to %q: %w (%w)", r.stream, ErrIdempotencyMismatch, ErrIdempotencyOverlap)}
 		}
 	}
 	return AppendResult{

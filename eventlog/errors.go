@@ -32,6 +32,10 @@ var (
 	// an append were appended before, or were appended in another order or
 	// to another stream: the append is neither new nor an exact retry.
 	ErrIdempotencyOverlap = errors.New("eventlog: event IDs partially appended before")
+	// ErrIdempotencyMismatch is the case of ErrIdempotencyOverlap (an
+	// error that is one is also the other) where every event ID was
+	// appended before, but to another stream or in another order.
+	ErrIdempotencyMismatch = errors.New("eventlog: event IDs appended before to another stream or in another order")
 	// ErrNoSnapshot is returned by LoadSnapshot when a stream has none.
 	ErrNoSnapshot = errors.New("eventlog: no snapshot")
 	// ErrClosed is returned by every method after Close.

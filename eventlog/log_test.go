@@ -226,20 +226,24 @@ func TestIdempotency(t *testing.T) {
 		t.Fatalf("retry = %+v, %v; want %+v", again, err, first)
 	}
 	tests := []struct {
-		name   string
-		stream string
-		evs    []EventData
+		name     string
+		stream   string
+		evs      []EventData
+		mismatch bool // every ID was appended before, elsewhere
 	}{
-		{"partial overlap", "s", []EventData{evID(a, "t", `1`), evID(c, "t", `3`)}},
-		{"other order", "s", []EventData{evID(b, "t", `2`), evID(a, "t", `1`)}},
-		{"other stream", "x", []EventData{evID(a, "t", `1`), evID(b, "t", `2`)}},
-		{"subset not starting at first", "s", []EventData{evID(b, "t", `2`), evID(c, "t", `3`)}},
+		{"partial overlap", "s", []EventData{evID(a, "t", `1`), evID(c, "t", `3`)}, false},
+		{"other order", "s", []EventData{evID(b, "t", `2`), evID(a, "t", `1`)}, true},
+		{"other stream", "x", []EventData{evID(a, "t", `1`), evID(b, "t", `2`)}, true},
+		{"subset not starting at first", "s", []EventData{evID(b, "t", `2`), evID(c, "t", `3`)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := l.Append(ctx, tt.stream, Any, tt.evs)
 			if !errors.Is(err, ErrIdempotencyOverlap) {
 				t.Errorf("Append = %v, want ErrIdempotencyOverlap", err)
+			}
+			if got := errors.Is(err, ErrIdempotencyMismatch); got != tt.mismatch {
+				t.Errorf("Append = %v: errors.Is(ErrIdempotencyMismatch) = %v, want %v", err, got, tt.mismatch)
 			}
 		})
 	}

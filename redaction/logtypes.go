@@ -64,17 +64,18 @@ type VerifyResult struct {
 
 // Errors of the log that the Service passes on; errors.Is matches them.
 var (
-	ErrStreamNotFound     = eventlog.ErrStreamNotFound
-	ErrNoSnapshot         = eventlog.ErrNoSnapshot
-	ErrReservedStream     = eventlog.ErrReservedStream
-	ErrInvalidStream      = eventlog.ErrInvalidStream
-	ErrInvalidJSON        = eventlog.ErrInvalidJSON
-	ErrEventTooLarge      = eventlog.ErrEventTooLarge
-	ErrBatchTooLarge      = eventlog.ErrBatchTooLarge
-	ErrIdempotencyOverlap = eventlog.ErrIdempotencyOverlap
-	ErrLogClosed          = eventlog.ErrClosed
-	ErrLogCorrupt         = eventlog.ErrCorrupt
-	ErrLogInvalid         = eventlog.ErrInvalid
+	ErrStreamNotFound      = eventlog.ErrStreamNotFound
+	ErrNoSnapshot          = eventlog.ErrNoSnapshot
+	ErrReservedStream      = eventlog.ErrReservedStream
+	ErrInvalidStream       = eventlog.ErrInvalidStream
+	ErrInvalidJSON         = eventlog.ErrInvalidJSON
+	ErrEventTooLarge       = eventlog.ErrEventTooLarge
+	ErrBatchTooLarge       = eventlog.ErrBatchTooLarge
+	ErrIdempotencyOverlap  = eventlog.ErrIdempotencyOverlap
+	ErrIdempotencyMismatch = eventlog.ErrIdempotencyMismatch
+	ErrLogClosed           = eventlog.ErrClosed
+	ErrLogCorrupt          = eventlog.ErrCorrupt
+	ErrLogInvalid          = eventlog.ErrInvalid
 )
 
 // ConflictError is the log's answer to an append whose ExpectedVersion did

@@ -78,6 +78,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			badBody{"data a string", `{"events":[{"type":"X","data":"x"}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"metadata an array", `{"events":[{"type":"X","data":{},"metadata":[1]}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"id not a UUID", `{"events":[{"id":"nope","type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},
+			badBody{"id the nil UUID", `{"events":[{"id":"00000000-0000-0000-0000-000000000000","type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"expectedVersion negative", `{"expectedVersion":-1,"events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeInvalidJSON},
 			badBody{"expectedVersion a string", `{"expectedVersion":"1","events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeInvalidJSON},
 			badBody{"expectedVersion huge", `{"expectedVersion":18446744073709551615,"events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},

@@ -130,6 +130,11 @@ func validateAppend(req *sdk.AppendRequest) ([]uuid.UUID, error) {
 			if err != nil {
 				return nil, badRequest(sdk.CodeBadRequest, "events[%d].id: want a UUID", i)
 			}
+			if id == uuid.Nil {
+				// The zero ID means "no ID" below; as a client's ID it would
+				// silently turn idempotency off.
+				return nil, badRequest(sdk.CodeBadRequest, "events[%d].id: the nil UUID is not an event ID (omit id for none)", i)
+			}
 			if ids == nil {
 				ids = make([]uuid.UUID, len(req.Events))
 			}

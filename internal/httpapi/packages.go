@@ -40,6 +40,8 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 		actual := conflict.Actual
 		pr.ActualVersion = &actual
 		return pr, true
+	case errors.Is(err, redaction.ErrIdempotencyMismatch):
+		return p(http.StatusConflict, sdk.CodeIdempotencyConflict, "every event ID was appended before, but to another stream or in another order")
 	case errors.Is(err, redaction.ErrIdempotencyOverlap):
 		return p(http.StatusConflict, sdk.CodeIdempotencyConflict, "some, not all, of the event IDs were appended before")
 	case errors.Is(err, redaction.ErrEventTooLarge), errors.Is(err, redaction.ErrBatchTooLarge):

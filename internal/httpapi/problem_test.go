@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/piivault/piivault/eventlog"
@@ -38,6 +39,7 @@ func TestProblemFor(t *testing.T) {
 
 		{wrap(&eventlog.ConflictError{Stream: "s", Expected: 3, Actual: 5}), 409, sdk.CodeConflict},
 		{wrap(eventlog.ErrIdempotencyOverlap), 409, sdk.CodeIdempotencyConflict},
+		{wrap(fmt.Errorf("%w (%w)", eventlog.ErrIdempotencyMismatch, eventlog.ErrIdempotencyOverlap)), 409, sdk.CodeIdempotencyConflict},
 		{wrap(eventlog.ErrStreamNotFound), 404, sdk.CodeNotFound},
 		{wrap(eventlog.ErrNoSnapshot), 404, sdk.CodeNotFound},
 		{wrap(eventlog.ErrInvalidStream), 400, sdk.CodeBadRequest},
@@ -96,5 +98,17 @@ func TestProblemFor(t *testing.T) {
 	}
 	if p := problemFor(errors.New("secret detail")); p.Detail != "internal error" {
 		t.Errorf("500 detail = %q, want a generic one", p.Detail)
+	}
+}
+
+// An append whose IDs were all appended before, elsewhere, is not told that
+// only some were.
+func TestIdempotencyProblemSaysWhichCase(t *testing.T) {
+	mismatch := fmt.Errorf("append: %w (%w)", eventlog.ErrIdempotencyMismatch, eventlog.ErrIdempotencyOverlap)
+	if p := problemFor(mismatch); !strings.Contains(p.Detail, "every event ID was appended before") {
+		t.Errorf("problemFor(mismatch).Detail = %q, want it to say every ID was appended before", p.Detail)
+	}
+	if p := problemFor(fmt.Errorf("append: %w", eventlog.ErrIdempotencyOverlap)); !strings.Contains(p.Detail, "some, not all") {
+		t.Errorf("problemFor(overlap).Detail = %q, want some, not all", p.Detail)
 	}
 }
