@@ -270,8 +270,19 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		lg.Warn("HTTP server ended with an error", slog.String(keyErr, err.Error()))
 	}
-	if err := cl.close(); err != nil {
-		return fmt.Errorf("close stores: %w", err)
+	// The stores' close shares the shutdown budget: Badger retries a failed
+	// memtable flush for ever (a lost or full disk), and a stop must not.
+	pending := cl
+	cl = closer{} // the deferred close must not wait on them again
+	closed := make(chan error, 1)
+	go func() { closed <- pending.close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			return fmt.Errorf("close stores: %w", err)
+		}
+	case <-sctx.Done():
+		return fmt.Errorf("close stores: not flushed within the shutdown timeout (%s); what they acknowledged is in their logs and the next start recovers it: %w", cfg.ShutdownTimeout, sctx.Err())
 	}
 	lg.Info("stopped: stores flushed and closed")
 	return nil
