@@ -6,6 +6,10 @@ import (
 )
 
 var (
+	// ErrUnprotect is returned by PutSchema when the new version would stop
+	// protecting paths the current one declares, and the request did not
+	// say allowUnprotect.
+	ErrUnprotect = errors.New("redaction: schema change would stop protecting personal data")
 	// ErrInvalidPointer is returned for a malformed JSON pointer.
 	ErrInvalidPointer = errors.New("redaction: invalid JSON pointer")
 	// ErrInvalidSchema is returned for a schema that cannot be used: a bad

@@ -94,6 +94,14 @@ type Schema struct {
 	// LeakGuard is empty (the deployment default), "reject", "tokenize" or
 	// "allow".
 	LeakGuard LeakGuard `json:"leakGuard,omitempty"`
+	// AllowUnprotect, in a PutSchema request, accepts a new version that
+	// un-declares personal-data paths of the current one, or moves them to
+	// another subject. It is not stored.
+	AllowUnprotect bool `json:"allowUnprotect,omitempty"`
+	// Unprotected, in PutSchema's answer, lists the paths of the previous
+	// version that the new one no longer protects (as declared before). It
+	// is not stored.
+	Unprotected []string `json:"unprotected,omitempty"`
 
 	subject Pointer
 	// ptrs are the pointers one walk of an event looks for: the fields first

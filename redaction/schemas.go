@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/policy"
@@ -75,15 +77,37 @@ func (s *Service) PutSchema(ctx context.Context, a Access, eventType string, doc
 	if err := s.authorize(ctx, a, policy.ActionAdmin, policy.Resource{EventType: eventType}); err != nil {
 		return nil, err
 	}
+	// The same rules as an append's event type: a schema for a type no
+	// append can use would sit in $schemas for ever.
+	if err := eventlog.ValidateEventType(eventType); err != nil {
+		return nil, fmt.Errorf("put schema: %w", err)
+	}
 	sc, err := DecodeSchema(eventType, doc)
 	if err != nil {
 		return nil, err
 	}
+	allow := sc.AllowUnprotect
+	sc.AllowUnprotect, sc.Unprotected = false, nil
 	s.putMu.Lock()
 	defer s.putMu.Unlock()
 	cur := s.currentSchema(eventType)
 	if cur != nil && sameSchema(cur, sc) {
 		return cur.Clone(), nil
+	}
+	var lost []string
+	if cur != nil {
+		var why []string
+		lost, why = unprotected(cur, sc)
+		if len(lost) > 0 && !allow {
+			return nil, fmt.Errorf("put schema %s: %w: %s; send \"allowUnprotect\": true to apply it anyway", eventType, ErrUnprotect, strings.Join(why, ", "))
+		}
+		if len(lost) > 0 {
+			rec := auditRecord{EventType: eventType, Paths: lost, Effect: "unprotect",
+				Reason: fmt.Sprintf("schema version %d stops protecting: %s", cur.Version+1, strings.Join(why, ", "))}
+			if err := s.audit(ctx, a, policy.ActionAdmin, []auditRecord{rec}); err != nil {
+				return nil, fmt.Errorf("put schema: %w", err)
+			}
+		}
 	}
 	sc.Version = 1
 	if cur != nil {
@@ -103,7 +127,33 @@ func (s *Service) PutSchema(ctx context.Context, a Access, eventType string, doc
 		return nil, fmt.Errorf("put schema: %w", err)
 	}
 	s.addSchema(sc)
-	return sc.Clone(), nil
+	out := sc.Clone()
+	out.Unprotected = lost
+	return out, nil
+}
+
+// unprotected lists the field paths of cur that next no longer protects as
+// cur did: no longer declared, or filed under another subject pointer (an
+// erasure of the old subject would then miss them). why says it per path.
+func unprotected(cur, next *Schema) (paths, why []string) {
+	subjectOf := func(s *Schema, f Field) string {
+		if f.Subject != "" {
+			return f.Subject
+		}
+		return s.Subject
+	}
+	for _, f := range cur.Fields {
+		i := slices.IndexFunc(next.Fields, func(n Field) bool { return n.Path == f.Path })
+		switch {
+		case i < 0:
+			paths = append(paths, f.Path)
+			why = append(why, f.Path+" (no longer declared)")
+		case subjectOf(next, next.Fields[i]) != subjectOf(cur, f):
+			paths = append(paths, f.Path)
+			why = append(why, fmt.Sprintf("%s (subject %s -> %s)", f.Path, subjectOf(cur, f), subjectOf(next, next.Fields[i])))
+		}
+	}
+	return paths, why
 }
 
 func sameSchema(a, b *Schema) bool {

@@ -85,6 +85,14 @@ type Schema struct {
 	// LeakGuard is "reject", "tokenize" or "allow"; empty means the
 	// deployment's default.
 	LeakGuard string `json:"leakGuard,omitempty"`
+	// AllowUnprotect (request only) applies a new version even though it
+	// stops protecting paths the current version declares (no longer
+	// declared, or under another subject); without it such a change is
+	// refused with 409 would_unprotect.
+	AllowUnprotect bool `json:"allowUnprotect,omitempty"`
+	// Unprotected (answer only) lists the paths the new version stopped
+	// protecting; the change is also in the audit trail.
+	Unprotected []string `json:"unprotected,omitempty"`
 }
 
 // ErasureRequest is the body of POST /v1/subjects/{subject}/erasure.
@@ -365,6 +373,9 @@ const (
 	CodeLegalHold       = "legal_hold"
 	CodeRequestIDReused = "request_id_reused"
 	CodeNotImplemented  = "not_implemented"
+	// CodeUnprotect: a schema change would stop protecting declared
+	// personal-data paths; resend with allowUnprotect to apply it anyway.
+	CodeUnprotect = "would_unprotect"
 
 	CodeInvalidEvent         = "invalid_event"
 	CodeAuditUnavailable     = "audit_unavailable"

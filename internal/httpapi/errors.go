@@ -31,7 +31,6 @@ var (
 	ErrNotImplemented = errors.New("httpapi: not implemented")
 )
 
-
 // badRequest wraps ErrBadRequest with a detail written by this package. The
 // detail must never quote the request's values.
 func badRequest(code, format string, args ...any) error {

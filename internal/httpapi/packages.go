@@ -40,6 +40,8 @@ func problemForPackages(err error) (sdk.Problem, bool) {
 		actual := conflict.Actual
 		pr.ActualVersion = &actual
 		return pr, true
+	case errors.Is(err, redaction.ErrUnprotect):
+		return p(http.StatusConflict, sdk.CodeUnprotect, err.Error())
 	case errors.Is(err, redaction.ErrIdempotencyMismatch):
 		return p(http.StatusConflict, sdk.CodeIdempotencyConflict, "every event ID was appended before, but to another stream or in another order")
 	case errors.Is(err, redaction.ErrIdempotencyOverlap):

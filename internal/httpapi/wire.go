@@ -43,7 +43,7 @@ func wireEvents(evs []redaction.Event) []sdk.Event {
 }
 
 func wireSchema(s *redaction.Schema) sdk.Schema {
-	out := sdk.Schema{EventType: s.EventType, Version: s.Version, Subject: s.Subject, LeakGuard: string(s.LeakGuard),
+	out := sdk.Schema{EventType: s.EventType, Version: s.Version, Subject: s.Subject, LeakGuard: string(s.LeakGuard), Unprotected: s.Unprotected,
 		Fields: make([]sdk.SchemaField, len(s.Fields))}
 	for i, f := range s.Fields {
 		out.Fields[i] = sdk.SchemaField{Path: f.Path, Class: string(f.Class), Subject: f.Subject}
