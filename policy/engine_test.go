@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 var (
@@ -400,28 +401,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestWatchHotReload(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	opts := DefaultOptions()
 	opts.PolicyDir, opts.Debounce = dir, 20*time.Millisecond
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))

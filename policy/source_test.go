@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 // bundleFiles extend the default policy with a rule driven by bundle data.
@@ -143,7 +145,7 @@ func TestWatchKubernetesConfigMap(t *testing.T) {
 	}
 	opts := DefaultOptions()
 	opts.PolicyDir, opts.Debounce = dir, 20*time.Millisecond
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	e := newEngine(t, opts)
 	if d, err := e.Field(ctx, billingName); err != nil || d.Effect != EffectDeny {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -22,7 +23,7 @@ func errorsIsNotFound(err error) bool { return errors.Is(err, sdk.ErrNotFound) }
 func TestBadInputChangesNothing(t *testing.T) {
 	data := t.TempDir()
 	root := "root-" + randHex(t, 8)
-	s := start(t, &syncBuffer{}, []string{"PIIVAULT_DEV_ROOT_TOKEN=" + root}, "--dev", "--listen", "127.0.0.1:0", "--data", data)
+	s := start(t, &testenv.Buffer{}, []string{"PIIVAULT_DEV_ROOT_TOKEN=" + root}, "--dev", "--listen", "127.0.0.1:0", "--data", data)
 	base := "http://" + s.addr
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

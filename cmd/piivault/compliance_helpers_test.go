@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -35,7 +36,7 @@ type compSidecar struct {
 	name   string
 	data   string
 	env    []string
-	out    *syncBuffer // everything every run of the process printed
+	out    *testenv.Buffer // everything every run of the process printed
 	tokens map[string]string
 	s      *sidecar // nil while stopped
 	base   string
@@ -46,7 +47,7 @@ type compSidecar struct {
 func newCompSidecar(t *testing.T, name string, env ...string) *compSidecar {
 	t.Helper()
 	c := &compSidecar{
-		t: t, name: name, data: t.TempDir(), out: &syncBuffer{}, tokens: map[string]string{},
+		t: t, name: name, data: t.TempDir(), out: &testenv.Buffer{}, tokens: map[string]string{},
 		env: append([]string{"PIIVAULT_LOG_LEVEL=debug", "PIIVAULT_SHUTDOWN_TIMEOUT=20s"}, env...),
 	}
 	for _, role := range compRoles {

@@ -57,30 +57,12 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's two pipes and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
-
 // sidecar is one running piivault process.
 type sidecar struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	out    *syncBuffer // stdout and stderr: everything the process printed
-	scheme string      // http or https
+	out    *testenv.Buffer // stdout and stderr: everything the process printed
+	scheme string          // http or https
 	addr   string
 	done   chan error
 }
@@ -89,7 +71,7 @@ var listenRE = regexp.MustCompile(`listening on +(https?)://(127\.0\.0\.1:\d+)`)
 
 // start runs `piivault serve` with args and env and waits until it is
 // ready. listen is host:port, port 0 for a free one.
-func start(t *testing.T, out *syncBuffer, env []string, args ...string) *sidecar {
+func start(t *testing.T, out *testenv.Buffer, env []string, args ...string) *sidecar {
 	t.Helper()
 	offset := len(out.Bytes()) // out may hold an earlier run's output
 	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
@@ -280,7 +262,7 @@ func TestEndToEndHashiCorp(t *testing.T) {
 
 func endToEnd(t *testing.T, be backend) {
 	data := t.TempDir()
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	env := append([]string{"PIIVAULT_LOG_LEVEL=debug", "PIIVAULT_SHUTDOWN_TIMEOUT=20s"}, be.env...)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -21,7 +22,7 @@ func TestKEKRotateEmbedded(t *testing.T) {
 	if _, e, code := runArgs(t, nil, "kek", "rotate", "--data", data); code != exitFailure || !strings.Contains(e, "no embedded vault") {
 		t.Errorf("kek rotate on an empty folder: exit %d, %q", code, e)
 	}
-	s := start(t, &syncBuffer{}, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
+	s := start(t, &testenv.Buffer{}, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, _ := sdk.New("http://"+s.addr, sdk.WithToken(root))
@@ -43,7 +44,7 @@ func TestKEKRotateEmbedded(t *testing.T) {
 		t.Errorf("KEK file %d bytes after rotation, %d before: want one more key", after.Size(), before.Size())
 	}
 
-	s = start(t, &syncBuffer{}, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
+	s = start(t, &testenv.Buffer{}, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
 	c, _ = sdk.New("http://"+s.addr, sdk.WithToken(root))
 	evs, err := readStream(t, c, "c-1")
 	if err != nil || len(evs) != 1 || field(t, evs[0], "email") != "k@example.com" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/piivault/piivault/internal/config"
 	"github.com/piivault/piivault/internal/httpapi"
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 // reloadHarness runs watchAuth in-process on a tokens file.
@@ -26,12 +27,12 @@ type reloadHarness struct {
 	auth atomic.Pointer[httpapi.Authenticator]
 	sets atomic.Int32
 	hup  chan os.Signal
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 func newReloadHarness(t *testing.T, files authFiles) *reloadHarness {
 	t.Helper()
-	h := &reloadHarness{t: t, hup: make(chan os.Signal, 1), logs: &syncBuffer{}}
+	h := &reloadHarness{t: t, hup: make(chan os.Signal, 1), logs: &testenv.Buffer{}}
 	fp := files.fingerprint()
 	a, _, _, err := files.build()
 	if err != nil {
@@ -225,7 +226,7 @@ func TestAuthReloadSIGHUPAndClientCerts(t *testing.T) {
 // process.
 func TestTokenReloadEndToEnd(t *testing.T) {
 	data := t.TempDir()
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	root := "root-" + randHex(t, 8)
 	env := []string{"PIIVAULT_DEV_ROOT_TOKEN=" + root}
 	s := start(t, out, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -19,7 +20,7 @@ import (
 // after a restart.
 func TestGracefulShutdown(t *testing.T) {
 	data := t.TempDir()
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	env := []string{"PIIVAULT_DEV_ROOT_TOKEN=root-" + randHex(t, 8)}
 	root := env[0][len("PIIVAULT_DEV_ROOT_TOKEN="):]
 	s := start(t, out, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/testenv"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -97,7 +98,7 @@ func TestMutualTLS(t *testing.T) {
 		"PIIVAULT_CLIENT_CERTS_FILE=" + write(t, dir, "certs.yaml", []byte("- match: "+spiffe+"\n  principal: orders\n  roles: [service]\n")),
 	}
 	admin := cli(t, nil, "token", "create", "--data", data, "--principal", "ops", "--roles", "admin")
-	s := start(t, &syncBuffer{}, env, "--listen", "127.0.0.1:0", "--data", data)
+	s := start(t, &testenv.Buffer{}, env, "--listen", "127.0.0.1:0", "--data", data)
 	if s.scheme != "https" {
 		t.Fatalf("scheme = %q, want https", s.scheme)
 	}
