@@ -59,7 +59,7 @@ func TestPowerCutSidecar(t *testing.T) {
 	eraseTried := map[string]bool{} // subjects an erasure was asked for
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for round := 0; round < rounds; round++ {
-		out := &syncBuffer{}
+		out := &testenv.Buffer{}
 		s := start(t, out, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
 		c, err := sdk.New("http://"+s.addr, sdk.WithToken(root), sdk.WithRetry(sdk.RetryPolicy{Attempts: 1}))
 		if err != nil {
@@ -113,7 +113,7 @@ func TestPowerCutSidecar(t *testing.T) {
 		f.Cut(t)
 		t.Logf("round %d: %d appends acknowledged in all, %d erasures", round, len(acked), len(erased))
 	}
-	s := start(t, &syncBuffer{}, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
+	s := start(t, &testenv.Buffer{}, env, "--dev", "--listen", "127.0.0.1:0", "--data", data)
 	c, _ := sdk.New("http://"+s.addr, sdk.WithToken(root))
 	checkPowerCut(ctx, t, rounds, c, acked, erased, eraseTried)
 	s.stop()

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/piivault/piivault/internal/config"
+	"github.com/piivault/piivault/internal/testenv"
 )
 
 // readmeSection returns the lines of README.md from the heading "## name"
@@ -95,7 +96,7 @@ func TestREADMECommands(t *testing.T) {
 // before it printed. It fails when the README's shown output drifts from
 // the binary (positions, keys, states).
 func TestREADMEQuickstart(t *testing.T) {
-	bin := binary(t) // skips in -short mode
+	bin := binary(t) // a slow test: skips outside CI (internal/testenv)
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl not installed")
 	}
@@ -103,7 +104,7 @@ func TestREADMEQuickstart(t *testing.T) {
 	if err := os.Symlink(bin, filepath.Join(dir, "piivault")); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testenv.Buffer
 	s := start(t, &out, []string{"PIIVAULT_DEV_ROOT_TOKEN=dev-root"},
 		"--dev", "--data", filepath.Join(dir, "piivault-data"), "--listen", "127.0.0.1:0")
 	defer s.stop()
