@@ -57,6 +57,9 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
+// syncBuffer is the name tests of this package still use for testenv.Buffer.
+type syncBuffer = testenv.Buffer
+
 // sidecar is one running piivault process.
 type sidecar struct {
 	t      *testing.T
