@@ -1,6 +1,6 @@
 // Package httpapi is piivault's HTTP API: a gin router over the redaction
-// service, with authentication, per-route authorization through OPA,
-// problem+json errors, limits, metrics, structured logs and an OpenAPI
+// service, with authentication, one audited policy decision per request
+// (made by redaction.Service.Authorize), problem+json errors, limits, metrics, structured logs and an OpenAPI
 // document.
 //
 // # Routes and authorization
@@ -9,7 +9,9 @@
 // the policy.Action it needs and the policy.Resource it names. The table is
 // the only way a handler is registered, and registration wraps each handler
 // in the authentication and authorization middleware, so a route that does
-// not ask the policy cannot exist. A test walks gin's registered routes and
+// not ask the policy cannot exist. The middleware asks redaction, which
+// decides once, audits a denial, and carries the decision down in
+// redaction.Access, so the layers below do not ask again. A test walks gin's registered routes and
 // fails if one is not in the table, and another checks the table against
 // openapi.json in both directions. The operational routes (/healthz,
 // /readyz, /metrics, /openapi.json) and the receipt-verification key
@@ -81,7 +83,7 @@
 //
 // # Wiring
 //
-// cmd/piivault builds the parts (vault wrapped by InstrumentVault, an
+// cmd/piivault builds the parts (vault wrapped by vault/metered, an
 // Authenticator from AuthConfig, the compliance workflow) and hands them to
 // New with DefaultOptions; HTTPServer sets the timeouts.
 //

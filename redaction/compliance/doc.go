@@ -80,7 +80,7 @@
 //
 // # Blind index
 //
-// With Options.BlindIndexKey set and a vault implementing BlindIndexStore,
+// With Options.BlindIndexKey set and a vault with the blind-index capability,
 // IndexBlind (background) puts, for every email and phone value, the
 // HMAC-SHA256 of its normalised form (NormaliseEmail, NormalisePhone) under
 // the deployment key into the vault, next to the subject, where erasure

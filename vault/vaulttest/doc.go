@@ -24,4 +24,12 @@
 // RunWith takes a Harness with optional hooks for assertions that need to
 // reach under the Store interface: SwapCiphertexts for the tampering test
 // and Reopen for persistence. A nil hook skips its subtest with a message.
+//
+// # Capabilities
+//
+// The optional methods of vault.Store (unsynced puts, expiry, the blind
+// index, the purge queue) are run for every capability the backend's
+// Capabilities names; for every other one the suite checks that the method
+// answers vault.ErrNotSupported and changes nothing. RunCapabilities runs
+// only those subtests.
 package vaulttest
