@@ -477,8 +477,6 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 		l.commitNanos.Add(d)
 		if fatal != nil {
 			fatal = fmt.Errorf("append: commit: %w", fatal)
-		} else if err := l.folder.sync(); err != nil {
-			fatal = fmt.Errorf("append: %w", err)
 		}
 	}
 	if fatal != nil {
@@ -500,7 +498,22 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 		if committed > 0 {
 			l.groups.Add(1)
 			l.grouped.Add(l.w.nextPos - saved.nextPos)
+			// Publish at once: readers of Badger already see the group, and
+			// Head must not lag them (linearizability).
 			l.publish(l.w.nextPos-1, l.w.lastHash)
+			// The group is committed; what remains is making a file Badger
+			// created durable in the folder. If that fails the group stays
+			// (rolling the writer back would hand its positions out again)
+			// but nothing of it is acknowledged.
+			if err := l.folder.sync(); err != nil {
+				err = fmt.Errorf("append: committed but not made durable: %w", err)
+				l.logger.Error("eventlog folder sync failed", attrErr, err)
+				for i := range resps {
+					if resps[i].err == nil {
+						resps[i] = appendResp{err: err}
+					}
+				}
+			}
 		}
 	}
 	for i, r := range group {
