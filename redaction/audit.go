@@ -97,7 +97,7 @@ func (g *auditGroups) add(e *eventlog.Event, f *rfield) {
 			g.cur = append(g.cur, curRecord{})
 		}
 		r = &g.cur[len(g.cur)-1]
-		r.subject, r.effect, r.reason, r.state = f.subject, string(f.effect), f.reason, f.state
+		r.subject, r.effect, r.reason, r.state = f.subject, auditEffect(f), f.reason, f.state
 		r.paths, r.classes = r.paths[:0], r.classes[:0]
 	}
 	r.paths = append(r.paths, f.name)
@@ -105,6 +105,18 @@ func (g *auditGroups) add(e *eventlog.Event, f *rfield) {
 	if r.reason != f.reason && !strings.Contains(r.reason, f.reason) {
 		r.reason += "; " + f.reason
 	}
+}
+
+// auditEffect is what happened to a field, not only what the policy
+// allowed: the policy's reveal or mask when the value was shown, else the
+// field's state (an erased subject's field was not revealed, whatever the
+// policy would have allowed).
+func auditEffect(f *rfield) string {
+	switch f.state {
+	case StateRevealed, StateMasked:
+		return string(f.effect)
+	}
+	return string(f.state)
 }
 
 // flush merges the current event's records into the list.

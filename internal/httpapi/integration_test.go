@@ -514,6 +514,11 @@ func TestRealStackFlow(t *testing.T) {
 	if r := e.doJSON(t, http.MethodGet, "/v1/audit?subject="+subject, roleTokens["dpo"], nil, &audit); r.status != http.StatusOK || len(audit.Records) == 0 {
 		t.Errorf("audit = %d %s", r.status, r.body)
 	}
+	// The read after the erasure revealed nothing: its audit record says
+	// erased, not what the policy would have allowed.
+	if last := audit.Records[len(audit.Records)-1]; last.Action != "read" || last.Effect != string(sdk.StateErased) {
+		t.Errorf("audit of the read after erasure = %+v, want action read, effect erased", last)
+	}
 	var v sdk.VerifyResult
 	if r := e.doJSON(t, http.MethodGet, "/v1/log/verify", roleTokens["admin"], nil, &v); r.status != http.StatusOK || !v.OK || v.HeadPosition != e.head(t) || len(v.HeadHash) != 64 {
 		t.Errorf("verify = %d %s", r.status, r.body)
