@@ -400,3 +400,8 @@ func (l *Log) publish(head uint64, hash [32]byte) {
 	l.notify = make(chan struct{})
 	l.notifyMu.Unlock()
 }
+
+// MaxBatchEvents is the most events one append may carry
+// (Options.MaxBatchEvents): callers that do work per event before the
+// append (the vault writes of redaction) check it first.
+func (l *Log) MaxBatchEvents() int { return l.opts.MaxBatchEvents }

@@ -67,6 +67,11 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 	if len(events) == 0 {
 		return zero, fmt.Errorf("append: %w: no events", ErrInvalid)
 	}
+	// The log's cheap limits before any vault work: an oversized batch
+	// must not cost a vault write (and a delete) per event to be refused.
+	if max := s.log.MaxBatchEvents(); len(events) > max {
+		return zero, fmt.Errorf("append: %d events, at most %d: %w", len(events), max, ErrBatchTooLarge)
+	}
 	preps := make([]prepared, len(events))
 	var entries []vault.Entry
 	anyID := false

@@ -72,6 +72,15 @@ func TestRefusedStreamWritesNothing(t *testing.T) {
 					t.Errorf("Append with event type %q = %v, want eventlog.ErrInvalid", typ, err)
 				}
 			}
+			// One event more than the log takes: refused before any vault
+			// write, not after one per event.
+			big := make([]EventInput, env.log.MaxBatchEvents()+1)
+			for i := range big {
+				big[i] = batch[0]
+			}
+			if _, err := env.svc.Append(ctx, pService, "s1", Any, big); !errors.Is(err, ErrBatchTooLarge) {
+				t.Errorf("Append of %d events = %v, want ErrBatchTooLarge", len(big), err)
+			}
 			if h, _ := env.log.Head(ctx); h != head {
 				t.Errorf("log head = %d after refused appends, want %d (unchanged)", h, head)
 			}

@@ -131,6 +131,8 @@ type eventLog interface {
 	LoadSnapshot(ctx context.Context, stream string) (eventlog.Snapshot, error)
 	Verify(ctx context.Context) (eventlog.VerifyResult, error)
 	Head(ctx context.Context) (uint64, error)
+	// MaxBatchEvents is the most events one append may carry.
+	MaxBatchEvents() int
 }
 
 // decider is what the Service needs of the policy; *policy.Engine has it.
