@@ -31,6 +31,7 @@ func commonBadBodies(valid string, limit int) []badBody {
 		{"huge", `{"a":"` + strings.Repeat("x", limit) + `"}`, "", 413, sdk.CodeTooLarge},
 		{"text/plain", valid, "text/plain", 415, sdk.CodeUnsupportedMediaType},
 		{"invalid UTF-8 and control bytes", "{\"\xff\x00\":1}", "", 400, sdk.CodeInvalidJSON},
+		{"valid body but for one invalid UTF-8 byte", strings.Replace(valid, "\"", "\"\xfe", 1), "", 400, sdk.CodeInvalidJSON},
 	}
 }
 
@@ -78,6 +79,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 			badBody{"data a string", `{"events":[{"type":"X","data":"x"}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"metadata an array", `{"events":[{"type":"X","data":{},"metadata":[1]}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"id not a UUID", `{"events":[{"id":"nope","type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},
+			badBody{"invalid UTF-8 in a value", "{\"events\":[{\"type\":\"X\",\"data\":{\"a\":\"x\xff\xfey\"}}]}", "", 400, sdk.CodeInvalidJSON},
+			badBody{"invalid UTF-8 in a key", "{\"events\":[{\"type\":\"X\",\"data\":{\"x\xffy\":1}}]}", "", 400, sdk.CodeInvalidJSON},
+			badBody{"invalid UTF-8 in the type", "{\"events\":[{\"type\":\"X\xff\",\"data\":{}}]}", "", 400, sdk.CodeInvalidJSON},
 			badBody{"id the nil UUID", `{"events":[{"id":"00000000-0000-0000-0000-000000000000","type":"X","data":{}}]}`, "", 400, sdk.CodeBadRequest},
 			badBody{"expectedVersion negative", `{"expectedVersion":-1,"events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeInvalidJSON},
 			badBody{"expectedVersion a string", `{"expectedVersion":"1","events":[{"type":"X","data":{}}]}`, "", 400, sdk.CodeInvalidJSON},

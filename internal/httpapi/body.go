@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/piivault/piivault/sdk"
 )
@@ -45,6 +46,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			return nil, ErrBodyTooLarge
 		}
 		return nil, badRequest(sdk.CodeBadRequest, "request body could not be read")
+	}
+	// JSON text is UTF-8 (RFC 8259). encoding/json would turn invalid bytes
+	// into U+FFFD in what it decodes (an event type) and keep them in what
+	// it passes through raw (event data), which is then served back as
+	// invalid JSON to strict readers, subscribers among them.
+	if !utf8.Valid(b) {
+		return nil, badRequest(sdk.CodeInvalidJSON, "request body is not valid UTF-8")
 	}
 	return b, nil
 }
