@@ -70,8 +70,9 @@
 //
 // Erase records ErasureRequested in "$erasures", calls vault.Erase, then
 // records SubjectErased; none of these holds PII. A request ID makes it
-// idempotent. ReapplyErasures erases again every subject "$erasures" names,
-// so a vault restored from an older backup forgets again.
+// idempotent. The erasure workflow (holds, deadlines, receipts, and
+// re-applying "$erasures" to a restored vault) is redaction/compliance,
+// which calls Erase.
 //
 // Export returns every value the vault holds for a subject, as the policy's
 // export decision shows it, and the events that refer to the subject, found

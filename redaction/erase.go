@@ -3,9 +3,7 @@ package redaction
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,7 +75,7 @@ func ErasureID(subject, requestID string) string {
 
 // Erase erases a subject: the policy is asked here (action erase), the
 // request is recorded in $erasures before the vault is touched (so a crash
-// half-way is re-applied by ReapplyErasures), then vault.Erase destroys the
+// half-way is re-applied by compliance.Service.Reapply), then vault.Erase destroys the
 // subject's key and values, and SubjectErased is appended. The log is not
 // rewritten: every event that referred to the subject now reads the
 // placeholder. Subscribers see both events.
@@ -127,86 +125,6 @@ func (s *Service) Erase(ctx context.Context, a Access, subject string, req Erasu
 	}
 	return out, nil
 }
-
-// ReapplyErasures erases again, in the vault, every subject named in
-// $erasures. Erasure is idempotent, so this is safe at every start, and it
-// is what makes an erasure survive a restore of an older vault backup. The
-// vault calls run on a bounded pool so that a backend's group commit can
-// share its syncs. It returns how many subjects it erased again.
-func (s *Service) ReapplyErasures(ctx context.Context) (int, error) {
-	type job struct{ subject, id string }
-	jobs := make(chan job)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		n     int
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for w := 0; w < reapplyWorkers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				_, err := s.store.Erase(ctx, j.subject, j.id)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = vaultWriteError("reapply erasures", err)
-					cancel()
-				}
-				if err == nil {
-					n++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	seen := map[string]bool{}
-	from := uint64(1)
-	var readErr error
-feed:
-	for {
-		evs, err := s.log.ReadStream(ctx, StreamErasures, from, 1000, eventlog.Forward)
-		if errors.Is(err, eventlog.ErrStreamNotFound) {
-			break
-		}
-		if err != nil {
-			readErr = fmt.Errorf("reapply erasures: %w", err)
-			break
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for _, e := range evs {
-			from = e.Version + 1
-			var rq struct {
-				ErasureID string `json:"erasureId"`
-				Subject   string `json:"subject"`
-			}
-			if (e.Type != EventErasureRequested && e.Type != EventSubjectErased) || json.Unmarshal(e.Data, &rq) != nil || rq.Subject == "" {
-				continue
-			}
-			if seen[rq.Subject] {
-				continue
-			}
-			seen[rq.Subject] = true
-			select {
-			case jobs <- job{rq.Subject, rq.ErasureID}:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if readErr != nil {
-		return n, readErr
-	}
-	return n, first
-}
-
-const reapplyWorkers = 32
 
 // ExportValue is one value held for a subject.
 type ExportValue struct {
@@ -330,61 +248,6 @@ func (s *Service) Verify(ctx context.Context, a Access) (VerifyResult, error) {
 	}
 	v, err := s.log.Verify(ctx)
 	return VerifyResult(v), err
-}
-
-// GetErasure returns the status of an erasure by its ID, from $erasures:
-// "erased" once SubjectErased was recorded, "requested" before. Needs
-// action erase. An unknown ID gives ErrErasureNotFound.
-func (s *Service) GetErasure(ctx context.Context, a Access, erasureID string) (Erasure, error) {
-	if err := s.authorize(ctx, a, policy.ActionErase, policy.Resource{}); err != nil {
-		return Erasure{}, err
-	}
-	var out Erasure
-	found := false
-	from := uint64(1)
-	for {
-		evs, err := s.log.ReadStream(ctx, StreamErasures, from, 1000, eventlog.Forward)
-		if errors.Is(err, eventlog.ErrStreamNotFound) {
-			break
-		}
-		if err != nil {
-			return Erasure{}, fmt.Errorf("get erasure: %w", err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for _, e := range evs {
-			from = e.Version + 1
-			switch e.Type {
-			case EventErasureRequested:
-				var rq erasureRequested
-				if json.Unmarshal(e.Data, &rq) != nil || rq.ErasureID != erasureID {
-					continue
-				}
-				if !found {
-					out = Erasure{ErasureID: rq.ErasureID, Subject: rq.Subject, Status: ErasureRequested, RequestedAt: rq.RequestedAt}
-					found = true
-				}
-			case EventSubjectErased:
-				var done Erasure
-				if json.Unmarshal(e.Data, &done) != nil || done.ErasureID != erasureID {
-					continue
-				}
-				if !found || out.Status != ErasureErased {
-					done.LogPosition = e.Position
-					if found {
-						done.RequestedAt = out.RequestedAt
-					}
-					out = done
-					found = true
-				}
-			}
-		}
-	}
-	if !found {
-		return Erasure{}, fmt.Errorf("%w: %q", ErrErasureNotFound, erasureID)
-	}
-	return out, nil
 }
 
 // Head returns the log's last global position (0 if empty).

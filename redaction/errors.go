@@ -38,7 +38,8 @@ var (
 	ErrClosed = errors.New("redaction: closed")
 	// ErrInvalid is returned for other bad input (empty subject, bad limit).
 	ErrInvalid = errors.New("redaction: invalid input")
-	// ErrErasureNotFound is returned by GetErasure for an unknown erasure ID.
+	// ErrErasureNotFound is returned by compliance.Service.Get for an unknown
+	// erasure ID.
 	ErrErasureNotFound = errors.New("redaction: erasure not found")
 )
 

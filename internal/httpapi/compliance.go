@@ -18,8 +18,7 @@ import (
 )
 
 // workflow is what the erasure-workflow routes need of compliance.Service.
-// With Options.Compliance nil, erasure falls back to the redaction
-// service's one-step Erase and the workflow-only routes answer 501.
+// With Options.Compliance nil, the erasure and workflow routes answer 501.
 type workflow interface {
 	Request(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest) (compliance.Erasure, error)
 	Get(ctx context.Context, a redaction.Access, id string) (compliance.Erasure, error)

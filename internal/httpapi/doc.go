@@ -24,8 +24,7 @@
 // (legal holds, deadlines, signed receipts) and the workflow routes
 // (erasure list, holds, subject lookup, receipt key, and the admin
 // triggers: advance, purge now, retention run) are served; without it
-// erasure is the redaction service's one-step Erase and those routes
-// answer 501. Advance answers awaitingPurge, the erasures that wait for
+// those routes, erasure included, answer 501. Advance answers awaitingPurge, the erasures that wait for
 // the vault's background purge; POST /v1/admin/erasures/purge runs the
 // vault's purge at once (compliance.PurgeNow) and completes them.
 //

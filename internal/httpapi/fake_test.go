@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/sdk"
-	"github.com/piivault/piivault/vault"
 )
 
 // fakeCore is an in-memory service for the tests of HTTP concerns (auth,
@@ -24,14 +22,13 @@ type fakeCore struct {
 	schemas map[string]sdk.Schema
 	events  []sdk.Event
 	streams map[string]uint64
-	erased  map[string]bool
 	values  int
 	wake    chan struct{}
 	subs    int
 }
 
 func newFakeCore() *fakeCore {
-	return &fakeCore{schemas: map[string]sdk.Schema{}, streams: map[string]uint64{}, erased: map[string]bool{}, wake: make(chan struct{})}
+	return &fakeCore{schemas: map[string]sdk.Schema{}, streams: map[string]uint64{}, wake: make(chan struct{})}
 }
 
 var _ service = (*fakeCore)(nil)
@@ -175,20 +172,6 @@ func (f *fakeCore) SaveSnapshot(context.Context, Caller, string, sdk.SnapshotReq
 
 func (f *fakeCore) LoadSnapshot(context.Context, Caller, string) (sdk.Snapshot, error) {
 	return sdk.Snapshot{}, ErrRouteNotFound
-}
-
-func (f *fakeCore) Erase(_ context.Context, _ Caller, subject string, _ sdk.ErasureRequest) (sdk.Erasure, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.erased[subject] {
-		return sdk.Erasure{}, vault.ErrErased
-	}
-	f.erased[subject] = true
-	return sdk.Erasure{ErasureID: "er-1", Subject: subject, Status: "completed", Receipt: json.RawMessage(`{"ok":true}`)}, nil
-}
-
-func (f *fakeCore) GetErasure(context.Context, Caller, string) (sdk.Erasure, error) {
-	return sdk.Erasure{}, ErrNotImplemented
 }
 
 func (f *fakeCore) Export(ctx context.Context, _ Caller, subject string) (sdk.SubjectExport, error) {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,38 +353,22 @@ func (s *Server) erase(c *gin.Context) {
 			}
 		}
 	}
-	if s.flow != nil {
-		s.requestErasure(c, c.Param("subject"), req)
+	if !s.needFlow(c) {
 		return
 	}
-	out, err := s.core.Erase(c.Request.Context(), callerOf(c), c.Param("subject"), req)
-	s.metrics.erasures.WithLabelValues(outcome(err)).Inc()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if out.ErasureID != "" {
-		c.Header("Location", "/v1/erasures/"+url.PathEscape(out.ErasureID))
-	}
-	c.JSON(http.StatusOK, out)
+	s.requestErasure(c, c.Param("subject"), req)
 }
 
 func (s *Server) getErasure(c *gin.Context) {
-	if s.flow != nil {
-		e, err := s.flow.Get(c.Request.Context(), access(callerOf(c)), c.Param("id"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, wireErasure(e))
+	if !s.needFlow(c) {
 		return
 	}
-	out, err := s.core.GetErasure(c.Request.Context(), callerOf(c), c.Param("id"))
+	e, err := s.flow.Get(c.Request.Context(), access(callerOf(c)), c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, wireErasure(e))
 }
 
 func (s *Server) export(c *gin.Context) {

@@ -53,8 +53,8 @@ type Options struct {
 
 	// Compliance, when set, serves the erasure workflow of issue 6: erasure
 	// requests with legal holds and signed receipts, the erasure list, holds,
-	// subject lookup and the receipt key. Nil: erasure is the redaction
-	// service's one-step Erase and the workflow-only routes answer 501.
+	// subject lookup and the receipt key. Nil: those routes, erasure
+	// included, answer 501.
 	Compliance *compliance.Service
 
 	// UI, when set, is served under /ui/ without authentication (the web

@@ -184,34 +184,6 @@ func (r *redactionCore) LoadSnapshot(ctx context.Context, who Caller, stream str
 	return wireSnapshot(snap), nil
 }
 
-// wireErasure answers with the erasure's own record as its receipt until
-// the signed receipt of the compliance workflow exists.
-func wireOneStepErasure(e redaction.Erasure) (sdk.Erasure, error) {
-	receipt, err := json.Marshal(e)
-	if err != nil {
-		return sdk.Erasure{}, fmt.Errorf("encode erasure: %w", err)
-	}
-	return sdk.Erasure{ErasureID: e.ErasureID, Subject: e.Subject, Status: e.Status, Receipt: receipt}, nil
-}
-
-func (r *redactionCore) Erase(ctx context.Context, who Caller, subject string, req sdk.ErasureRequest) (sdk.Erasure, error) {
-	e, err := r.svc.Erase(ctx, access(who), subject, redaction.ErasureRequest{
-		RequestID: req.RequestID, Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket,
-	})
-	if err != nil {
-		return sdk.Erasure{}, err
-	}
-	return wireOneStepErasure(e)
-}
-
-func (r *redactionCore) GetErasure(ctx context.Context, who Caller, id string) (sdk.Erasure, error) {
-	e, err := r.svc.GetErasure(ctx, access(who), id)
-	if err != nil {
-		return sdk.Erasure{}, err
-	}
-	return wireOneStepErasure(e)
-}
-
 func (r *redactionCore) Export(ctx context.Context, who Caller, subject string) (sdk.SubjectExport, error) {
 	x, err := r.svc.Export(ctx, access(who), subject)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // the wire contract is checked from both ends: the SDK's decoding, its
 // sentinel errors, its paging iterators and its SSE subscription.
 func TestSDKAgainstServer(t *testing.T) {
-	e := newRealEnv(t, Options{HeartbeatInterval: 50 * time.Millisecond, MaxPageSize: 2})
+	e := newComplianceEnv(t, Options{HeartbeatInterval: 50 * time.Millisecond, MaxPageSize: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	client := func(role, purpose string, more ...sdk.Option) *sdk.Client {

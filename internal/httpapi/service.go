@@ -61,8 +61,6 @@ type service interface {
 	SaveSnapshot(ctx context.Context, who Caller, stream string, req sdk.SnapshotRequest) error
 	LoadSnapshot(ctx context.Context, who Caller, stream string) (sdk.Snapshot, error)
 
-	Erase(ctx context.Context, who Caller, subject string, req sdk.ErasureRequest) (sdk.Erasure, error)
-	GetErasure(ctx context.Context, who Caller, id string) (sdk.Erasure, error)
 	Export(ctx context.Context, who Caller, subject string) (sdk.SubjectExport, error)
 	Audit(ctx context.Context, who Caller, q AuditQuery) (sdk.AuditPage, error)
 	Verify(ctx context.Context, who Caller) (sdk.VerifyResult, error)

@@ -292,9 +292,8 @@ func (s *Service) replay(ctx context.Context) error {
 // ErasureRequested or SubjectErased; rejected requests never are) is
 // erased again in the vault (erasure is idempotent), then one vault Purge
 // makes re-erased values physically gone, and a log line says how many
-// erasures were re-applied. It does what redaction's ReapplyErasures does,
-// with Options.ReapplyWorkers erasures in flight so the vault can share its
-// durable commits. The sidecar calls it before it serves a single read.
+// erasures were re-applied. Options.ReapplyWorkers erasures are in flight
+// so the vault can share its durable commits. The sidecar calls it before it serves a single read.
 func (s *Service) Reapply(ctx context.Context) (int, error) {
 	start := time.Now()
 	s.mu.Lock()

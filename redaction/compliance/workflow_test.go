@@ -321,8 +321,8 @@ func TestLegalHold(t *testing.T) {
 		t.Errorf("audit effects = %v, want deny (support's attempt),hold_place,reject", effects)
 	}
 	e.reopen()
-	if n, err := e.svc.ReapplyErasures(ctx); err != nil || n != 0 {
-		t.Errorf("ReapplyErasures = %d, %v; want 0", n, err)
+	if n, err := e.comp.Reapply(ctx); err != nil || n != 0 {
+		t.Errorf("Reapply = %d, %v; want 0", n, err)
 	}
 	if st, _ := readField(t, e.svc, "customer-h", "/email"); st == redaction.StateErased {
 		t.Fatal("held subject erased after restart")
