@@ -52,7 +52,7 @@ func TestPowerCutSidecar(t *testing.T) {
 	}
 	root := "root-" + randHex(t, 8)
 	env := []string{"PIIVAULT_DEV_ROOT_TOKEN=" + root}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(rounds)*30*time.Second)
 	defer cancel()
 	acked := map[string]pcAck{}     // stream -> its one event
 	erased := map[string]bool{}     // subjects whose erasure was acknowledged
