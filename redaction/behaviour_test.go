@@ -121,7 +121,7 @@ func TestAllOrNothing(t *testing.T) {
 		if n := env.mem.count(); n != 4 {
 			t.Fatalf("vault holds %d values, want the 4 orphans", n)
 		}
-		if o := svc.Pending(); o != 4 {
+		if o := svc.OrphanedValues(); o != 4 {
 			t.Fatalf("Pending orphans = %d, want 4", o)
 		}
 		if err := svc.Sweep(ctx); err == nil {

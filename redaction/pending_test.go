@@ -127,7 +127,7 @@ func TestDurableOrphanSweep(t *testing.T) {
 			if !errors.Is(err, errInjected) {
 				t.Fatalf("Append = %v, want the injected error", err)
 			}
-			if o := svc.Pending(); o != 4 {
+			if o := svc.OrphanedValues(); o != 4 {
 				t.Fatalf("Pending orphans = %d, want 4", o)
 			}
 			var orphans []vault.Token

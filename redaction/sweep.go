@@ -27,18 +27,20 @@ func (w *sweeper) addOrphans(tokens []vault.Token, now time.Time) {
 	w.mu.Unlock()
 }
 
-// Pending reports how many orphaned vault values wait for the sweeper.
-func (s *Service) Pending() (orphans int) {
+// OrphanedValues reports how many vault values a failed append left behind
+// (their immediate deletion failed too) wait for the sweeper.
+func (s *Service) OrphanedValues() int {
+	n := 0
 	s.sw.mu.Lock()
 	for _, o := range s.sw.orphans {
 		for _, t := range o.tokens {
 			if subj, err := vault.ParseToken(t); err != nil || !isMarkerSubject(subj) {
-				orphans++
+				n++
 			}
 		}
 	}
 	s.sw.mu.Unlock()
-	return orphans
+	return n
 }
 
 // Sweep retries the deletion of orphaned vault values. The sweeper calls it

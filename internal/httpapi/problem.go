@@ -60,7 +60,7 @@ func problemFor(err error) sdk.Problem {
 	case errors.Is(err, policy.ErrClosed):
 		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the policy engine is closed")
 	}
-	if p, ok := problemForPackages(err); ok {
+	if p, ok := problemForDomain(err); ok {
 		return p
 	}
 	return p(http.StatusInternalServerError, sdk.CodeInternal, "internal error")

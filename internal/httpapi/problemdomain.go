@@ -9,9 +9,9 @@ import (
 	"github.com/piivault/piivault/sdk"
 )
 
-// problemForPackages is the part of problemFor for the errors of eventlog
+// problemForDomain is the part of problemFor for the errors of eventlog
 // and redaction. It is called only from problemFor.
-func problemForPackages(err error) (sdk.Problem, bool) {
+func problemForDomain(err error) (sdk.Problem, bool) {
 	p := func(status int, code, detail string) (sdk.Problem, bool) {
 		return sdk.Problem{Status: status, Title: http.StatusText(status), Code: code, Detail: detail}, true
 	}
