@@ -102,7 +102,12 @@ func (s *Service) Append(ctx context.Context, a Access, stream string, expected 
 		}
 		res, err := x.extract(i, ev.Type, ev.Data, ev.Metadata)
 		if err != nil {
-			return zero, err
+			return zero, err // a duplicated personal-data key, with its path
+		}
+		// Any other duplicated key: it means one thing to this parser and
+		// another to one that keeps the first (the HTTP layer checked).
+		if !ev.JSONChecked && (!jsonvalid.UniqueKeys(ev.Data) || !jsonvalid.UniqueKeys(ev.Metadata)) {
+			return zero, &EventError{Index: i, Type: ev.Type, Reason: "an object names a member twice"}
 		}
 		for _, v := range res.values {
 			if err := checkSubject(v.subject); err != nil {

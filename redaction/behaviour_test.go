@@ -205,6 +205,8 @@ func TestValidationAndLeakGuard(t *testing.T) {
 		{"email in metadata", EventInput{Type: "CustomerRegistered", Data: json.RawMessage(`{"customerId":"c"}`), Metadata: json.RawMessage(`{"by":"x@example.com"}`)}, ErrLeak, "/by"},
 		{"reserved metadata", EventInput{Type: "CustomerRegistered", Data: json.RawMessage(`{"customerId":"c"}`), Metadata: json.RawMessage(`{"$piivault":{}}`)}, ErrInvalidEvent, "/$piivault"},
 		{"metadata not an object", EventInput{Type: "CustomerRegistered", Data: json.RawMessage(`{"customerId":"c"}`), Metadata: json.RawMessage(`"x"`)}, ErrInvalidEvent, ""},
+		{"duplicate subject key", ev("CustomerRegistered", `{"customerId":"c3","customerId":"c4","email":"a@example.com"}`), ErrInvalidEvent, ""},
+		{"duplicate plain key", ev("CustomerRegistered", `{"customerId":"c","plan":"a","plan":"b"}`), ErrInvalidEvent, ""},
 		{"duplicate key", ev("CustomerRegistered", `{"customerId":"c","email":"a@example.com","email":"b@example.com"}`), ErrInvalidEvent, "/email"},
 		{"no schema, IBAN", ev("Unknown", `{"iban":"DE89370400440532013000"}`), ErrLeak, "/iban"},
 		{"no schema, clean", ev("Unknown", `{"id":"550e8400-e29b-41d4-a716-446655440000","at":"2024-01-31T12:00:00Z"}`), nil, ""},

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/piivault/piivault/internal/jsonvalid"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -123,6 +124,15 @@ func validateAppend(req *sdk.AppendRequest) ([]uuid.UUID, error) {
 		}
 		if len(ev.Metadata) > 0 && string(ev.Metadata) != "null" && !isJSONObject(ev.Metadata) {
 			return nil, badRequest(sdk.CodeBadRequest, "events[%d].metadata: want a JSON object", i)
+		}
+		// A duplicated name means one thing to this parser (the last wins)
+		// and another to a reader that keeps the first: the values could be
+		// filed under one subject and the event read as another's.
+		if !jsonvalid.UniqueKeys(ev.Data) {
+			return nil, badRequest(sdk.CodeInvalidJSON, "events[%d].data: an object names a member twice", i)
+		}
+		if len(ev.Metadata) > 0 && !jsonvalid.UniqueKeys(ev.Metadata) {
+			return nil, badRequest(sdk.CodeInvalidJSON, "events[%d].metadata: an object names a member twice", i)
 		}
 		if ev.ID != "" {
 			id, err := uuid.Parse(ev.ID)
