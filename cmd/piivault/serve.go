@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -435,9 +434,12 @@ func devBanner(w io.Writer, cfg config.Config, url, vaultDesc string, fresh bool
 		p("")
 		p("Set %s to choose it yourself next time.", config.EnvDevRootToken)
 	} else {
-		p("Root token: the value of %s (it passes every policy check). In another terminal:", config.EnvDevRootToken)
+		// The operator chose this token: it is a secret of theirs, and
+		// this banner may end up in a container's log. Say where it is.
+		p("Root token: the value you gave in %s (not echoed; it passes every policy check).", config.EnvDevRootToken)
+		p("In another terminal, where that variable is not set:")
 		p("")
-		p("  export PIIVAULT_TOKEN='%s'", strings.ReplaceAll(root, "'", `'\''`))
+		p("  export PIIVAULT_TOKEN=<the value of %s>", config.EnvDevRootToken)
 	}
 	p("")
 	p("Try it (stream customer-7, subject cust-7; the README's quickstart uses others):")
