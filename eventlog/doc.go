@@ -79,8 +79,9 @@
 //
 // # Caveats
 //
-//   - The crash test kills the process, not the machine: durability against
-//     power loss rests on SyncWrites, which the log never turns off.
+//   - Badger creates value-log files without an fsync of their folder, so
+//     after a commit the writer fsyncs the folder when its mtime changed,
+//     before it acknowledges (TestPowerCutLog, on internal/faultfs).
 //   - Open locks the directory: one process at a time. Snapshots are kept
 //     per version and not pruned.
 //   - The mapping advice needs Linux 5.4+ and /proc; elsewhere resident

@@ -22,7 +22,8 @@
 // checks tombstones and DEK races and writes; a subject it found without
 // a tombstone is not looked up again until an Erase commits a tombstone
 // (see Store.live). The fsync covers the memtable logs Badger has not yet
-// flushed to a synced table (not Badger's Sync: the value log stays empty).
+// flushed to a synced table (not Badger's Sync: the value log stays empty),
+// and the folder when its listing changed.
 //
 // Token IDs begin with their creation time (keys.go, newTokenIDs), so a
 // subject's new values are inserted at the end of its keys, where Badger's
