@@ -260,6 +260,16 @@ func newService(ctx context.Context, log eventLog, store vault.Store, pol decide
 	return s, nil
 }
 
+// Parts returns the event log, vault and policy engine New was given, so
+// that redaction/compliance records its streams in the same log, erases in
+// the same vault and asks the same policy. The log and the engine are nil
+// for a Service built over other implementations (tests).
+func (s *Service) Parts() (*eventlog.Log, vault.Store, *policy.Engine) {
+	l, _ := s.log.(*eventlog.Log)
+	p, _ := s.pol.(*policy.Engine)
+	return l, s.store, p
+}
+
 // Close stops the sweeper after one last sweep attempt. It does not close
 // the log, the vault or the policy.
 func (s *Service) Close() error {

@@ -25,7 +25,6 @@ import (
 	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/redaction"
 	"github.com/piivault/piivault/redaction/compliance"
-	"github.com/piivault/piivault/vault"
 	"github.com/piivault/piivault/vault/metered"
 )
 
@@ -183,7 +182,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return fmt.Errorf("start redaction service: %w", err)
 	}
 	cl.add(svc.Close)
-	comp, err := openCompliance(cfg, lg, svc, elog, store, pol)
+	comp, err := openCompliance(cfg, lg, svc)
 	if err != nil {
 		return err
 	}
@@ -352,7 +351,7 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 
 // openCompliance starts the erasure workflow, retention and blind index
 // (issue 6): receipts are signed with a key kept in the data folder.
-func openCompliance(cfg config.Config, lg *slog.Logger, svc *redaction.Service, elog *eventlog.Log, store vault.Store, pol *policy.Engine) (*compliance.Service, error) {
+func openCompliance(cfg config.Config, lg *slog.Logger, svc *redaction.Service) (*compliance.Service, error) {
 	key, err := compliance.LoadOrCreateSigningKey(filepath.Join(cfg.Data, compliance.SigningKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("receipt signing key in %s: %w", cfg.Data, err)
@@ -369,7 +368,7 @@ func openCompliance(cfg config.Config, lg *slog.Logger, svc *redaction.Service, 
 			return nil, fmt.Errorf("%w: blindIndex.keyFile: %w", config.ErrInvalid, err)
 		}
 	}
-	comp, err := compliance.New(svc, elog, store, pol, o)
+	comp, err := compliance.New(svc, o)
 	if err != nil {
 		return nil, fmt.Errorf("start the erasure workflow: %w", err)
 	}

@@ -245,7 +245,7 @@ func buildRealEnv(t testing.TB, opts Options, setup realSetup) *realEnv {
 		if setup.blindIndex {
 			co.BlindIndexKey = bytes.Repeat([]byte{7}, 32)
 		}
-		if flow, err = compliance.New(svc, l, vstore, pol, co); err != nil {
+		if flow, err = compliance.New(svc, co); err != nil {
 			t.Fatal(err)
 		}
 		opts.Compliance = flow

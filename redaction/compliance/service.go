@@ -83,13 +83,18 @@ type Service struct {
 	closed  chan struct{}
 }
 
-// New builds the compliance workflows over a redaction service, the log and
-// the vault it composes, and the policy. It replays $erasures and $holds
-// and starts the background workers (advance, retention, blind index) that
-// Options enable. Close stops them; it does not close the parts.
-func New(svc *redaction.Service, log *eventlog.Log, store vault.Store, pol *policy.Engine, opts Options) (*Service, error) {
-	if svc == nil || log == nil || store == nil || pol == nil {
-		return nil, fmt.Errorf("new compliance service: %w: redaction service, log, store and policy are required", ErrInvalid)
+// New builds the compliance workflows over a redaction service, on the log,
+// vault and policy that service was built with (redaction.Service.Parts).
+// It replays $erasures and $holds and starts the background workers
+// (advance, retention, blind index) that Options enable. Close stops them;
+// it does not close the redaction service or its parts.
+func New(svc *redaction.Service, opts Options) (*Service, error) {
+	if svc == nil {
+		return nil, fmt.Errorf("new compliance service: %w: a redaction service is required", ErrInvalid)
+	}
+	log, store, pol := svc.Parts()
+	if log == nil || store == nil || pol == nil {
+		return nil, fmt.Errorf("new compliance service: %w: the redaction service was not built by redaction.New", ErrInvalid)
 	}
 	return newService(context.Background(), svc, log, store, pol, opts)
 }
