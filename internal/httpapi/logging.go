@@ -43,6 +43,9 @@ type reqInfo struct {
 	route     *routeSeries // nil when no route matched
 	principal policy.Principal
 	authed    bool
+	// authBy is the credentials set that authenticated the request; a
+	// subscription compares it with the current one (sse.go).
+	authBy *Authenticator
 	// decision is the request's policy decision (middleware.go).
 	decision *redaction.Decision
 	purpose  string

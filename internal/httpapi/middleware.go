@@ -19,13 +19,14 @@ func purposeOf(c *gin.Context) string { return infoOf(c).purpose }
 
 // authenticate resolves the caller or answers 401.
 func (s *Server) authenticate(c *gin.Context) {
-	p, err := s.auth.Load().Authenticate(c.Request)
+	a := s.auth.Load()
+	p, err := a.Authenticate(c.Request)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	ri := infoOf(c)
-	ri.principal, ri.authed = p, true
+	ri.principal, ri.authed, ri.authBy = p, true, a
 	// Answers of /v1 may hold personal data: no cache keeps them.
 	c.Writer.Header()["Cache-Control"] = hdrNoStore
 }

@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/piivault/piivault/policy"
 	"github.com/piivault/piivault/sdk"
 )
 
@@ -103,6 +106,28 @@ func (s *Server) subscribe(c *gin.Context) {
 		return
 	}
 
+	// The credentials are checked again whenever they were reloaded
+	// (SetAuth): a token removed from the tokens file, or a principal whose
+	// roles changed, must not keep a stream that reveals new events.
+	authAt := infoOf(c).authBy
+	who := infoOf(c).principal
+	revoked := func() bool {
+		cur := s.auth.Load()
+		if cur == authAt {
+			return false
+		}
+		p, err := cur.Authenticate(c.Request)
+		if err != nil || !samePrincipal(p, who) {
+			s.log.InfoContext(ctx, "subscription ended: its credentials were revoked or changed", slog.String(keyRequestID, requestID(c)))
+			b, _ := json.Marshal(sdk.Problem{Status: http.StatusUnauthorized, Code: sdk.CodeUnauthenticated,
+				Title: "Unauthorized", Detail: "the subscription's credentials were revoked or changed"})
+			s.sseWrite(rc, w, append(append([]byte("event: error\ndata: "), b...), '\n', '\n'))
+			return true
+		}
+		authAt = cur
+		return false
+	}
+
 	tick := time.NewTicker(s.opts.HeartbeatInterval)
 	defer tick.Stop()
 	var last uint64 = from - 1
@@ -112,6 +137,9 @@ func (s *Server) subscribe(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			if revoked() {
+				return
+			}
 			s.observeLag(ctx, last)
 			if !s.sseWrite(rc, w, []byte(": ping\n\n")) {
 				return
@@ -125,6 +153,9 @@ func (s *Server) subscribe(c *gin.Context) {
 					b, _ := json.Marshal(pr)
 					s.sseWrite(rc, w, append(append([]byte("event: error\ndata: "), b...), '\n', '\n'))
 				}
+				return
+			}
+			if revoked() {
 				return
 			}
 			buf.Reset()
@@ -196,4 +227,10 @@ func compactJSON(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// samePrincipal reports whether a and b are one identity with the same
+// rights: what a subscription was allowed under must still hold.
+func samePrincipal(a, b policy.Principal) bool {
+	return a.ID == b.ID && a.Root == b.Root && slices.Equal(a.Roles, b.Roles) && maps.Equal(a.Attributes, b.Attributes)
 }
