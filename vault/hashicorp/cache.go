@@ -57,6 +57,12 @@ func (c *recordCache) add(subject string, r *record, version int, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
+		// A drop raced with this load or write: do not cache the record
+		// (it may predate an erasure), and do not keep an older one either.
+		// Kept, the older record would hide a write this instance just
+		// acknowledged until the TTL ran out (its values read as
+		// unavailable). Removing an entry never undoes a drop.
+		delete(c.m, subject)
 		return
 	}
 	if old, ok := c.m[subject]; ok && old.version > version && now.Before(old.expires) {

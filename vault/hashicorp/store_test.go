@@ -558,3 +558,55 @@ func rawRecord(t *testing.T, c *api.Client, path string) map[string]interface{} 
 	}
 	return m
 }
+
+// TestFreshInstanceReadsItsOwnWrites: on fresh instances, against a Vault
+// that already holds the subject, a value is found right after its Put
+// returned, while Deletes of other subjects (the sidecar retires its
+// pending markers so) run beside it. A Delete's cache drop used to make the
+// Put's cache update be ignored and leave the record read before the write
+// cached: the new value read as missing for a TTL.
+func TestFreshInstanceReadsItsOwnWrites(t *testing.T) {
+	c := hashicorptest.Client(t)
+	prefix := "piivault-test-" + hashicorptest.Random()
+	a := open(t, c, Options{Prefix: prefix})
+	sub := vaulttest.Subject("known")
+	first, err := a.Put(ctxT(t), []vault.Entry{{Subject: sub, Class: "email", Value: vaulttest.Value("first")}})
+	if err != nil {
+		t.Fatalf("A.Put: %v", err)
+	}
+	for round := range 10 {
+		b := open(t, hashicorptest.NewClient(t, c.Address(), c.Token()), Options{Prefix: prefix})
+		if _, err := b.Resolve(ctxT(t), first); err != nil { // B caches the record
+			t.Fatalf("round %d: B.Resolve: %v", round, err)
+		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			other := vaulttest.Subject("marker")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				toks, err := b.Put(context.Background(), []vault.Entry{{Subject: other, Class: "email", Value: vaulttest.Value("m")}})
+				if err == nil {
+					_ = b.Delete(context.Background(), toks)
+				}
+			}
+		}()
+		for i := range 5 {
+			toks, err := b.Put(ctxT(t), []vault.Entry{{Subject: sub, Class: "email", Value: vaulttest.Value("v")}})
+			if err != nil {
+				t.Fatalf("round %d: B.Put: %v", round, err)
+			}
+			res, err := b.Resolve(ctxT(t), toks)
+			if err != nil || res[0].State != vault.Found {
+				t.Errorf("round %d, put %d: B.Resolve right after B.Put = %+v, %v; want Found", round, i, res, err)
+			}
+		}
+		close(stop)
+		<-done
+	}
+}
