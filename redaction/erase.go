@@ -30,6 +30,11 @@ type ErasureRequest struct {
 	Reason    string `json:"reason,omitempty"`
 	Requester string `json:"requester,omitempty"`
 	Ticket    string `json:"ticket,omitempty"`
+	// Deadline, when positive, fixes the erasure's due date as the request
+	// is recorded: ErasureRequested carries dueAt = requestedAt + Deadline,
+	// so a later change of the configured deadline leaves it alone. Set by
+	// the compliance workflow, never read from the wire.
+	Deadline time.Duration `json:"-"`
 }
 
 // Erasure is the outcome of Erase, also the body of SubjectErased.
@@ -56,6 +61,7 @@ type erasureRequested struct {
 	Ticket      string    `json:"ticket,omitempty"`
 	Principal   string    `json:"principal"`
 	RequestedAt time.Time `json:"requestedAt"`
+	DueAt       time.Time `json:"dueAt,omitzero"`
 }
 
 // Erasure statuses.
@@ -98,6 +104,9 @@ func (s *Service) Erase(ctx context.Context, a Access, subject string, req Erasu
 	now := s.opts.Now().UTC()
 	rq := erasureRequested{ErasureID: id, Subject: subject, RequestID: req.RequestID, Reason: req.Reason,
 		Requester: req.Requester, Ticket: req.Ticket, Principal: a.Principal.ID, RequestedAt: now}
+	if req.Deadline > 0 {
+		rq.DueAt = now.Add(req.Deadline)
+	}
 	body, _ := json.Marshal(rq)
 	if _, err := s.log.AppendSystem(ctx, StreamErasures, eventlog.Any, []eventlog.EventData{{Type: EventErasureRequested, Data: body}}); err != nil {
 		return Erasure{}, fmt.Errorf("erase: record request: %w", err)
@@ -109,7 +118,9 @@ func (s *Service) Erase(ctx context.Context, a Access, subject string, req Erasu
 	}
 	out := Erasure{ErasureID: rq.ErasureID, Subject: subject, Status: ErasureErased, RequestedAt: now, ErasedAt: res.ErasedAt,
 		ValuesDeleted: res.ValuesDeleted, DEKDestroyed: res.DEKDestroyed, AlreadyErased: res.AlreadyErased}
-	if out.ErasedAt.IsZero() {
+	// This erasure took effect now: a subject erased before (AlreadyErased)
+	// has the earlier erasure's time in the vault, which is not this one's.
+	if out.ErasedAt.IsZero() || out.ErasedAt.Before(now) {
 		out.ErasedAt = s.opts.Now().UTC()
 	}
 	body, _ = json.Marshal(out)

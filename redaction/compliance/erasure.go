@@ -55,7 +55,8 @@ type Erasure struct {
 	PurgedAt    time.Time `json:"purgedAt,omitzero"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	RejectedAt  time.Time `json:"rejectedAt,omitzero"`
-	// DueAt is RequestedAt plus the deadline.
+	// DueAt is RequestedAt plus the deadline configured when the request
+	// was recorded (the current deadline for records that lack it).
 	DueAt time.Time `json:"dueAt"`
 	// Overdue: still open past DueAt. NearDeadline: still open, within
 	// Options.NearDeadline of DueAt. Late: completed after DueAt.
@@ -75,7 +76,9 @@ func (e *Erasure) Open() bool {
 // view returns a copy of e with the deadline flags computed for now.
 func (s *Service) view(e *Erasure, now time.Time) Erasure {
 	out := *e
-	out.DueAt = e.RequestedAt.Add(s.opts.Deadline)
+	if out.DueAt.IsZero() {
+		out.DueAt = e.RequestedAt.Add(s.opts.Deadline)
+	}
 	if out.Open() {
 		out.Overdue = now.After(out.DueAt)
 		out.NearDeadline = !out.Overdue && now.After(out.DueAt.Add(-s.opts.NearDeadline))
@@ -136,6 +139,9 @@ func (s *Service) applyErasure(e eventlog.Event) {
 			if !rq.RequestedAt.IsZero() {
 				rec.RequestedAt = rq.RequestedAt.UTC()
 			}
+			if !rq.DueAt.IsZero() {
+				rec.DueAt = rq.DueAt.UTC()
+			}
 		}
 		advance(StatusRequested)
 		if rq.RequestID != "" {
@@ -151,6 +157,12 @@ func (s *Service) applyErasure(e eventlog.Event) {
 		get()
 		if rec.ErasedAt.IsZero() {
 			rec.ErasedAt = done.ErasedAt.UTC()
+			// Records written before the fix carry the earlier erasure's
+			// time for a subject erased already: this one took effect no
+			// earlier than it was requested.
+			if rec.ErasedAt.Before(rec.RequestedAt) {
+				rec.ErasedAt = rec.RequestedAt
+			}
 			rec.ValuesDeleted, rec.DEKDestroyed, rec.AlreadyErased = done.ValuesDeleted, done.DEKDestroyed, done.AlreadyErased
 		}
 		advance(StatusErased)
@@ -185,6 +197,9 @@ func (s *Service) applyErasure(e eventlog.Event) {
 		get()
 		rec.RequestID, rec.Reason, rec.Requester, rec.Ticket, rec.Principal = rj.RequestID, rj.Reason, rj.Requester, rj.Ticket, rj.Principal
 		rec.RequestedAt, rec.RejectedAt, rec.Rejection = rj.RequestedAt.UTC(), rj.RejectedAt.UTC(), rj.Rejection
+		if !rj.DueAt.IsZero() {
+			rec.DueAt = rj.DueAt.UTC()
+		}
 		rec.Status = StatusRejected
 		if rj.RequestID != "" {
 			if _, ok := s.byRequest[rj.RequestID]; !ok {
@@ -295,6 +310,7 @@ func (s *Service) Request(ctx context.Context, a redaction.Access, subject strin
 
 // erase runs redaction's Erase and folds in what it recorded.
 func (s *Service) erase(ctx context.Context, a redaction.Access, subject string, req redaction.ErasureRequest) (Erasure, error) {
+	req.Deadline = s.opts.Deadline
 	res, err := s.red.Erase(ctx, a, subject, req)
 	if res.ErasureID != "" {
 		s.kickAdvance()
@@ -322,8 +338,8 @@ func (s *Service) reject(ctx context.Context, a redaction.Access, subject string
 	now := s.opts.Now().UTC()
 	id := redaction.ErasureID(subject, req.RequestID) // the ID Erase would have given
 	rj := erasureRejected{erasureRequested: erasureRequested{ErasureID: id, Subject: subject, RequestID: req.RequestID,
-		Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket, Principal: a.Principal.ID, RequestedAt: now},
-		RejectedAt: now, Rejection: rejectionPrefix + h.Reason}
+		Reason: req.Reason, Requester: req.Requester, Ticket: req.Ticket, Principal: a.Principal.ID, RequestedAt: now,
+		DueAt: now.Add(s.opts.Deadline)}, RejectedAt: now, Rejection: rejectionPrefix + h.Reason}
 	body, _ := json.Marshal(rj)
 	if _, err := s.appendSystem(ctx, StreamErasures, eventlog.EventData{Type: EventErasureRejected, Data: body}); err != nil {
 		return Erasure{}, fmt.Errorf("erasure request: record rejection: %w", err)
@@ -568,7 +584,7 @@ func (s *Service) Advance(ctx context.Context) (AdvanceReport, error) {
 		}
 		done := redaction.Erasure{ErasureID: rec.ID, Subject: rec.Subject, Status: redaction.ErasureErased, RequestedAt: rec.RequestedAt,
 			ErasedAt: res.ErasedAt.UTC(), ValuesDeleted: res.ValuesDeleted, DEKDestroyed: res.DEKDestroyed, AlreadyErased: res.AlreadyErased}
-		if done.ErasedAt.IsZero() {
+		if done.ErasedAt.IsZero() || done.ErasedAt.Before(rec.RequestedAt) {
 			done.ErasedAt = s.opts.Now().UTC()
 		}
 		body, _ := json.Marshal(done)
@@ -657,7 +673,7 @@ func (s *Service) receipt(ctx context.Context, rec *Erasure, head LogHead) ([]by
 		ValuesDestroyed: rec.ValuesDeleted, DEKDestroyed: rec.DEKDestroyed, AlreadyErased: rec.AlreadyErased, PurgeDone: true,
 		Events: make([]ReceiptEvent, 0, len(x.Events)), LogHead: head,
 		RequestedAt: rec.RequestedAt.UTC(), ErasedAt: rec.ErasedAt.UTC(), PurgedAt: rec.PurgedAt.UTC(),
-		IssuedAt: s.opts.Now().UTC(), DueAt: rec.RequestedAt.Add(s.opts.Deadline).UTC()}
+		IssuedAt: s.opts.Now().UTC(), DueAt: s.view(rec, time.Time{}).DueAt.UTC()}
 	for _, ev := range x.Events {
 		paths := ev.Paths
 		if paths == nil {

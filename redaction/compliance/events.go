@@ -55,6 +55,9 @@ type erasureRequested struct {
 	Ticket      string    `json:"ticket,omitempty"`
 	Principal   string    `json:"principal"`
 	RequestedAt time.Time `json:"requestedAt"`
+	// DueAt is fixed when the request is recorded (requestedAt plus the
+	// deadline then configured); records written before it existed lack it.
+	DueAt time.Time `json:"dueAt,omitzero"`
 }
 
 // erasurePurged is the body of ErasurePurged.
