@@ -327,6 +327,10 @@ type AuditQuery struct {
 	Subject   string
 	Principal string
 	Action    string
+	Purpose   string
+	// Since and Until bound the record's time: Since inclusive, Until
+	// exclusive; zero does not bound.
+	Since, Until time.Time
 	// From is the $audit stream version to start at (inclusive); 0 = 1.
 	From  uint64
 	Limit int
@@ -386,7 +390,9 @@ func (s *Service) Audit(ctx context.Context, a Access, q AuditQuery) (AuditPage,
 			if err := json.Unmarshal(e.Data, &ae); err != nil {
 				continue
 			}
-			if (q.Principal != "" && ae.Principal != q.Principal) || (q.Action != "" && ae.Action != q.Action) {
+			if (q.Principal != "" && ae.Principal != q.Principal) || (q.Action != "" && ae.Action != q.Action) ||
+				(q.Purpose != "" && ae.Purpose != q.Purpose) ||
+				(!q.Since.IsZero() && ae.Time.Before(q.Since)) || (!q.Until.IsZero() && !ae.Time.Before(q.Until)) {
 				continue
 			}
 			for _, r := range ae.Records {

@@ -410,9 +410,11 @@ func (c *Client) ExportCSV(ctx context.Context, subject string) ([]byte, error) 
 
 // AuditQuery filters the audit trail; zero fields do not filter.
 type AuditQuery struct {
-	Subject, Principal, Action string
-	From                       uint64
-	Limit                      int
+	Subject, Principal, Action, Purpose string
+	// Since (inclusive) and Until (exclusive) bound the record's time.
+	Since, Until time.Time
+	From         uint64
+	Limit        int
 }
 
 // Audit returns one page of audit records: who touched which subject's PII,
@@ -427,6 +429,13 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) (AuditPage, error) {
 	set("subject", q.Subject)
 	set("principal", q.Principal)
 	set("action", q.Action)
+	set("purpose", q.Purpose)
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339Nano))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.Format(time.RFC3339Nano))
+	}
 	if q.From > 0 {
 		v.Set("from", strconv.FormatUint(q.From, 10))
 	}

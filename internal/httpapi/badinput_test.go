@@ -122,7 +122,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"GET /v1/streams/:stream/events":   {"?from=-1", "?from=x", "?limit=0", "?limit=-5", "?limit=1.5", "?direction=up"},
 		"GET /v1/events":                   {"?from=x", "?limit=0", "?direction=backward"},
 		"GET /v1/subscribe":                {"?from=x"},
-		"GET /v1/audit":                    {"?from=x", "?limit=0"},
+		"GET /v1/audit":                    {"?from=x", "?limit=0", "?since=yesterday", "?until=2026-13-01T00:00:00Z", "?since=2026-01-01"},
 		"GET /v1/erasures":                 {"?overdue=maybe", "?nearDeadline=2", "?limit=0"},
 		"GET /v1/subjects":                 {"", "?email=a@b.c&phone=1"},
 		"GET /v1/subjects/:subject/export": {"?format=xml"},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/piivault/piivault/sdk"
@@ -153,6 +154,19 @@ func queryUint(r *http.Request, name string, def uint64) (uint64, error) {
 		return 0, badRequest(sdk.CodeBadRequest, "query parameter %s: want a non-negative integer", name)
 	}
 	return n, nil
+}
+
+// queryTime parses an RFC 3339 query parameter; absent is the zero time.
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest(sdk.CodeBadRequest, "query parameter %s: want an RFC 3339 time", name)
+	}
+	return t, nil
 }
 
 // pageLimit parses ?limit=. A limit above max is refused, not clamped:

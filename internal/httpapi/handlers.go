@@ -413,9 +413,16 @@ func (s *Server) export(c *gin.Context) {
 }
 
 func (s *Server) audit(c *gin.Context) {
-	q := AuditQuery{Subject: c.Query("subject"), Principal: c.Query("principal"), Action: c.Query("action")}
+	q := AuditQuery{Subject: c.Query("subject"), Principal: c.Query("principal"), Action: c.Query("action"),
+		Purpose: c.Query("purpose")}
 	var err error
-	if q.From, err = queryUint(c.Request, "from", 0); err == nil {
+	if q.Since, err = queryTime(c.Request, "since"); err == nil {
+		q.Until, err = queryTime(c.Request, "until")
+	}
+	if err == nil {
+		q.From, err = queryUint(c.Request, "from", 0)
+	}
+	if err == nil {
 		q.Limit, err = pageLimit(c.Request, s.opts.DefaultPageSize, s.opts.MaxPageSize)
 	}
 	if err != nil {

@@ -194,7 +194,8 @@ func (r *redactionCore) Export(ctx context.Context, who Caller, subject string) 
 
 func (r *redactionCore) Audit(ctx context.Context, who Caller, q AuditQuery) (sdk.AuditPage, error) {
 	page, err := r.svc.Audit(ctx, access(who), redaction.AuditQuery{
-		Subject: q.Subject, Principal: q.Principal, Action: q.Action, From: q.From, Limit: q.Limit,
+		Subject: q.Subject, Principal: q.Principal, Action: q.Action, Purpose: q.Purpose,
+		Since: q.Since, Until: q.Until, From: q.From, Limit: q.Limit,
 	})
 	if err != nil {
 		return sdk.AuditPage{}, err

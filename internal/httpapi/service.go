@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -33,6 +34,9 @@ type AuditQuery struct {
 	Subject   string
 	Principal string
 	Action    string
+	Purpose   string
+	Since     time.Time // inclusive; zero does not bound
+	Until     time.Time // exclusive; zero does not bound
 	From      uint64
 	Limit     int
 }

@@ -231,20 +231,19 @@
   // Audit.
   function loadAudit(from) {
     var q = [];
-    [["subject", "audit-subject"], ["principal", "audit-principal"]].forEach(function (f) {
+    [["subject", "audit-subject"], ["principal", "audit-principal"], ["purpose", "audit-purpose"]].forEach(function (f) {
       var v = $(f[1]).value.trim(); if (v) { q.push(f[0] + "=" + encodeURIComponent(v)); }
     });
-    if (from) { q.push("from=" + from); }
-    q.push("limit=100");
-    var purpose = $("audit-purpose").value.trim();
+    // datetime-local is minute-precise local time; "To" includes its minute.
     var since = $("audit-since").value ? new Date($("audit-since").value) : null;
     var until = $("audit-until").value ? new Date($("audit-until").value) : null;
+    if (since && !isNaN(since)) { q.push("since=" + encodeURIComponent(since.toISOString())); }
+    if (until && !isNaN(until)) { q.push("until=" + encodeURIComponent(new Date(until.getTime() + 60000).toISOString())); }
+    if (from) { q.push("from=" + from); }
+    q.push("limit=100");
     api("GET", "/v1/audit?" + q.join("&")).then(function (p) {
       var tb = $("audit-table").tBodies[0]; clear(tb);
-      (p.records || []).filter(function (r) {
-        var t = new Date(r.time);
-        return (!purpose || r.purpose === purpose) && (!since || t >= since) && (!until || t <= until);
-      }).forEach(function (r) {
+      (p.records || []).forEach(function (r) {
         tb.appendChild(el("tr", {}, [el("td", { text: fmt(r.time) }), el("td", { text: r.principal }), el("td", { text: r.action }),
           el("td", { text: r.purpose || "—" }), el("td", { text: r.subject || "—" }), el("td", { text: (r.paths || []).join(", ") }),
           el("td", { text: (r.effect || "") + (r.reason ? " (" + r.reason + ")" : "") })]));
