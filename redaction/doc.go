@@ -42,7 +42,11 @@
 // (DetectPII): email, phone, payment card, IBAN, IP address, some national
 // IDs. Per event type the guard rejects the batch with a *LeakError (naming
 // the path and kind, never the value), tokenizes the value as class
-// "detected", or allows it.
+// "detected", or allows it. Object keys are scanned too; a key cannot
+// hold a token, so a key that looks like personal data is rejected in
+// tokenize mode as well. Text is folded before matching (invalid bytes,
+// control and format characters dropped, NFKC, dashes and digits made
+// ASCII); printable ASCII is its own fold and costs one pass.
 //
 // # Read
 //

@@ -93,9 +93,18 @@ type LeakError struct {
 	Path     string
 	Metadata bool
 	Kind     string
+	// Key: an object key, not a value, looks like personal data. Path is
+	// then the object that holds the key (the key itself is not named). A
+	// token can only stand in for a value, so such a key is refused
+	// whatever the guard mode.
+	Key bool
 }
 
 func (e *LeakError) Error() string {
+	if e.Key {
+		return fmt.Sprintf("redaction: event %d (%s): a key of the %sobject %q looks like %s; keys cannot be tokenized: move it into a value and declare it in the schema",
+			e.Index, e.Type, where(e.Metadata), e.Path, e.Kind)
+	}
 	return fmt.Sprintf("redaction: event %d (%s): undeclared field %s%q looks like %s; declare it in the schema or remove it",
 		e.Index, e.Type, where(e.Metadata), e.Path, e.Kind)
 }

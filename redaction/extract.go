@@ -82,6 +82,7 @@ func (x *extractor) extract(index int, typ string, data, metadata []byte) (extra
 	var detected []found
 	if x.guard != LeakAllow {
 		w.onLeaf = x.leafCheck(data, index, typ, false, &detected, &fail)
+		w.onKey = keyCheck(data, index, typ, false, &fail)
 	}
 	if err := w.run(); err != nil {
 		if fail != nil {
@@ -132,21 +133,11 @@ func (x *extractor) leafCheck(doc []byte, index int, typ string, meta bool, out 
 	return func(path []seg, v span, isString bool) error {
 		var kind string
 		if isString {
-			inner := doc[v.start+1 : v.end-1]
-			if len(inner) == 0 {
-				return nil
+			k, err := detectString(doc[v.start:v.end])
+			if err != nil {
+				return err
 			}
-			if bytes.IndexByte(inner, '\\') < 0 {
-				// No escape: scan the bytes in place. DetectPII keeps
-				// nothing of its argument, so no copy is needed.
-				kind = DetectPII(unsafe.String(&inner[0], len(inner)))
-			} else {
-				s, err := decodeString(doc[v.start:v.end])
-				if err != nil {
-					return err
-				}
-				kind = DetectPII(s)
-			}
+			kind = k
 		} else {
 			kind = detectNumber(doc[v.start:v.end])
 		}
@@ -161,6 +152,39 @@ func (x *extractor) leafCheck(doc []byte, index int, typ string, meta bool, out 
 		*out = append(*out, found{path: p, class: ClassDetected, at: v, metadata: meta})
 		return nil
 	}
+}
+
+// keyCheck runs the leak guard over an object key. A token can only stand
+// in for a value, so a key that looks like personal data is refused in every
+// guard mode that looks (reject and tokenize alike); the error names the
+// object that holds the key, not the key.
+func keyCheck(doc []byte, index int, typ string, meta bool, fail *error) func([]seg, span) error {
+	return func(path []seg, k span) error {
+		kind, err := detectString(doc[k.start:k.end])
+		if err != nil || kind == "" {
+			return err
+		}
+		*fail = &LeakError{Index: index, Type: typ, Path: pathString(path), Metadata: meta, Kind: kind, Key: true}
+		return *fail
+	}
+}
+
+// detectString runs DetectPII over a JSON string literal (quotes included).
+func detectString(lit []byte) (string, error) {
+	inner := lit[1 : len(lit)-1]
+	if len(inner) == 0 {
+		return "", nil
+	}
+	if bytes.IndexByte(inner, '\\') < 0 {
+		// No escape: scan the bytes in place. DetectPII keeps nothing of
+		// its argument, so no copy is needed.
+		return DetectPII(unsafe.String(&inner[0], len(inner))), nil
+	}
+	s, err := decodeString(lit)
+	if err != nil {
+		return "", err
+	}
+	return DetectPII(s), nil
 }
 
 // checkMetadata refuses a metadata document that is not an object or that
@@ -181,6 +205,7 @@ func (x *extractor) checkMetadata(index int, typ string, metadata []byte, subjec
 	}
 	if x.guard != LeakAllow {
 		w.onLeaf = x.leafCheck(metadata, index, typ, true, &detected, &fail)
+		w.onKey = keyCheck(metadata, index, typ, true, &fail)
 	}
 	if err := w.run(); err != nil {
 		if fail != nil {

@@ -55,6 +55,10 @@ type walker struct {
 	path    []seg
 	onMatch func(ptr int, path []seg, v span) error
 	onLeaf  func(path []seg, v span, isString bool) error
+	// onKey, if set, is called for every object key outside the values
+	// pointers address, with the path of the object that holds it and the
+	// key's bytes (quotes included).
+	onKey func(path []seg, key span) error
 	// concrete: the pointers have no wildcards, so each matches at most
 	// once and the walk stops when all have matched (the rest of the
 	// document is not looked at; only for reads of documents known valid).
@@ -110,7 +114,7 @@ func (w *walker) value(i int, active []int) (int, error) {
 			return end, nil
 		}
 	}
-	if len(active) == 0 && w.onLeaf == nil {
+	if len(active) == 0 && w.onLeaf == nil && w.onKey == nil {
 		return skipValue(w.b, i)
 	}
 	if i >= len(w.b) {
@@ -189,6 +193,11 @@ func (w *walker) object(i int, active []int) (int, error) {
 			return 0, err
 		}
 		key := w.b[i+1 : kend-1]
+		if w.onKey != nil {
+			if err := w.onKey(w.path, span{i, kend}); err != nil {
+				return 0, err
+			}
+		}
 		i = skipWS(w.b, kend)
 		if i >= len(w.b) || w.b[i] != ':' {
 			return 0, errBadJSON

@@ -3,6 +3,10 @@ package redaction
 import (
 	"net/netip"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Kinds of personal data the leak guard recognises in undeclared fields.
@@ -21,7 +25,12 @@ const (
 // number needs a leading "+" or the punctuation of a written number, a card
 // number must pass the Luhn check and start like a card, an IBAN must pass
 // its mod-97 check. The result names a kind, never the matched text.
+//
+// s is folded first (see foldForDetect), so that a fullwidth "＠", a
+// zero-width space, a NUL or a stray invalid byte inside an address or a
+// number does not hide it.
 func DetectPII(s string) string {
+	s = foldForDetect(s)
 	var digits, colons, ats, dots int
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -425,4 +434,67 @@ func hasIP(s string) bool {
 		i = j
 	}
 	return false
+}
+
+// foldForDetect returns s as the detectors should see it: invalid UTF-8
+// bytes, control characters (Cc) and format characters (Cf: zero-width
+// space and joiners, soft hyphen, BOM, bidi marks) dropped, then NFKC
+// (fullwidth and other compatibility forms become ASCII: "＠" is "@",
+// "４" is "4"), then every dash (Pd, U+2212 minus) becomes "-" and every
+// decimal digit of another script becomes its ASCII digit. Printable ASCII
+// is its own fold and is returned as it is, without allocating: the append
+// hot path pays one pass over the bytes.
+func foldForDetect(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for j := i; j < len(s); {
+		r, size := utf8.DecodeRuneInString(s[j:])
+		j += size
+		if r == utf8.RuneError && size <= 1 || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	folded := norm.NFKC.String(b.String())
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < utf8.RuneSelf:
+			if r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		case unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r):
+			return -1
+		case r == '\u2212' || unicode.Is(unicode.Pd, r):
+			return '-'
+		case unicode.Is(unicode.Nd, r):
+			return asciiDigit(r)
+		}
+		return r
+	}, folded)
+}
+
+// asciiDigit maps a decimal digit of any script to "0".."9". Unicode keeps
+// every script's decimal digits in contiguous runs of ten that start at
+// zero, and unicode.Nd's ranges are unions of such runs.
+func asciiDigit(r rune) rune {
+	for _, rg := range unicode.Nd.R16 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return '0' + (r-rune(rg.Lo))%10
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return '0' + (r-rune(rg.Lo))%10
+		}
+	}
+	return r
 }
