@@ -84,7 +84,8 @@
 // IndexBlind (background) puts, for every email and phone value, the
 // HMAC-SHA256 of its normalised form (NormaliseEmail, NormalisePhone) under
 // the deployment key into the vault, next to the subject, where erasure
-// destroys it. FindSubjects answers subject IDs for a value, never values.
+// destroys it. FindSubjects answers subject IDs, never values, after an
+// IndexBlind up to the log head: an acknowledged append is found at once.
 //
 // # Caveats
 //

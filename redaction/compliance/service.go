@@ -72,9 +72,10 @@ type Service struct {
 	holdOrder []string
 	lastRead  uint64 // $erasures version replayed through
 
-	advMu sync.Mutex
-	retMu sync.Mutex
-	bixMu sync.Mutex
+	advMu   sync.Mutex
+	retMu   sync.Mutex
+	bixMu   sync.Mutex
+	bixFrom uint64 // under bixMu: the first position IndexBlind has not read (0: not run yet)
 
 	kick    chan struct{}
 	stop    context.CancelFunc
