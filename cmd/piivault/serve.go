@@ -204,6 +204,8 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	hopts.Auth = auth
 	hopts.Registry = reg
 	hopts.Compliance = comp
+	hopts.MaxSubscriptions = cfg.Subscriptions.Max
+	hopts.MaxSubscriptionsPerPrincipal = cfg.Subscriptions.PerPrincipal
 	if cfg.UI == "true" {
 		if hopts.UI, err = console.New(console.Options{Version: version, VaultBackend: cfg.VaultBackend}); err != nil {
 			return fmt.Errorf("build console: %w", err)

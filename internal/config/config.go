@@ -37,6 +37,9 @@ const (
 	EnvBlindIndexKey   = "PIIVAULT_BLIND_INDEX_KEY_FILE"
 	EnvUI              = "PIIVAULT_UI"
 
+	EnvSubscriptionsMax          = "PIIVAULT_SUBSCRIPTIONS_MAX"
+	EnvSubscriptionsPerPrincipal = "PIIVAULT_SUBSCRIPTIONS_PER_PRINCIPAL"
+
 	EnvTLSCertFile     = "PIIVAULT_TLS_CERT_FILE"
 	EnvTLSKeyFile      = "PIIVAULT_TLS_KEY_FILE"
 	EnvTLSClientCAFile = "PIIVAULT_TLS_CLIENT_CA_FILE"
@@ -70,6 +73,10 @@ const (
 const (
 	DefaultListen = "127.0.0.1:8200"
 	DefaultData   = "./piivault-data"
+	// DefaultSubscriptionsMax and DefaultSubscriptionsPerPrincipal bound
+	// the open SSE subscriptions, in all and of one principal.
+	DefaultSubscriptionsMax          = 1024
+	DefaultSubscriptionsPerPrincipal = 64
 )
 
 // Config is the sidecar's configuration after all sources were merged.
@@ -95,6 +102,8 @@ type Config struct {
 	TokensFile           string // empty: <data>/tokens.yaml
 	ShutdownTimeout      time.Duration
 	TLS                  TLS
+	// Subscriptions bounds the open SSE subscriptions.
+	Subscriptions Subscriptions
 
 	// ErasureDeadline is the time allowed from an erasure request to its
 	// completion (GDPR Art. 12(3): one month).
@@ -109,6 +118,13 @@ type Config struct {
 	// Origin says where each key's value came from ("default", "file
 	// F", "env X", "flag --f"), for messages.
 	Origin map[string]string
+}
+
+// Subscriptions bounds the open SSE subscriptions: Max in all, PerPrincipal
+// of any one principal (so one client cannot take every slot).
+type Subscriptions struct {
+	Max          int
+	PerPrincipal int
 }
 
 // RetentionRule keeps the values of an event type and/or PII class for
@@ -146,6 +162,7 @@ func Default() Config {
 		LogFormat:       "json",
 		UI:              "true",
 		ShutdownTimeout: 30 * time.Second,
+		Subscriptions:   Subscriptions{Max: DefaultSubscriptionsMax, PerPrincipal: DefaultSubscriptionsPerPrincipal},
 		ErasureDeadline: 30 * 24 * time.Hour,
 		HashiCorp: HashiCorp{
 			Auth: AuthToken, KVMount: "secret", TransitMount: "transit", TransitKey: "piivault",
@@ -172,6 +189,10 @@ func (s Setting) Default() string {
 	switch s.Key {
 	case "shutdownTimeout":
 		return d.ShutdownTimeout.String()
+	case "subscriptions.max":
+		return strconv.Itoa(d.Subscriptions.Max)
+	case "subscriptions.perPrincipal":
+		return strconv.Itoa(d.Subscriptions.PerPrincipal)
 	case "erasure.deadline":
 		if d.ErasureDeadline%(24*time.Hour) == 0 {
 			return fmt.Sprintf("%dd", d.ErasureDeadline/(24*time.Hour))
@@ -200,6 +221,8 @@ var Settings = []Setting{
 	{Key: "erasure.deadline", Env: EnvErasureDeadline, Flag: "erasure-deadline", Help: "time allowed from an erasure request to its completion, e.g. 720h or 30d"},
 	{Key: "retention", Env: EnvRetention, Flag: "retention", Help: "retention rules, comma separated: class=period, EventType/class=period or EventType/=period, e.g. ip_address=90d"},
 	{Key: "blindIndex.keyFile", Env: EnvBlindIndexKey, Flag: "blind-index-key-file", Help: "file of at least 32 random bytes: HMAC key of the blind index (find a subject by e-mail or phone); empty: off", field: func(c *Config) *string { return &c.BlindIndexKeyFile }},
+	{Key: "subscriptions.max", Env: EnvSubscriptionsMax, Flag: "subscriptions-max", Help: "most SSE subscriptions open at once; one more is a 503"},
+	{Key: "subscriptions.perPrincipal", Env: EnvSubscriptionsPerPrincipal, Flag: "subscriptions-per-principal", Help: "most SSE subscriptions one principal (token or certificate identity) may hold open; one more is a 503 naming this limit"},
 	{Key: "ui", Env: EnvUI, Flag: "ui", Help: "true or false: serve the compliance console (web page) at /ui/", field: func(c *Config) *string { return &c.UI }},
 	{Key: "tls.certFile", Env: EnvTLSCertFile, Flag: "tls-cert-file", Help: "PEM certificate: serve HTTPS", field: func(c *Config) *string { return &c.TLS.CertFile }},
 	{Key: "tls.keyFile", Env: EnvTLSKeyFile, Flag: "tls-key-file", Help: "PEM private key of tls.certFile", field: func(c *Config) *string { return &c.TLS.KeyFile }},
@@ -322,6 +345,18 @@ func (c *Config) set(key, value, origin string) error {
 		c.Retention = rules
 		return nil
 	}
+	if key == "subscriptions.max" || key == "subscriptions.perPrincipal" {
+		n, err := strconv.Atoi(strings.TrimSpace(value))
+		if err != nil || n <= 0 {
+			return c.bad(key, value, "must be a positive whole number")
+		}
+		if key == "subscriptions.max" {
+			c.Subscriptions.Max = n
+		} else {
+			c.Subscriptions.PerPrincipal = n
+		}
+		return nil
+	}
 	if key == "shutdownTimeout" {
 		d, err := parseDuration(value)
 		if err != nil || d <= 0 {
@@ -413,6 +448,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateTLS(); err != nil {
 		return err
+	}
+	if c.Subscriptions.Max <= 0 {
+		return c.bad("subscriptions.max", strconv.Itoa(c.Subscriptions.Max), "must be positive")
+	}
+	if c.Subscriptions.PerPrincipal <= 0 {
+		return c.bad("subscriptions.perPrincipal", strconv.Itoa(c.Subscriptions.PerPrincipal), "must be positive")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return c.bad("shutdownTimeout", c.ShutdownTimeout.String(), "must be positive")

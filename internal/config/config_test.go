@@ -159,7 +159,7 @@ func TestEverySettingHasEnvAndKey(t *testing.T) {
 			t.Errorf("setting %q duplicated", s.Key)
 		}
 		seen[s.Env], seen[s.Key] = true, true
-		if s.field == nil && s.Key != "shutdownTimeout" && s.Key != "policy.replaceDefault" && s.Key != "erasure.deadline" && s.Key != "retention" {
+		if s.field == nil && s.Key != "shutdownTimeout" && s.Key != "policy.replaceDefault" && s.Key != "erasure.deadline" && s.Key != "retention" && !strings.HasPrefix(s.Key, "subscriptions.") {
 			t.Errorf("setting %q has no field", s.Key)
 		}
 	}
@@ -201,6 +201,30 @@ func TestRetentionAndDeadline(t *testing.T) {
 	for _, bad := range []string{"=1h", "x=0s", "x=-1h", "x=soon"} {
 		if _, err := ParseRetention(bad); err == nil {
 			t.Errorf("ParseRetention(%q) = nil error", bad)
+		}
+	}
+}
+
+// TestSubscriptionLimits is #15 item 9's setting: subscriptions.max and
+// subscriptions.perPrincipal come from the file, the environment or a flag,
+// default to 1024 and 64, and must be positive.
+func TestSubscriptionLimits(t *testing.T) {
+	c, err := Load(Sources{})
+	if err != nil || c.Subscriptions != (Subscriptions{Max: 1024, PerPrincipal: 64}) {
+		t.Fatalf("default = %+v, %v", c.Subscriptions, err)
+	}
+	c, err = Load(Sources{ConfigFile: writeFile(t, "s.yaml", "subscriptions:\n  max: 200\n  perPrincipal: 8\n")})
+	if err != nil || c.Subscriptions != (Subscriptions{Max: 200, PerPrincipal: 8}) {
+		t.Fatalf("file = %+v, %v", c.Subscriptions, err)
+	}
+	env := map[string]string{EnvSubscriptionsPerPrincipal: "3"}
+	c, err = Load(Sources{Getenv: func(k string) string { return env[k] }, Flags: map[string]string{"subscriptions-max": "9"}})
+	if err != nil || c.Subscriptions != (Subscriptions{Max: 9, PerPrincipal: 3}) || c.Origin["subscriptions.perPrincipal"] != "env "+EnvSubscriptionsPerPrincipal {
+		t.Fatalf("env and flag = %+v, %v", c.Subscriptions, err)
+	}
+	for _, bad := range []string{"0", "-1", "x", "1.5"} {
+		if _, err := Load(Sources{Flags: map[string]string{"subscriptions-per-principal": bad}}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("perPrincipal %q = %v, want ErrInvalid", bad, err)
 		}
 	}
 }

@@ -56,7 +56,8 @@
 // subscription is long-lived; every other request is bounded by
 // Options.RequestTimeout (504 past it). SSE sends a comment heartbeat every
 // Options.HeartbeatInterval, at most Options.MaxSubscriptions are open at
-// once (503 beyond), and the goroutine that pulls from a subscription ends
+// once and Options.MaxSubscriptionsPerPrincipal per principal (503 beyond,
+// naming the limit), and the goroutine that pulls from a subscription ends
 // with the request.
 //
 // # Subscriptions

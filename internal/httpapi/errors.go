@@ -26,6 +26,9 @@ var (
 	ErrNotReady = errors.New("httpapi: not ready")
 	// ErrTooManySubscriptions means Options.MaxSubscriptions are open.
 	ErrTooManySubscriptions = errors.New("httpapi: too many subscriptions")
+	// ErrTooManyPrincipalSubscriptions means the caller's principal has
+	// Options.MaxSubscriptionsPerPrincipal open.
+	ErrTooManyPrincipalSubscriptions = errors.New("httpapi: too many subscriptions for one principal")
 	// ErrNotImplemented means the route exists in the contract but the
 	// service under it does not offer the operation yet.
 	ErrNotImplemented = errors.New("httpapi: not implemented")

@@ -40,6 +40,10 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxSubscriptions bounds the open SSE subscriptions; one more is a 503.
 	MaxSubscriptions int
+	// MaxSubscriptionsPerPrincipal bounds the open SSE subscriptions of
+	// one principal, so that one client cannot take every slot; one more
+	// is a 503 that names this limit.
+	MaxSubscriptionsPerPrincipal int
 	// MaxPurposeLen bounds the X-Purpose header.
 	MaxPurposeLen int
 
@@ -70,17 +74,18 @@ type Options struct {
 // 1000, a 15 s heartbeat, 30 s per request (SSE excepted), and 10 s header / 60 s read / 120 s idle timeouts.
 func DefaultOptions() Options {
 	return Options{
-		MaxBodyBytes:      4 << 20,
-		DefaultPageSize:   100,
-		MaxPageSize:       1000,
-		HeartbeatInterval: 15 * time.Second,
-		RequestTimeout:    30 * time.Second,
-		MaxSubscriptions:  1024,
-		MaxPurposeLen:     128,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxBodyBytes:                 4 << 20,
+		DefaultPageSize:              100,
+		MaxPageSize:                  1000,
+		HeartbeatInterval:            15 * time.Second,
+		RequestTimeout:               30 * time.Second,
+		MaxSubscriptions:             1024,
+		MaxSubscriptionsPerPrincipal: 64,
+		MaxPurposeLen:                128,
+		ReadHeaderTimeout:            10 * time.Second,
+		ReadTimeout:                  60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		MaxHeaderBytes:               64 << 10,
 	}
 }
 
@@ -113,6 +118,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSubscriptions <= 0 {
 		o.MaxSubscriptions = d.MaxSubscriptions
+	}
+	if o.MaxSubscriptionsPerPrincipal <= 0 {
+		o.MaxSubscriptionsPerPrincipal = d.MaxSubscriptionsPerPrincipal
 	}
 	if o.MaxPurposeLen <= 0 {
 		o.MaxPurposeLen = d.MaxPurposeLen

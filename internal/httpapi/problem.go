@@ -39,7 +39,9 @@ func problemFor(err error) sdk.Problem {
 	case errors.Is(err, ErrNotImplemented):
 		return p(http.StatusNotImplemented, sdk.CodeNotImplemented, "not implemented by this server")
 	case errors.Is(err, ErrTooManySubscriptions):
-		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "too many open subscriptions; retry later")
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the server's limit of open subscriptions (all principals) is reached; retry later")
+	case errors.Is(err, ErrTooManyPrincipalSubscriptions):
+		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "the per-principal limit of open subscriptions is reached: close one of this principal's subscriptions or retry later")
 	case errors.Is(err, ErrNotReady):
 		return p(http.StatusServiceUnavailable, sdk.CodeServiceUnavailable, "not ready")
 

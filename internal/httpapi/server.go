@@ -23,8 +23,11 @@ type Server struct {
 	engine  *gin.Engine
 	routes  []route
 	subs    chan struct{} // one token per open subscription
-	auth    atomic.Pointer[Authenticator]
-	ids     *requestIDs
+	// subsOf counts the open subscriptions of each principal (by ID).
+	subsMu sync.Mutex
+	subsOf map[string]int
+	auth   atomic.Pointer[Authenticator]
+	ids    *requestIDs
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -37,7 +40,7 @@ func newServer(core service, opts Options) *Server {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	opts = opts.withDefaults()
 	s := &Server{core: core, opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registry),
-		subs: make(chan struct{}, opts.MaxSubscriptions), ids: newRequestIDs()}
+		subs: make(chan struct{}, opts.MaxSubscriptions), subsOf: map[string]int{}, ids: newRequestIDs()}
 	s.auth.Store(opts.Auth)
 	if opts.Compliance != nil { // not a typed nil in the interface
 		s.flow = opts.Compliance

@@ -50,14 +50,13 @@ func (s *Server) subscribe(c *gin.Context) {
 		from = 1
 	}
 
-	select {
-	case s.subs <- struct{}{}:
-		defer func() { <-s.subs }()
-	default:
+	release, err := s.takeSubscriptionSlot(callerOf(c).Principal.ID)
+	if err != nil {
 		c.Header("Retry-After", "5")
-		s.fail(c, ErrTooManySubscriptions)
+		s.fail(c, err)
 		return
 	}
+	defer release()
 
 	ctx, cancel := context.WithCancel(c.Request.Context())
 	defer cancel()
@@ -170,6 +169,34 @@ func (s *Server) subscribe(c *gin.Context) {
 			s.metrics.eventsRead.Inc()
 			last = r.ev.Position
 		}
+	}
+}
+
+// takeSubscriptionSlot takes one of the principal's slots and one of the
+// server's, or neither: ErrTooManyPrincipalSubscriptions or
+// ErrTooManySubscriptions says which limit was reached. The per-principal
+// slot is taken first, so one principal at its cap cannot hold global slots.
+func (s *Server) takeSubscriptionSlot(principal string) (release func(), err error) {
+	s.subsMu.Lock()
+	if s.subsOf[principal] >= s.opts.MaxSubscriptionsPerPrincipal {
+		s.subsMu.Unlock()
+		return nil, ErrTooManyPrincipalSubscriptions
+	}
+	s.subsOf[principal]++
+	s.subsMu.Unlock()
+	dropMine := func() {
+		s.subsMu.Lock()
+		if s.subsOf[principal]--; s.subsOf[principal] <= 0 {
+			delete(s.subsOf, principal)
+		}
+		s.subsMu.Unlock()
+	}
+	select {
+	case s.subs <- struct{}{}:
+		return func() { <-s.subs; dropMine() }, nil
+	default:
+		dropMine()
+		return nil, ErrTooManySubscriptions
 	}
 }
 
