@@ -481,6 +481,7 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 	}
 	if fatal != nil {
 		l.logger.Error("eventlog group commit failed", attrErr, fatal)
+		l.writeErr.Store(&fatal)
 		l.w = saved
 		clear(l.w.versions)
 		for i := range resps {
@@ -505,9 +506,14 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 			// created durable in the folder. If that fails the group stays
 			// (rolling the writer back would hand its positions out again)
 			// but nothing of it is acknowledged.
-			if err := l.folder.sync(); err != nil {
+			err := l.folder.sync()
+			if err == nil {
+				l.writeErr.Store(nil)
+			}
+			if err != nil {
 				err = fmt.Errorf("append: committed but not made durable: %w", err)
 				l.logger.Error("eventlog folder sync failed", attrErr, err)
+				l.writeErr.Store(&err)
 				for i := range resps {
 					if resps[i].err == nil {
 						resps[i] = appendResp{err: err}
@@ -519,6 +525,16 @@ func (l *Log) commitGroup(group []*appendReq, barrierErr map[Barrier]error) {
 	for i, r := range group {
 		r.res <- resps[i]
 	}
+}
+
+// WriteErr says why the log cannot write, nil if it can: the error of the
+// last group commit that wrote, if its commit or folder sync failed. The
+// next group that commits and syncs clears it. A readiness probe asks it.
+func (l *Log) WriteErr() error {
+	if p := l.writeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // syncBarriers syncs each distinct Barrier of a group once, before anything

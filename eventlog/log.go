@@ -165,6 +165,9 @@ type Log struct {
 	// Badger commit (write + sync) took, in nanoseconds.
 	active, lastCommit atomic.Int64
 	pageOuts           atomic.Uint64 // times the residency loop paged Badger files out
+	// writeErr is why the last group that wrote was not made durable (its
+	// commit or the folder sync failed); nil once a group succeeds.
+	writeErr atomic.Pointer[error]
 
 	residencyDone chan struct{}
 	stopResidency chan struct{}

@@ -82,6 +82,15 @@ func TestDiskFaultAppend(t *testing.T) {
 			if !failed {
 				t.Fatal("200 appends on a failing disk all succeeded")
 			}
+			// Not ready while a store cannot write (#20).
+			if res, err := http.Get("http://" + s.addr + "/readyz"); err != nil {
+				t.Errorf("readyz on a failing disk: %v", err)
+			} else {
+				res.Body.Close()
+				if res.StatusCode != http.StatusServiceUnavailable {
+					t.Errorf("readyz on a failing disk: %d, want 503", res.StatusCode)
+				}
+			}
 			begin := time.Now()
 			s.cmd.Process.Signal(syscall.SIGTERM)
 			select {

@@ -156,6 +156,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 		return err
 	}
 	cl.add(store.Close)
+	vaultWrites, _ := store.(interface{ WriteErr() error }) // the embedded vault's; nil for others
 	// One registry for the HTTP, vault and policy metrics, served on /metrics.
 	// Every user of the vault (redaction, compliance) gets the same metered
 	// store, so all their vault calls show.
@@ -211,13 +212,20 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 			return fmt.Errorf("build console: %w", err)
 		}
 	}
-	// Not ready once a shutdown began: the stores are about to close.
+	// Not ready once a shutdown began (the stores are about to close), nor
+	// while a store cannot write: the log's last group, or the embedded
+	// vault's last commit or (until a restart) its fsync, failed (#20).
 	var stopping atomic.Bool
 	hopts.Ready = func() error {
 		if stopping.Load() {
 			return errShuttingDown
 		}
-		return nil
+		if vaultWrites != nil {
+			if err := vaultWrites.WriteErr(); err != nil {
+				return err
+			}
+		}
+		return elog.WriteErr()
 	}
 	api := httpapi.New(svc, pol, hopts)
 	stopReload := startAuthReload(lg.With("component", "auth"), credFiles, authPrint, api.SetAuth, hup)

@@ -169,6 +169,13 @@ func syncFolder(dir string) error {
 	return err
 }
 
+// failed returns the sticky fsync error, nil while fsyncs succeed.
+func (g *groupSync) failed() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
 // stats returns how many fsyncs ran and the time they took.
 func (g *groupSync) stats() (uint64, time.Duration) {
 	g.mu.Lock()

@@ -353,6 +353,20 @@ func (s *Store) Stats() Stats {
 	}
 }
 
+// WriteErr says why the store cannot write, nil if it can: the sticky
+// fsync error (lasts until the store is reopened), else the error of the
+// last batch commit if it failed (cleared by the next one that succeeds).
+// A readiness probe asks it.
+func (s *Store) WriteErr() error {
+	if err := s.gsync.failed(); err != nil {
+		return fmt.Errorf("vault sync failed: %w", err)
+	}
+	if p := s.commitErr.Load(); p != nil {
+		return fmt.Errorf("vault commit failed: %w", *p)
+	}
+	return nil
+}
+
 // commitBatch commits a batch and tells every caller its outcome.
 func (s *Store) commitBatch(batch []*putReq) {
 	// The committer has no caller context; a purge blocking writes for
@@ -363,6 +377,7 @@ func (s *Store) commitBatch(batch []*putReq) {
 		outcome, err := s.tryCommit(batch)
 		switch {
 		case err == nil:
+			s.commitErr.Store(nil)
 			for i, r := range batch {
 				r.done <- outcome[i]
 			}
@@ -376,6 +391,9 @@ func (s *Store) commitBatch(batch []*putReq) {
 			if berr := backoff(ctx, n); berr == nil {
 				continue
 			}
+		}
+		if !errors.Is(err, badger.ErrTxnTooBig) && !retryable(err) {
+			s.commitErr.Store(&err)
 		}
 		for _, r := range batch {
 			r.done <- err

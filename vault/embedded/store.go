@@ -34,6 +34,8 @@ type Store struct {
 	opts   Options
 	log    *slog.Logger
 	cache  *vault.DEKCache
+	// commitErr is the last batch commit's failure, nil once one succeeds.
+	commitErr atomic.Pointer[error]
 
 	// life is held shared by every operation and exclusively by Close, so
 	// Close waits for operations in flight.
