@@ -73,7 +73,7 @@
 // # Retention
 //
 // Options.Retention gives a period per event type and/or class. RunRetention
-// (Options.RetentionInterval) destroys values whose period, counted from
+// (at start, then every RetentionInterval) destroys values whose period, counted from
 // their event's recordedAt, has passed, and records them in $retention (no
 // values). Reads then say "expired", or "unavailable" with a vault that can
 // only Delete.

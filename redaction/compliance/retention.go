@@ -85,8 +85,8 @@ type expiryCandidate struct {
 // their event's recordedAt, has passed at the clock's now. Each destroyed
 // group of values is recorded in $retention (ValuesExpired, without
 // values). Values of erased subjects and values gone already are skipped,
-// so runs are idempotent. The background job calls it every
-// RetentionInterval; it is exported for the CLI and tests.
+// so runs are idempotent. The background job calls it at start and every
+// RetentionInterval; POST /v1/admin/retention/run calls it at once.
 //
 // The job keeps a cursor (RetentionCheckpoint in $retention): the first
 // event that still has a value to expire later. A run reads from the cursor up to the events

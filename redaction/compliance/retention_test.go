@@ -140,3 +140,46 @@ func newEnvWrapped(t testing.TB, opts Options, wrap func(vault.Store) vault.Stor
 	e.reopen()
 	return e
 }
+
+// #16 item 18: the retention job runs at start (a sidecar restarted more
+// often than its interval expired nothing), and its default interval fits
+// the shortest rule (it was an hour whatever the rules).
+func TestRetentionRunsAtStartAndFitsTheShortestRule(t *testing.T) {
+	for _, tc := range []struct {
+		rules []time.Duration
+		want  time.Duration
+	}{
+		{[]time.Duration{10 * time.Second}, 5 * time.Second},
+		{[]time.Duration{90 * 24 * time.Hour, 10 * time.Minute}, 5 * time.Minute},
+		{[]time.Duration{90 * 24 * time.Hour}, DefaultRetentionInterval},
+		{[]time.Duration{time.Second}, MinRetentionInterval},
+		{nil, DefaultRetentionInterval},
+	} {
+		var o Options
+		for _, p := range tc.rules {
+			o.Retention = append(o.Retention, RetentionRule{Class: "phone", Period: p})
+		}
+		if got := o.withDefaults().RetentionInterval; got != tc.want {
+			t.Errorf("rules %v: RetentionInterval = %v, want %v", tc.rules, got, tc.want)
+		}
+	}
+
+	day := 24 * time.Hour
+	e := newEnv(t, Options{Retention: []RetentionRule{{Class: "ip_address", Period: day}}, RetentionInterval: time.Hour})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendWithIP("customer-s", "ts", "keep.ts@example.com", "203.0.113.90", "Start Name")
+	e.close()
+	e.clock.Add(2 * day)
+	e.open() // the job's next tick is an hour away: only a run at start expires the ip
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := readField(t, e.svc, "customer-s", "/ip")
+		if st == redaction.StateExpired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/ip = %s 10 s after a start with an expired value, want expired by the run at start", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -127,12 +127,12 @@ func newService(ctx context.Context, red redactor, log eventLog, store vault.Sto
 	}
 	if opts.RetentionInterval > 0 && len(opts.Retention) > 0 {
 		s.wg.Add(1)
-		go s.every(bctx, opts.RetentionInterval, "retention", func(ctx context.Context) error { _, err := s.RunRetention(ctx); return err })
+		go s.every(bctx, opts.RetentionInterval, true, "retention", func(ctx context.Context) error { _, err := s.RunRetention(ctx); return err })
 	}
 	if opts.BlindIndexKey != nil && opts.AdvanceInterval > 0 {
 		if store.Capabilities().Has(vault.CapBlindIndex) {
 			s.wg.Add(1)
-			go s.every(bctx, opts.AdvanceInterval, "blind index", func(ctx context.Context) error { _, err := s.IndexBlind(ctx); return err })
+			go s.every(bctx, opts.AdvanceInterval, false, "blind index", func(ctx context.Context) error { _, err := s.IndexBlind(ctx); return err })
 		}
 	}
 	return s, nil
@@ -187,18 +187,25 @@ func (s *Service) advanceLoop(ctx context.Context) {
 // for the vault's background purge.
 const awaitPurgePoll = time.Second
 
-func (s *Service) every(ctx context.Context, d time.Duration, what string, fn func(context.Context) error) {
+// every runs fn every d (and once at once if now is set) until ctx ends.
+func (s *Service) every(ctx context.Context, d time.Duration, now bool, what string, fn func(context.Context) error) {
 	defer s.wg.Done()
 	t := time.NewTicker(d)
 	defer t.Stop()
+	run := func() {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			s.lg.Warn("compliance job failed, will retry", "job", what, logKeyErr, err.Error())
+		}
+	}
+	if now {
+		run()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				s.lg.Warn("compliance job failed, will retry", "job", what, logKeyErr, err.Error())
-			}
+			run()
 		}
 	}
 }
