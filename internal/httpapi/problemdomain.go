@@ -29,6 +29,8 @@ func problemForDomain(err error) (sdk.Problem, bool) {
 		return p(http.StatusConflict, sdk.CodeRequestIDReused, "the request ID already names an erasure of another subject")
 	case errors.Is(err, compliance.ErrNotFound), errors.Is(err, compliance.ErrNoHold):
 		return p(http.StatusNotFound, sdk.CodeNotFound, err.Error())
+	case errors.Is(err, compliance.ErrBlindIndexOff):
+		return p(http.StatusNotImplemented, sdk.CodeNotImplemented, "the blind index is not configured: set blindIndex.keyFile (a file of at least 32 random bytes)")
 	case errors.Is(err, compliance.ErrNotSupported):
 		return p(http.StatusNotImplemented, sdk.CodeNotImplemented, "not supported by this vault backend")
 	case errors.Is(err, compliance.ErrInvalid):

@@ -60,3 +60,26 @@ func TestSearchSubjectsByEmail(t *testing.T) {
 		t.Error("logs hold the looked-up e-mail")
 	}
 }
+
+// #16 item 20: without a blind-index key the search says the key is
+// missing (not that the vault backend cannot), and with one an append is
+// found by the next search, with no run of the background indexer.
+func TestSearchSubjectsSaysWhyAndSeesAppendAtOnce(t *testing.T) {
+	off := buildRealEnv(t, Options{}, realSetup{compliance: true})
+	r := off.doJSON(t, http.MethodPost, "/v1/subjects/search", roleTokens["dpo"], `{"email":"`+canaryEmail+`"}`, nil)
+	if body := string(r.body); r.status != http.StatusNotImplemented || !strings.Contains(body, "blindIndex.keyFile") || strings.Contains(body, "vault backend") {
+		t.Errorf("search without a key = %d %s; want 501 naming blindIndex.keyFile", r.status, r.body)
+	}
+
+	e := buildRealEnv(t, Options{}, realSetup{compliance: true, blindIndex: true})
+	if r := e.doJSON(t, http.MethodPut, "/v1/schemas/CustomerRegistered", roleTokens["admin"], customerSchema, nil); r.status != 200 {
+		t.Fatalf("PUT schema = %d %s", r.status, r.body)
+	}
+	if r := e.doJSON(t, http.MethodPost, "/v1/streams/c-8/events", roleTokens["service"], `{"events":[`+customerEvent("", "cust-8")+`]}`, nil); r.status != 201 {
+		t.Fatalf("append = %d %s", r.status, r.body)
+	}
+	var got sdk.SubjectList
+	if r := e.doJSON(t, http.MethodPost, "/v1/subjects/search", roleTokens["dpo"], `{"email":"`+canaryEmail+`"}`, &got); r.status != http.StatusOK || !slices.Equal(got.Subjects, []string{"cust-8"}) {
+		t.Errorf("search right after the append = %d %s; want cust-8", r.status, r.body)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/piivault/piivault/eventlog"
@@ -109,7 +110,7 @@ func BlindDigest(key []byte, class, normalised string) []byte {
 // and a key is configured.
 func (s *Service) blind() (vault.Store, error) {
 	if s.opts.BlindIndexKey == nil {
-		return nil, fmt.Errorf("blind index: %w: no blind index key configured", ErrNotSupported)
+		return nil, fmt.Errorf("blind index: %w", ErrBlindIndexOff)
 	}
 	if !s.store.Capabilities().Has(vault.CapBlindIndex) {
 		return nil, fmt.Errorf("blind index: %w", ErrNotSupported)
@@ -117,11 +118,17 @@ func (s *Service) blind() (vault.Store, error) {
 	return s.store, nil
 }
 
+// blindCatchUpTimeout bounds the indexing a lookup runs first; past it the
+// lookup fails (503) rather than answer from an index that lags.
+const blindCatchUpTimeout = 10 * time.Second
+
 // FindSubjects returns the IDs of the subjects that have a value of class
 // (email or phone) equal to value after normalisation, through the blind
 // index; never values. Needs action export (it is the first step of an
 // access request). The lookup is audited with the subjects found (the
-// value is not).
+// value is not). Before it looks, it indexes the events appended since the
+// indexer's last run (IndexBlind, up to the log head, within
+// blindCatchUpTimeout), so an acknowledged append is found at once.
 func (s *Service) FindSubjects(ctx context.Context, a redaction.Access, class string, value vault.PII) ([]string, error) {
 	if err := s.authorize(ctx, a, policy.ActionExport, ""); err != nil {
 		return nil, err
@@ -136,6 +143,12 @@ func (s *Service) FindSubjects(ctx context.Context, a redaction.Access, class st
 	norm, err := s.normalise(class, string(value.Reveal()))
 	if err != nil {
 		return nil, fmt.Errorf("find subjects: %w: %w", err, redaction.ErrInvalid)
+	}
+	cctx, cancel := context.WithTimeout(ctx, blindCatchUpTimeout)
+	_, err = s.IndexBlind(cctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("find subjects: catch up the index: %w: %w", redaction.ErrVaultUnavailable, err)
 	}
 	subs, err := bi.LookupBlindIndex(ctx, class, BlindDigest(s.opts.BlindIndexKey, class, norm))
 	if err != nil {
@@ -166,17 +179,21 @@ func (s *Service) IndexBlind(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cursor, err := s.loadCursor(ctx, EventBlindIndexed)
-	if err != nil {
-		return 0, fmt.Errorf("blind index: %w", err)
+	from, n := s.bixFrom, 0
+	if from == 0 { // first run since start: the cursor recorded in the log
+		cursor, err := s.loadCursor(ctx, EventBlindIndexed)
+		if err != nil {
+			return 0, fmt.Errorf("blind index: %w", err)
+		}
+		from = max(cursor, 1)
 	}
-	from, n := max(cursor, 1), 0
 	for {
 		evs, err := s.log.ReadAll(ctx, from, 1000, eventlog.Filter{})
 		if err != nil {
 			return n, fmt.Errorf("blind index: read: %w", err)
 		}
 		if len(evs) == 0 {
+			s.bixFrom = from
 			return n, nil
 		}
 		var refs []redaction.TokenRef

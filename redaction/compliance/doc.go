@@ -27,16 +27,16 @@
 // or Advance moves erasures on, including ones a crash left at requested.
 //
 // Restore safety: the log is the record of every erasure, so Reapply, run
-// on every start before the sidecar serves a read, erases again in the
-// vault every subject $erasures names, purges, and logs how many it
-// re-applied. A vault restored alone from an older backup is thereby
+// on every start before a read, erases again in the vault every subject
+// $erasures names (recording what it destroyed for an erasure left at
+// requested), purges, and logs how many it re-applied. A vault restored alone from an older backup is thereby
 // brought back in line; a log restored with it is not (see Caveats).
 //
 // # Deadline
 //
-// An erasure is due Options.Deadline (30 days, GDPR Art. 12(3)) after it
-// was requested. Open erasures past it are Overdue, within
-// Options.NearDeadline of it NearDeadline; completed ones after it Late.
+// An erasure is due Options.Deadline (30 days, GDPR Art. 12(3)) after its
+// request, fixed in ErasureRequested. Open erasures past it are Overdue,
+// within Options.NearDeadline NearDeadline; completed ones after it Late.
 // List filters on them and Stats counts them for /metrics.
 //
 // # Receipts
@@ -84,7 +84,8 @@
 // IndexBlind (background) puts, for every email and phone value, the
 // HMAC-SHA256 of its normalised form (NormaliseEmail, NormalisePhone) under
 // the deployment key into the vault, next to the subject, where erasure
-// destroys it. FindSubjects answers subject IDs for a value, never values.
+// destroys it. FindSubjects answers subject IDs, never values, after an
+// IndexBlind up to the log head: an acknowledged append is found at once.
 //
 // # Caveats
 //

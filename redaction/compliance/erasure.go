@@ -582,17 +582,12 @@ func (s *Service) Advance(ctx context.Context) (AdvanceReport, error) {
 		if err != nil {
 			return rep, fmt.Errorf("advance erasures: erase %s: %w", rec.ID, err)
 		}
-		done := redaction.Erasure{ErasureID: rec.ID, Subject: rec.Subject, Status: redaction.ErasureErased, RequestedAt: rec.RequestedAt,
-			ErasedAt: res.ErasedAt.UTC(), ValuesDeleted: res.ValuesDeleted, DEKDestroyed: res.DEKDestroyed, AlreadyErased: res.AlreadyErased}
-		if done.ErasedAt.IsZero() || done.ErasedAt.Before(rec.RequestedAt) {
-			done.ErasedAt = s.opts.Now().UTC()
-		}
-		body, _ := json.Marshal(done)
-		if _, err := s.appendSystem(ctx, StreamErasures, eventlog.EventData{Type: EventSubjectErased, Data: body}); err != nil {
-			return rep, fmt.Errorf("advance erasures: record %s: %w", rec.ID, err)
+		done, err := s.recordErased(ctx, rec, res)
+		if err != nil {
+			return rep, fmt.Errorf("advance erasures: %w", err)
 		}
 		rec.Status, rec.ErasedAt, rec.ValuesDeleted, rec.DEKDestroyed, rec.AlreadyErased = StatusErased, done.ErasedAt,
-			res.ValuesDeleted, res.DEKDestroyed, res.AlreadyErased
+			done.ValuesDeleted, done.DEKDestroyed, done.AlreadyErased
 		erased = append(erased, rec)
 		rep.Erased++
 	}
@@ -643,6 +638,28 @@ func (s *Service) Advance(ctx context.Context) (AdvanceReport, error) {
 		return rep, fmt.Errorf("advance erasures: %w", err)
 	}
 	return rep, nil
+}
+
+// recordErased appends the SubjectErased of a requested erasure whose
+// vault erasure res was done outside redaction's Erase (by Advance or
+// Reapply, after a crash between the request and its SubjectErased). A
+// vault that shows the subject erased under this erasure's own ID was
+// erased by this erasure (the crash came after the vault's first commit):
+// it is not "already erased", and its erasedAt is the vault's.
+func (s *Service) recordErased(ctx context.Context, rec Erasure, res vault.EraseResult) (redaction.Erasure, error) {
+	done := redaction.Erasure{ErasureID: rec.ID, Subject: rec.Subject, Status: redaction.ErasureErased, RequestedAt: rec.RequestedAt,
+		ErasedAt: res.ErasedAt.UTC(), ValuesDeleted: res.ValuesDeleted, DEKDestroyed: res.DEKDestroyed, AlreadyErased: res.AlreadyErased}
+	if res.AlreadyErased && res.ErasureID == rec.ID {
+		done.AlreadyErased = false
+	}
+	if done.ErasedAt.IsZero() || done.ErasedAt.Before(rec.RequestedAt) {
+		done.ErasedAt = s.opts.Now().UTC()
+	}
+	body, _ := json.Marshal(done)
+	if _, err := s.appendSystem(ctx, StreamErasures, eventlog.EventData{Type: EventSubjectErased, Data: body}); err != nil {
+		return done, fmt.Errorf("record %s: %w", rec.ID, err)
+	}
+	return done, nil
 }
 
 // logHead returns the log's head position and hash: O(1) if the log can,

@@ -26,6 +26,9 @@ var (
 	// ErrNotSupported is returned when the vault backend lacks a capability
 	// (the blind index).
 	ErrNotSupported = errors.New("compliance: not supported by the vault backend")
+	// ErrBlindIndexOff is returned by FindSubjects when no blind index key
+	// is configured (Options.BlindIndexKey; the sidecar's blindIndex.keyFile).
+	ErrBlindIndexOff = errors.New("compliance: blind index not configured: set blindIndex.keyFile")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("compliance: closed")
 )

@@ -2,9 +2,11 @@ package compliance
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/eventlog"
 	"github.com/piivault/piivault/redaction"
 )
 
@@ -114,5 +116,51 @@ func TestReErasureTakesEffectWhenRequested(t *testing.T) {
 		if g.ErasedAt.Before(g.RequestedAt) || r.ErasedAt.Before(r.RequestedAt) {
 			t.Errorf("%s: requestedAt %v erasedAt %v, receipt %v %v", id, g.RequestedAt, g.ErasedAt, r.RequestedAt, r.ErasedAt)
 		}
+	}
+}
+
+// TestReapplyRecordsWhatTheErasureDestroyed: a crash after ErasureRequested
+// and before the vault was touched; the start-up Reapply erases the
+// subject, and the erasure's record and signed receipt state what it
+// destroyed, not "0 values, already erased" (issue 16 item 14). A crash
+// after the vault's first commit (the vault shows the subject erased under
+// the erasure's own ID) is not "already erased" either.
+func TestReapplyRecordsWhatTheErasureDestroyed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	e.putSchema("CustomerRegistered", customerSchema)
+	e.appendCustomer("customer-c1", "c1", "crash.c1@example.com", "+1 415 555 0121", "Crash One")
+	e.appendCustomer("customer-c2", "c2", "crash.c2@example.com", "+1 415 555 0122", "Crash Two")
+	for _, s := range []string{"c1", "c2"} {
+		body, _ := json.Marshal(erasureRequested{ErasureID: "e-" + s, Subject: s, RequestID: "rq-" + s, Principal: "dpo-1", RequestedAt: e.clock.Now()})
+		if _, err := e.log.AppendSystem(ctx, StreamErasures, eventlog.Any, []eventlog.EventData{{Type: EventErasureRequested, Data: body}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// c2: the vault erased it before the crash, SubjectErased was lost.
+	e.clock.Add(time.Minute)
+	vres, err := e.store.Erase(ctx, "c2", "e-c2")
+	if err != nil || vres.ValuesDeleted != 3 {
+		t.Fatalf("vault Erase(c2) = %+v, %v", vres, err)
+	}
+	e.reopen()
+	e.clock.Add(time.Minute)
+	if n, err := e.comp.Reapply(ctx); err != nil || n != 2 {
+		t.Fatalf("Reapply = %d, %v", n, err)
+	}
+	if rep, err := e.comp.Advance(ctx); err != nil || rep.Completed != 2 {
+		t.Fatalf("Advance = %+v, %v", rep, err)
+	}
+	g, _ := e.comp.Get(ctx, pDPO, "e-c1")
+	r := receiptOf(t, e, g)
+	if g.Status != StatusCompleted || g.ValuesDeleted != 3 || !g.DEKDestroyed || g.AlreadyErased {
+		t.Errorf("c1 record: %s values %d dek %v already %v, want completed 3 true false", g.Status, g.ValuesDeleted, g.DEKDestroyed, g.AlreadyErased)
+	}
+	if r.ValuesDestroyed != 3 || !r.DEKDestroyed || r.AlreadyErased {
+		t.Errorf("c1 receipt: values %d dek %v already %v, want 3 true false", r.ValuesDestroyed, r.DEKDestroyed, r.AlreadyErased)
+	}
+	g, _ = e.comp.Get(ctx, pDPO, "e-c2")
+	if r := receiptOf(t, e, g); g.AlreadyErased || r.AlreadyErased || !g.ErasedAt.Equal(vres.ErasedAt.UTC()) {
+		t.Errorf("c2: already %v (receipt %v) erasedAt %v, want not already and %v", g.AlreadyErased, r.AlreadyErased, g.ErasedAt, vres.ErasedAt)
 	}
 }

@@ -72,9 +72,10 @@ type Service struct {
 	holdOrder []string
 	lastRead  uint64 // $erasures version replayed through
 
-	advMu sync.Mutex
-	retMu sync.Mutex
-	bixMu sync.Mutex
+	advMu   sync.Mutex
+	retMu   sync.Mutex
+	bixMu   sync.Mutex
+	bixFrom uint64 // under bixMu: the first position IndexBlind has not read (0: not run yet)
 
 	kick    chan struct{}
 	stop    context.CancelFunc
@@ -302,18 +303,30 @@ func (s *Service) replay(ctx context.Context) error {
 // Reapply makes the vault agree with $erasures after a start or a restore
 // of an older vault backup: every subject named in $erasures (by
 // ErasureRequested or SubjectErased; rejected requests never are) is
-// erased again in the vault (erasure is idempotent), then one vault Purge
+// erased again in the vault (erasure is idempotent; an erasure a crash left
+// without SubjectErased gets it here, with what this erasure destroyed),
+// then one vault Purge
 // makes re-erased values physically gone, and a log line says how many
 // erasures were re-applied. Options.ReapplyWorkers erasures are in flight
 // so the vault can share its durable commits. The sidecar calls it before it serves a single read.
 func (s *Service) Reapply(ctx context.Context) (int, error) {
 	start := time.Now()
+	// Not beside Advance: both erase requested erasures, and the one that
+	// does must be the one that records what was destroyed.
+	s.advMu.Lock()
+	defer s.advMu.Unlock()
 	s.mu.Lock()
 	if err := s.catchUp(ctx); err != nil {
 		s.mu.Unlock()
 		return 0, fmt.Errorf("reapply erasures: %w", err)
 	}
-	type job struct{ subject, id string }
+	// rec is set for an erasure with no SubjectErased yet (a crash came
+	// after its request): the erasure Reapply does is this erasure's, and
+	// is recorded with what it destroyed.
+	type job struct {
+		subject, id string
+		rec         *Erasure
+	}
 	seen := map[string]bool{}
 	jobs := make([]job, 0, len(s.order))
 	for _, id := range s.order {
@@ -322,7 +335,12 @@ func (s *Service) Reapply(ctx context.Context) (int, error) {
 			continue
 		}
 		seen[rec.Subject] = true
-		jobs = append(jobs, job{rec.Subject, rec.ID})
+		j := job{subject: rec.Subject, id: rec.ID}
+		if _, busy := s.pending[rec.RequestID]; rec.Status == StatusRequested && !busy {
+			c := *rec
+			j.rec = &c
+		}
+		jobs = append(jobs, j)
 	}
 	s.mu.Unlock()
 
@@ -351,23 +369,30 @@ func (s *Service) Reapply(ctx context.Context) (int, error) {
 				// durable commit): the tombstone is what the re-application
 				// would write, and the vault finishes an erasure a crash
 				// interrupted after its tombstone on open.
-				var subs, ids []string
+				var todo []job
 				for _, j := range jobs[lo:hi] {
 					if info, err := s.store.Describe(ctx, j.subject); err == nil && info.Erased {
 						continue
 					}
-					subs, ids = append(subs, j.subject), append(ids, j.id)
+					todo = append(todo, j)
 				}
-				if len(subs) == 0 {
+				if len(todo) == 0 {
 					continue
 				}
-				res, err := s.store.Erase(ctx, subs[0], ids[0])
+				j := todo[0]
+				res, err := s.store.Erase(ctx, j.subject, j.id)
 				if err != nil {
-					fail(fmt.Errorf("erase %s: %w", ids[0], err))
+					fail(fmt.Errorf("erase %s: %w", j.id, err))
 					return
 				}
 				if !res.AlreadyErased {
 					written.Add(1)
+				}
+				if j.rec != nil {
+					if _, err := s.recordErased(ctx, *j.rec, res); err != nil {
+						fail(err)
+						return
+					}
 				}
 			}
 		}()
