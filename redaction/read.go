@@ -506,6 +506,7 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 			}
 			continue // read what arrived as a page
 		}
+		evs = boundPage(evs, subscriptionPageBytes)
 		sub.next = evs[len(evs)-1].Position + 1
 		keep := evs
 		if anyHidden(evs) {
@@ -528,6 +529,26 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 	e := sub.buf[0]
 	sub.buf = sub.buf[1:]
 	return e, nil
+}
+
+// subscriptionPageBytes bounds the stored bytes (data and metadata) of the
+// page a subscription resolves and holds ahead of its reader, so that a
+// subscriber that stops reading holds little: a whole 256-event page of
+// large events, per stalled subscriber, was what made memory grow (#15
+// item 9). At least one event is always kept.
+const subscriptionPageBytes = 256 << 10
+
+// boundPage returns the longest prefix of evs (at least one event) whose
+// data and metadata together fit in limit bytes.
+func boundPage(evs []eventlog.Event, limit int) []eventlog.Event {
+	n := 0
+	for i := range evs {
+		n += len(evs[i].Data) + len(evs[i].Metadata)
+		if n > limit && i > 0 {
+			return evs[:i]
+		}
+	}
+	return evs
 }
 
 // wait blocks until an event at or after sub.next is committed.
