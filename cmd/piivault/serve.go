@@ -278,6 +278,12 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		lg.Warn("HTTP server ended with an error", slog.String(keyErr, err.Error()))
 	}
+	// An erasure acknowledged just before the stop is purged and receipted
+	// now, within the budget, not at the next start; what the budget cuts
+	// short stays in $erasures and the next start finishes it.
+	if err := comp.Shutdown(sctx); err != nil {
+		lg.Warn("erasures not finished at shutdown", slog.String(keyErr, err.Error()))
+	}
 	// The stores' close shares the shutdown budget: Badger retries a failed
 	// memtable flush for ever (a lost or full disk), and a stop must not.
 	pending := cl

@@ -101,3 +101,26 @@ func TestPurgeNow(t *testing.T) {
 		t.Fatalf("Get after PurgeNow = %+v, %v; want completed", got, err)
 	}
 }
+
+// #16 item 19: a graceful stop right after an erasure, before the vault's
+// background purge, finishes it (purged, receipted) instead of leaving it
+// to the next start; without an open erasure Shutdown purges nothing.
+func TestShutdownFinishesPendingPurge(t *testing.T) {
+	ctx := context.Background()
+	e, purges, er := newBackgroundEnv(t, "bg-stop")
+	if err := e.comp.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	if wait, err := e.emb.AwaitsPurge(ctx, "c1"); err != nil || wait {
+		t.Errorf("vault AwaitsPurge(c1) after Shutdown = %v, %v; want purged", wait, err)
+	}
+	got, err := e.comp.Get(ctx, pDPO, er.ID)
+	if err != nil || got.Status != StatusCompleted || len(got.Receipt) == 0 {
+		t.Errorf("erasure after Shutdown = %s, %d receipt bytes, %v; want completed with a receipt", got.Status, len(got.Receipt), err)
+	}
+	e.reopen()
+	n := purges.Load()
+	if err := e.comp.Shutdown(ctx); err != nil || purges.Load() != n {
+		t.Errorf("Shutdown with nothing open = %v, %d purges; want none", err, purges.Load()-n)
+	}
+}
