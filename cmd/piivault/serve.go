@@ -157,6 +157,13 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	}
 	cl.add(store.Close)
 	vaultWrites, _ := store.(interface{ WriteErr() error }) // the embedded vault's; nil for others
+	// The embedded vault's local key file's version; nil for other backends.
+	var kekVersion func() uint32
+	if kv, ok := store.(interface{ KEKVersion() (uint32, bool) }); ok {
+		if _, ok := kv.KEKVersion(); ok {
+			kekVersion = func() uint32 { v, _ := kv.KEKVersion(); return v }
+		}
+	}
 	// One registry for the HTTP, vault and policy metrics, served on /metrics.
 	// Every user of the vault (redaction, compliance) gets the same metered
 	// store, so all their vault calls show.
@@ -201,6 +208,7 @@ func serve(ctx context.Context, e *env, cfg config.Config) (err error) {
 	lg.Info("re-applied recorded erasures to the vault", slog.Int("erasures", n), slog.String(keyTook, time.Since(t0).Round(time.Microsecond).String()))
 
 	hopts := httpapi.DefaultOptions()
+	hopts.KEKVersion = kekVersion
 	hopts.Logger = lg.With("component", "http")
 	hopts.Auth = auth
 	hopts.Registry = reg

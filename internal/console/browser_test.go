@@ -438,7 +438,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	showView(t, ctx, "health")
 	health := waitText(t, ctx, "#health-list", "Hash chain")
 	// The DPO may not verify the chain (action admin): the page says so.
-	for _, want := range []string{"not checked: Forbidden", "Vault backend\nembedded", "Erasures awaiting purge"} {
+	for _, want := range []string{"not checked: Forbidden", "Vault backend\nembedded", "Erasures awaiting purge", "Key version\nunknown: Forbidden"} {
 		if !strings.Contains(health, want) {
 			t.Errorf("health = %q, want %q", health, want)
 		}
@@ -476,6 +476,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	signIn(t, ctx, rootToken)
 	showView(t, ctx, "health")
 	waitText(t, ctx, "#health-list", "verified up to position")
+	waitText(t, ctx, "#health-list", "KEK version 1") // the sidecar's fresh dev key file
 	screenshot(t, ctx, "health")
 
 	t.Log("no personal data in the URL history or the server log")

@@ -28,6 +28,16 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 
+// keyVersion answers the vault's current KEK version (the console's Health
+// page shows it).
+func (s *Server) keyVersion(c *gin.Context) {
+	if s.opts.KEKVersion == nil {
+		s.fail(c, ErrNotImplemented)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"kekVersion": s.opts.KEKVersion()})
+}
+
 func (s *Server) metricsHandler() gin.HandlerFunc {
 	h := promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{Registry: s.opts.Registry})
 	return gin.WrapH(h)

@@ -65,6 +65,11 @@ type Options struct {
 	// console: a static page that calls /v1 with the user's own token).
 	UI http.Handler
 
+	// KEKVersion, when set, reports the key-encryption key version the vault
+	// wraps new data keys with, for GET /v1/admin/keys (admin only). Nil:
+	// that route answers 501 (a backend that does not say cheaply).
+	KEKVersion func() uint32
+
 	// Ready reports whether the stores are open and the policy is loaded,
 	// for /readyz. Nil means ready once the server is built.
 	Ready func() error

@@ -69,6 +69,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: "/v1/admin/retention/run", action: policy.ActionAdmin, resource: noResource, handler: s.runRetention},
 		{method: http.MethodGet, path: "/v1/subjects/:subject/export", action: policy.ActionExport, resource: bySubject, handler: s.export},
 		{method: http.MethodGet, path: "/v1/audit", action: policy.ActionAudit, resource: auditResource, handler: s.audit},
+		{method: http.MethodGet, path: "/v1/admin/keys", action: policy.ActionAdmin, resource: noResource, handler: s.keyVersion},
 		{method: http.MethodGet, path: "/v1/log/verify", action: policy.ActionAdmin, resource: noResource, handler: s.verify},
 		{method: http.MethodGet, path: "/v1/policy/matrix", action: policy.ActionAudit, resource: noResource, handler: s.policyMatrix},
 

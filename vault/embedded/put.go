@@ -353,6 +353,16 @@ func (s *Store) Stats() Stats {
 	}
 }
 
+// KEKVersion returns the key-encryption key version new data keys are
+// wrapped with, if the key provider tells it (keys.Local does); ok is false
+// otherwise.
+func (s *Store) KEKVersion() (v uint32, ok bool) {
+	if kv, is := s.kp.(interface{ Version() uint32 }); is {
+		return kv.Version(), true
+	}
+	return 0, false
+}
+
 // WriteErr says why the store cannot write, nil if it can: the sticky
 // fsync error (lasts until the store is reopened), else the error of the
 // last batch commit if it failed (cleared by the next one that succeeds).

@@ -281,11 +281,12 @@
   function loadHealth() {
     var dl = $("health-list"); clear(dl);
     var get = function (p) { return api("GET", p).then(function (x) { return { ok: true, v: x }; }, function (e) { return { ok: false, e: e }; }); };
-    return Promise.all([get("/readyz"), get("/v1/log/verify"), get("/v1/erasures?status=erased"), get("/v1/policy/matrix")]).then(function (r) {
+    return Promise.all([get("/readyz"), get("/v1/log/verify"), get("/v1/erasures?status=erased"), get("/v1/policy/matrix"), get("/v1/admin/keys")]).then(function (r) {
       item(dl, "Ready", r[0].ok ? "yes" : "no: " + r[0].e.message);
       item(dl, "Hash chain", r[1].ok ? (r[1].v.ok ? "verified up to position " + r[1].v.headPosition : "BROKEN at " + r[1].v.breakAt + ": " + r[1].v.reason) : "not checked: " + r[1].e.message);
       item(dl, "Erasures awaiting purge", r[2].ok ? String((r[2].v.erasures || []).length) : "unknown: " + r[2].e.message);
       item(dl, "Vault backend", $("server-info").getAttribute("data-vault-backend") || "not reported");
+      item(dl, "Key version", r[4].ok ? "KEK version " + r[4].v.kekVersion : (r[4].e.status === 501 ? "not reported by this vault backend" : "unknown: " + r[4].e.message));
       item(dl, "Policy revision", r[3].ok ? (r[3].v.revision || "—") : "unknown: " + r[3].e.message);
     });
   }
