@@ -294,7 +294,11 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 			}
 			next.Values[p.ids[j]] = sealed{Class: e.Class, Data: base64.StdEncoding.EncodeToString(ct), Created: now.UnixNano()}
 		}
-		rctx, cancel := s.reqCtx(ctx)
+		// The write is not cancelled with ctx (another subject's failure
+		// cancels it): a cancelled request may still be carried out by
+		// Vault, after the rollback looked. It is bounded by the request
+		// timeout instead, so its outcome is known.
+		rctx, cancel := s.reqCtx(context.WithoutCancel(ctx))
 		v, err := s.kv.writeSubject(rctx, p.subject, next, st.version)
 		cancel()
 		if errors.Is(err, errCAS) {
@@ -302,6 +306,10 @@ func (s *Store) putSubject(ctx context.Context, p *pending, entries []vault.Entr
 			continue
 		}
 		if err != nil {
+			// A timed-out write may still have reached Vault: roll this
+			// subject back too; removing IDs that are not there changes
+			// nothing.
+			p.written = true
 			return fmt.Errorf("put: %w", err)
 		}
 		p.written, p.version = true, v
