@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -86,5 +87,39 @@ func TestRemoveEmptyMemtablesKeepsOthers(t *testing.T) {
 	}
 	if r, err := RemoveEmptyMemtables(filepath.Join(dir, "missing")); err != nil || r != nil {
 		t.Errorf("missing folder: %q, %v", r, err)
+	}
+}
+
+// FolderClock reports a change before the first Mark, none while the
+// folder stays as marked (outside the racy window), and one once a file
+// is created.
+func TestFolderClock(t *testing.T) {
+	dir := t.TempDir()
+	var c FolderClock
+	mtime, changed, err := c.Changed(dir)
+	if err != nil || !changed {
+		t.Fatalf("Changed before any Mark = %v, %v; want true", changed, err)
+	}
+	// Mark as if acted on well after the mtime: no longer racy.
+	c.Mark(mtime, mtime.Add(2*RacyWindow))
+	if _, changed, _ := c.Changed(dir); changed {
+		t.Error("Changed after Mark = true, want false")
+	}
+	// Within the racy window the mtime is not trusted.
+	c.Mark(mtime, mtime.Add(RacyWindow/2))
+	if _, changed, _ := c.Changed(dir); !changed {
+		t.Error("Changed within the racy window = false, want true")
+	}
+	c.Mark(mtime, mtime.Add(2*RacyWindow))
+	if err := os.WriteFile(filepath.Join(dir, "new.vlog"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A coarse clock may give the new file's folder the same mtime; the
+	// test forces a visible change.
+	if err := os.Chtimes(dir, time.Now(), mtime.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, _ := c.Changed(dir); !changed {
+		t.Error("Changed after a file was created = false, want true")
 	}
 }

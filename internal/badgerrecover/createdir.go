@@ -33,21 +33,9 @@ func CreateDir(dir string, perm os.FileMode) error {
 		if err := os.Mkdir(d, perm); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create folder: %w", err)
 		}
-		if err := syncDir(filepath.Dir(d)); err != nil {
+		if err := SyncDir(filepath.Dir(d)); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync folder: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/piivault/piivault/internal/badgerrecover"
 )
 
 // groupSync makes commits durable in groups. Badger runs with SyncWrites
@@ -90,7 +92,7 @@ func (s *Store) syncWAL() error {
 		// created without an fsync of the folder (tables flushed from a
 		// memtable, the value log) are durable before the memtable log
 		// that gave way to them can go.
-		if err := syncFolder(s.dbPath); err != nil {
+		if err := badgerrecover.SyncDir(s.dbPath); err != nil {
 			return err
 		}
 	}
@@ -116,27 +118,18 @@ func (s *Store) syncWAL() error {
 // possibly thousands of tables only when it changed. Only syncWAL uses
 // it, and groupSync runs one syncWAL at a time.
 type memLogList struct {
-	names    []string
-	mtime    time.Time // the folder's mtime when listed
-	listedAt time.Time
+	names []string
+	clock badgerrecover.FolderClock
 }
 
-// racyWindow is how long after a change of the folder its mtime is not
-// trusted: file times come from a coarse clock, so a second change within
-// the same tick as the first leaves the mtime as it was (git's "racily
-// clean" index entries are the same problem).
-const racyWindow = time.Second
-
-// list returns the names of the *.mem files in dir: the remembered ones if
-// dir's mtime is the one seen at the last listing and that listing came
-// well after it, else a fresh listing.
+// list returns the names of the *.mem files in dir: the remembered ones
+// while dir has not changed since the last listing, else a fresh listing.
 func (m *memLogList) list(dir string) ([]string, bool, error) {
-	st, err := os.Stat(dir)
+	mtime, changed, err := m.clock.Changed(dir)
 	if err != nil {
 		return nil, false, err
 	}
-	mtime := st.ModTime()
-	if m.names != nil && mtime.Equal(m.mtime) && m.listedAt.Sub(mtime) > racyWindow {
+	if m.names != nil && !changed {
 		return m.names, false, nil
 	}
 	listedAt := time.Now()
@@ -155,18 +148,9 @@ func (m *memLogList) list(dir string) ([]string, bool, error) {
 			names = append(names, name)
 		}
 	}
-	m.names, m.mtime, m.listedAt = names, mtime, listedAt
+	m.names = names
+	m.clock.Mark(mtime, listedAt)
 	return names, true, nil
-}
-
-func syncFolder(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	d.Close()
-	return err
 }
 
 // failed returns the sticky fsync error, nil while fsyncs succeed.

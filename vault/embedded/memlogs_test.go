@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/piivault/piivault/internal/badgerrecover"
 	"github.com/piivault/piivault/vault"
 )
 
@@ -44,7 +45,7 @@ func TestSyncWALSeesNewMemtableLog(t *testing.T) {
 	put(1)
 	// Let the folder's last change fall out of the racy window, then list:
 	// from here the list is remembered until the folder changes.
-	time.Sleep(racyWindow + 100*time.Millisecond)
+	time.Sleep(badgerrecover.RacyWindow + 100*time.Millisecond)
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
 	}
