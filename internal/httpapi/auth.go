@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/piivault/piivault/policy"
@@ -74,7 +76,7 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 			return nil, fmt.Errorf("tokens[%d].principal: empty", i)
 		}
 		a.tokens = append(a.tokens, tokenPrincipal{digest: d, p: policy.Principal{
-			ID: t.Principal, Roles: cloneStrings(t.Roles), Attributes: cloneMap(t.Attributes),
+			ID: t.Principal, Roles: slices.Clone(t.Roles), Attributes: maps.Clone(t.Attributes),
 		}})
 	}
 	if cfg.RootTokenSHA256 != "" {
@@ -88,7 +90,7 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 		if c.Match == "" || c.Principal == "" {
 			return nil, fmt.Errorf("certs[%d]: match and principal are required", i)
 		}
-		a.certs[c.Match] = policy.Principal{ID: c.Principal, Roles: cloneStrings(c.Roles), Attributes: cloneMap(c.Attributes)}
+		a.certs[c.Match] = policy.Principal{ID: c.Principal, Roles: slices.Clone(c.Roles), Attributes: maps.Clone(c.Attributes)}
 	}
 	return a, nil
 }
@@ -156,22 +158,4 @@ func (a *Authenticator) byCert(c *x509.Certificate) (policy.Principal, error) {
 		}
 	}
 	return policy.Principal{}, ErrUnauthenticated
-}
-
-func cloneStrings(s []string) []string {
-	if s == nil {
-		return nil
-	}
-	return append([]string(nil), s...)
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -48,19 +49,10 @@ func TestSystemStreamsNeedTheirOwnAction(t *testing.T) {
 	for stream, ok := range allowed {
 		for _, role := range []string{"service", "support", "analytics", "dpo", "admin", "intern"} {
 			r := e.do(t, http.MethodGet, "/v1/streams/"+url.PathEscape(stream)+"/events", roleTokens[role], nil, "X-Purpose", role)
-			want := contains(ok, role)
+			want := slices.Contains(ok, role)
 			if got := r.status != http.StatusForbidden; got != want {
 				t.Errorf("GET %s as %s = %d, want allowed=%v", stream, role, r.status, want)
 			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
