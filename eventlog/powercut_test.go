@@ -2,32 +2,13 @@ package eventlog
 
 import (
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/piivault/piivault/internal/faultfs"
 	"github.com/piivault/piivault/internal/testenv"
 )
-
-// powerCutRoundsEnv sets how many rounds the power-cut tests run (10 by
-// default) for long runs.
-const powerCutRoundsEnv = "PIIVAULT_POWERCUT_ROUNDS"
-
-func powerCutRounds(t *testing.T) int {
-	t.Helper()
-	s := os.Getenv(powerCutRoundsEnv)
-	if s == "" {
-		return 10
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		t.Fatalf("%s=%q: want a positive number", powerCutRoundsEnv, s)
-	}
-	return n
-}
 
 // TestPowerCutLog is TestCrash on faultfs: the child appends, is killed
 // with SIGKILL, and then the power is cut, so every write that was not
@@ -38,7 +19,7 @@ func TestPowerCutLog(t *testing.T) {
 	testenv.SkipUnlessSlow(t)
 	f, mnt := faultfs.ForTest(t)
 	dir := filepath.Join(mnt, "log")
-	rounds := powerCutRounds(t)
+	rounds := faultfs.Rounds(t, 10)
 	acked := map[uint64]crashAck{}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	start := time.Now()

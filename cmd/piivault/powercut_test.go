@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,14 +31,7 @@ type pcAck struct {
 // opened without repair.
 func TestPowerCutSidecar(t *testing.T) {
 	testenv.SkipUnlessSlow(t)
-	rounds := 10
-	if s := os.Getenv("PIIVAULT_POWERCUT_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("PIIVAULT_POWERCUT_ROUNDS=%q: want a positive number", s)
-		}
-		rounds = n
-	}
+	rounds := faultfs.Rounds(t, 10)
 	f, mnt := faultfs.ForTest(t) // before binary: its server child builds nothing
 	binary(t)
 	data := filepath.Join(mnt, "data")

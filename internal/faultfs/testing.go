@@ -219,3 +219,21 @@ func stop(f *FS, mnt string) error {
 	syscall.Unmount(mnt, syscall.MNT_DETACH)
 	return err
 }
+
+// RoundsEnv sets how many power-cut rounds a test runs, for long runs.
+const RoundsEnv = "PIIVAULT_POWERCUT_ROUNDS"
+
+// Rounds returns the number of power-cut rounds to run: RoundsEnv, else
+// def. A value that is not a positive number fails the test.
+func Rounds(t testing.TB, def int) int {
+	t.Helper()
+	s := os.Getenv(RoundsEnv)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", RoundsEnv, s)
+	}
+	return n
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +20,7 @@ import (
 )
 
 const (
-	powerCutChildEnv  = "PIIVAULT_EMBEDDED_POWERCUT_DIR"
-	powerCutRoundsEnv = "PIIVAULT_POWERCUT_ROUNDS" // rounds for long runs (10 by default)
+	powerCutChildEnv = "PIIVAULT_EMBEDDED_POWERCUT_DIR"
 )
 
 // TestPowerCutVaultChild is the child of TestPowerCutVault: it writes, half
@@ -97,14 +95,7 @@ func TestPowerCutVault(t *testing.T) {
 		return
 	}
 	testenv.SkipUnlessSlow(t)
-	rounds := 10
-	if s := os.Getenv(powerCutRoundsEnv); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q: want a positive number", powerCutRoundsEnv, s)
-		}
-		rounds = n
-	}
+	rounds := faultfs.Rounds(t, 10)
 	f, mnt := faultfs.ForTest(t)
 	dir := filepath.Join(mnt, "data")
 	if err := os.Mkdir(dir, 0o700); err != nil {
